@@ -1,0 +1,194 @@
+"""Configuration dataclasses and the one validation layer shared by the CLI and the app.
+
+Every user-facing value passes through here before anything is built or trained, so a
+bad value is refused once, up front, with a message that names the field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+
+class AAEError(ValueError):
+    """A problem with user input (a field, a file, a value): its message is one line a person can act on."""
+
+
+PRIOR_NAMES = ("gaussian", "mixture", "swissroll")
+MODEL_KINDS = ("aae", "vae")
+SIZE_PRESETS = {"explorer": (256, 256), "paper": (1000, 1000)}
+
+
+def _check(cond: bool, fieldname: str, value: Any, why: str) -> None:
+    if not cond:
+        raise AAEError(f"{fieldname}={value!r}: {why}")
+
+
+def _positive_number(fieldname: str, value: Any) -> None:
+    _check(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0,
+           fieldname, value, "must be a finite number > 0")
+
+
+def _int_at_least(fieldname: str, value: Any, low: int) -> None:
+    _check(isinstance(value, int) and not isinstance(value, bool) and value >= low,
+           fieldname, value, f"must be an integer >= {low}")
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    """Which prior p(z) the codes are pushed onto, and its parameters (REFERENCE.md section 2)."""
+
+    name: str = "gaussian"
+    dim: int = 2
+    std: float = 1.0            # gaussian: sigma of N(0, sigma^2 I)
+    n_components: int = 10      # mixture: K petals
+    radius: float = 1.4         # mixture: distance of each petal's centre from the origin
+    radial_std: float = 0.5     # mixture: spread along the petal
+    tangential_std: float = 0.1  # mixture: spread across the petal
+    rest_std: float = 1.0       # mixture in d > 2: std of the dims beyond the first two
+    n_segments: int = 10        # swiss roll: label segments along the roll
+
+    def validate(self) -> "PriorConfig":
+        _check(self.name in PRIOR_NAMES, "prior", self.name, f"must be one of {', '.join(PRIOR_NAMES)}")
+        _int_at_least("latent_dim", self.dim, 1)
+        _positive_number("prior_std", self.std)
+        _int_at_least("n_components", self.n_components, 1)
+        _positive_number("radius", self.radius)
+        _positive_number("radial_std", self.radial_std)
+        _positive_number("tangential_std", self.tangential_std)
+        _positive_number("rest_std", self.rest_std)
+        _int_at_least("n_segments", self.n_segments, 1)
+        if self.name == "mixture":
+            _check(self.dim >= 2, "latent_dim", self.dim, "the mixture prior lays its petals out in 2-D, so it needs latent_dim >= 2")
+        if self.name == "swissroll":
+            _check(self.dim == 2, "latent_dim", self.dim, "the swiss roll prior exists only in 2-D")
+        return self
+
+    def params(self) -> dict:
+        """Only the parameters that matter for this prior, for metadata and display."""
+        keep = {"gaussian": ("std",),
+                "mixture": ("n_components", "radius", "radial_std", "tangential_std", "rest_std"),
+                "swissroll": ("n_segments",)}[self.name]
+        return {"name": self.name, "dim": self.dim, **{k: getattr(self, k) for k in keep}}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture: MLP widths shared by encoder and decoder, and the discriminator's."""
+
+    kind: str = "aae"
+    input_dim: int = 784
+    latent_dim: int = 2
+    hidden: tuple[int, ...] = SIZE_PRESETS["explorer"]
+    disc_hidden: tuple[int, ...] = SIZE_PRESETS["explorer"]
+    n_label_classes: int = 0    # > 0: the discriminator also sees a one-hot of n_label_classes + 1 ("unlabeled")
+
+    def validate(self) -> "ModelConfig":
+        _check(self.kind in MODEL_KINDS, "model", self.kind, f"must be one of {', '.join(MODEL_KINDS)}")
+        _int_at_least("input_dim", self.input_dim, 1)
+        _int_at_least("latent_dim", self.latent_dim, 1)
+        for name, widths in (("hidden", self.hidden), ("disc_hidden", self.disc_hidden)):
+            _check(isinstance(widths, (tuple, list)) and len(widths) >= 1, name, widths, "must list at least one hidden width")
+            for w in widths:
+                _int_at_least(name, w, 1)
+        _int_at_least("n_label_classes", self.n_label_classes, 0)
+        _check(not (self.kind == "vae" and self.n_label_classes), "label_conditioned", True,
+               "label-conditioned regularization needs a discriminator, so it works with --model aae only")
+        return self
+
+    @staticmethod
+    def preset(name: str) -> tuple[int, ...]:
+        """Hidden widths of a named size preset ('explorer' is fast, 'paper' is 1000-1000 as in Appendix A)."""
+        _check(name in SIZE_PRESETS, "size", name, f"must be one of {', '.join(SIZE_PRESETS)}")
+        return SIZE_PRESETS[name]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings. lr_* and disc_noise can change while a job runs; the rest need a restart."""
+
+    batch_size: int = 100
+    lr_recon: float = 1e-3
+    lr_disc: float = 2e-4
+    lr_gen: float = 2e-4
+    disc_noise: float = 0.0            # std of Gaussian noise added to the discriminator's inputs
+    label_fraction: float | None = None  # None: unconditioned; else fraction of train labels the discriminator sees
+    seed: int = 0
+    history_len: int = 2000            # bounded loss histories
+    n_eval_codes: int = 1000           # held-out images whose codes are kept up to date
+
+    def validate(self, n_train: int | None = None) -> "TrainConfig":
+        _int_at_least("batch_size", self.batch_size, 1)
+        if n_train is not None:
+            _check(self.batch_size <= n_train, "batch_size", self.batch_size,
+                   f"is larger than the training set ({n_train} examples)")
+        for name in ("lr_recon", "lr_disc", "lr_gen"):
+            _positive_number(name, getattr(self, name))
+        _check(isinstance(self.disc_noise, (int, float)) and math.isfinite(self.disc_noise) and self.disc_noise >= 0,
+               "disc_noise", self.disc_noise, "must be a finite number >= 0")
+        if self.label_fraction is not None:
+            _check(isinstance(self.label_fraction, (int, float)) and 0 <= self.label_fraction <= 1,
+                   "label_fraction", self.label_fraction, "must be between 0 and 1")
+        _int_at_least("seed", self.seed, 0)
+        _int_at_least("history_len", self.history_len, 10)
+        _int_at_least("n_eval_codes", self.n_eval_codes, 10)
+        return self
+
+    def with_updates(self, **changes: Any) -> "TrainConfig":
+        """A validated copy with some fields changed (unknown fields are refused by name)."""
+        known = {f.name for f in fields(self)}
+        for k in changes:
+            _check(k in known, "setting", k, f"is not a training setting ({', '.join(sorted(known))})")
+        return replace(self, **changes).validate()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run, as stored in a checkpoint's metadata."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    dataset: str = "mnist5k"
+
+    def validate(self, n_train: int | None = None) -> "RunConfig":
+        self.model.validate()
+        self.prior.validate()
+        self.train.validate(n_train)
+        _check(self.model.latent_dim == self.prior.dim, "latent_dim", self.model.latent_dim,
+               f"differs from the prior's dim ({self.prior.dim})")
+        if self.model.n_label_classes or self.train.label_fraction is not None:
+            _check(self.prior.name != "gaussian", "label_conditioned", True,
+                   "needs a mixture or swissroll prior: a single Gaussian has no per-label component")
+            _check(self.model.n_label_classes > 0 and self.train.label_fraction is not None, "label_conditioned", True,
+                   "needs both n_label_classes > 0 and a label_fraction")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "RunConfig":
+        """Rebuild from metadata, refusing unknown or missing sections by name."""
+        try:
+            model = dict(d["model"])
+            model["hidden"] = tuple(model["hidden"])
+            model["disc_hidden"] = tuple(model["disc_hidden"])
+            return RunConfig(model=ModelConfig(**model), prior=PriorConfig(**d["prior"]),
+                             train=TrainConfig(**d["train"]), dataset=str(d["dataset"])).validate()
+        except (KeyError, TypeError) as e:
+            raise AAEError(f"config: malformed or unknown field ({e})") from None
+
+
+def build_run_config(*, model: str = "aae", prior: str = "gaussian", dataset: str = "mnist5k", latent_dim: int = 2,
+                     size: str = "explorer", input_dim: int = 784, n_classes: int = 10,
+                     label_conditioned: bool = False, label_fraction: float = 1.0,
+                     prior_params: dict | None = None, **train: Any) -> RunConfig:
+    """Assemble and validate a RunConfig from flat user-facing fields (what the CLI flags and app widgets hold)."""
+    widths = ModelConfig.preset(size)
+    prior_cfg = PriorConfig(name=prior, dim=latent_dim, **(prior_params or {}))
+    model_cfg = ModelConfig(kind=model, input_dim=input_dim, latent_dim=latent_dim, hidden=widths, disc_hidden=widths,
+                            n_label_classes=n_classes if label_conditioned else 0)
+    train_cfg = TrainConfig(label_fraction=label_fraction if label_conditioned else None, **train)
+    return RunConfig(model=model_cfg, prior=prior_cfg, train=train_cfg, dataset=dataset).validate()
