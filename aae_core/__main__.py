@@ -1,0 +1,5 @@
+"""`python -m aae_core train|eval|bench|report ...`"""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,357 @@
+"""The step-wise trainer: one minibatch at a time, for an AAE (the paper's two phases) or a VAE.
+
+AAE step (Makhzani et al., section 2), per minibatch:
+  1. reconstruction: update encoder + decoder on reconstruction error;
+  2. regularization: update the discriminator (prior samples "real", codes "fake"),
+     then the encoder, as generator, to make its codes look real.
+VAE step: reconstruction + KL(q(z|x) || p(z)), closed form for a Gaussian prior, else a
+one-sample Monte-Carlo estimate through the prior's log_prob.
+
+Other threads read `snapshot()`: an immutable object the trainer republishes every
+`publish_every_s`, so readers never block training and never see a half-updated state.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import AAEError, RunConfig, TrainConfig
+from .data import Dataset
+from .models import AAE, VAE, build_model
+from .priors import GaussianPrior, make_prior
+
+HISTORY_KEYS = ("recon", "d_loss", "g_loss", "d_acc", "kl")
+AAE_PHASES = ("full", "recon", "disc", "gen")
+MAX_TIMELINE = 40   # code snapshots kept for the timeline; older ones are thinned, so memory stays bounded
+
+
+class TrainingDiverged(AAEError):
+    """A loss became NaN or inf; the last good weights have been restored."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' picks CUDA when present; asking for CUDA without one is a clear error."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise AAEError(f"device={device!r}: must be auto, cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AAEError("device='cuda': this torch build sees no CUDA device (install a CUDA build of torch, see README)")
+    return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a reader sees: counters, bounded loss histories, and the latest held-out codes."""
+
+    version: int = 0
+    step: int = 0
+    epoch: float = 0.0
+    samples_per_s: float = 0.0
+    history: dict[str, np.ndarray] = field(default_factory=dict)   # key -> values, "step" -> step numbers
+    codes: np.ndarray | None = None        # (n_eval, latent_dim) codes of the fixed held-out images
+    codes_step: int = 0
+    timeline: tuple[tuple[int, np.ndarray], ...] = ()   # (step, codes) at intervals, bounded
+    error: str | None = None
+
+
+class _History:
+    """Fixed-size ring buffers: appending is O(1) and memory never grows."""
+
+    def __init__(self, size: int):
+        self.values = np.full((len(HISTORY_KEYS) + 1, size), np.nan, dtype=np.float64)  # last row: step
+        self.count = 0
+
+    def append(self, step: int, losses: list[float]) -> None:
+        i = self.count % self.values.shape[1]
+        self.values[:-1, i] = losses
+        self.values[-1, i] = step
+        self.count += 1
+
+    def export(self) -> dict[str, np.ndarray]:
+        size = self.values.shape[1]
+        order = np.arange(self.count - min(self.count, size), self.count) % size
+        out = {k: self.values[j, order].copy() for j, k in enumerate(HISTORY_KEYS)}
+        out["step"] = self.values[-1, order].astype(np.int64)
+        return out
+
+
+class Trainer:
+    """Trains one AAE or VAE step by step; see the module docstring for the math."""
+
+    def __init__(self, config: RunConfig, data: Dataset, device: str = "cpu", publish_every_s: float = 0.5,
+                 model: AAE | VAE | None = None, start_step: int = 0):
+        config.validate(n_train=data.x_train.shape[0])
+        if config.model.input_dim != data.input_dim:
+            raise AAEError(f"input_dim={config.model.input_dim}: the dataset {data.name!r} has {data.input_dim} pixels per image")
+        self.config = config
+        self.device = resolve_device(device)
+        self.data = data.to(self.device)
+        self.prior = make_prior(config.prior)
+        self.conditioned = config.model.n_label_classes > 0
+        if self.conditioned and (data.y_train is None or self.prior.n_classes != data.n_classes
+                                 or config.model.n_label_classes != data.n_classes):
+            raise AAEError(f"label_conditioned: the prior has {self.prior.n_classes} parts and the dataset "
+                           f"{data.n_classes} classes; they must match (and the data must have labels)")
+        seed = config.train.seed
+        self.gen = torch.Generator(device=self.device).manual_seed(seed)
+        self.prior_gen = torch.Generator().manual_seed(seed + 2)   # priors sample on the CPU
+        if model is None:
+            with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's global RNG
+                torch.manual_seed(seed)
+                model = build_model(config.model)
+        self.model = model.to(self.device)
+        self.is_aae = isinstance(model, AAE)
+        self._build_optimizers(config.train)
+        n = self.data.x_train.shape[0]
+        # Which training labels the conditioned discriminator may see: a fixed, seeded subset.
+        keep = torch.rand(n, generator=torch.Generator().manual_seed(seed + 1)) < (config.train.label_fraction or 0.0)
+        self.labelled = keep.to(self.device)
+        self.eval_x = self.data.x_test[: config.train.n_eval_codes]
+        self.eval_y = None if data.y_test is None else data.y_test[: config.train.n_eval_codes].cpu().numpy()
+        self.step_count = start_step
+        self.samples_seen = start_step * config.train.batch_size
+        self._perm = torch.randperm(n, generator=self.gen, device=self.device)
+        self._pos = 0
+        self._history = _History(config.train.history_len)
+        self._pending: dict = {}
+        self._pending_lock = threading.Lock()
+        self._timeline: list[tuple[int, np.ndarray]] = []
+        self._timeline_every = 1
+        self._publishes = 0
+        self.publish_every_s = publish_every_s
+        self._last_publish = (time.perf_counter(), self.samples_seen)
+        self._last_good = self._copy_weights()
+        self.error: str | None = None
+        self.last_losses: dict[str, float] = dict.fromkeys(HISTORY_KEYS, math.nan)
+        self._snapshot = Snapshot()
+        self.publish(force_codes=True)
+
+    # ---- settings that may change while training -------------------------------------------
+
+    def _build_optimizers(self, t: TrainConfig) -> None:
+        m = self.model
+        ae_params = list(m.encoder.parameters()) + list(m.decoder.parameters())
+        self.opt_recon = torch.optim.Adam(ae_params, lr=t.lr_recon)
+        if self.is_aae:
+            # beta1 = 0.5 is the usual choice for adversarial updates: less momentum, less oscillation.
+            self.opt_disc = torch.optim.Adam(m.discriminator.parameters(), lr=t.lr_disc, betas=(0.5, 0.999))
+            self.opt_gen = torch.optim.Adam(m.encoder.parameters(), lr=t.lr_gen, betas=(0.5, 0.999))
+
+    def update_settings(self, **changes) -> TrainConfig:
+        """Change learning rates or discriminator noise without a restart; applied before the next step.
+        Thread-safe: the app calls this while the worker trains."""
+        allowed = {"lr_recon", "lr_disc", "lr_gen", "disc_noise"}
+        for k in changes:
+            if k not in allowed:
+                raise AAEError(f"{k}: cannot change while training (only {', '.join(sorted(allowed))}); reset instead")
+        new = self.config.train.with_updates(**changes)
+        with self._pending_lock:
+            self._pending.update(changes)
+        return new
+
+    def _apply_pending(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        t = self.config.train.with_updates(**pending)
+        self.config = RunConfig(self.config.model, self.config.prior, t, self.config.dataset)
+        for opt, lr in ((self.opt_recon, t.lr_recon), (getattr(self, "opt_disc", None), t.lr_disc),
+                        (getattr(self, "opt_gen", None), t.lr_gen)):
+            if opt is not None:
+                for g in opt.param_groups:
+                    g["lr"] = lr
+
+    # ---- one step ------------------------------------------------------------------------------
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices of the next minibatch: a fresh seeded permutation each epoch, no per-sample loader."""
+        b = self.config.train.batch_size
+        if self._pos + b > len(self._perm):
+            self._perm = torch.randperm(len(self._perm), generator=self.gen, device=self.device)
+            self._pos = 0
+        idx = self._perm[self._pos:self._pos + b]
+        self._pos += b
+        return self.data.x_train[idx], idx
+
+    def _recon_loss(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """Bernoulli negative log-likelihood per image (summed over pixels, averaged over the batch)."""
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
+
+    def _disc_input(self, z: torch.Tensor, onehot: torch.Tensor | None) -> torch.Tensor:
+        noise = self.config.train.disc_noise
+        if noise > 0:  # small input noise keeps the discriminator from overpowering (REFERENCE.md section 3)
+            z = z + noise * torch.randn(z.shape, generator=self.gen, device=z.device)
+        return z if onehot is None else torch.cat([z, onehot], 1)
+
+    def _conditioning(self, idx: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """One-hot (classes + 1 "unlabeled") and prior labels: a labelled image's real sample comes from its
+        own component; an unlabeled one's from the whole prior (a uniformly random component)."""
+        if not self.conditioned:
+            return None, None
+        k = self.config.model.n_label_classes
+        y = self.data.y_train[idx]
+        known = self.labelled[idx]
+        onehot = F.one_hot(torch.where(known, y, torch.full_like(y, k)), k + 1).float()
+        random_part = torch.randint(k, y.shape, generator=self.gen, device=y.device)
+        return onehot, torch.where(known, y, random_part)
+
+    def _aae_step(self, x: torch.Tensor, idx: torch.Tensor, phase: str) -> list[float]:
+        m = self.model
+        recon = d_loss = g_loss = d_acc = math.nan
+        if phase in ("full", "recon"):
+            loss = self._recon_loss(x, m.decoder(m.encoder(x)))
+            self.opt_recon.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_recon.step()
+            recon = loss.detach()
+        if phase in ("full", "disc", "gen"):
+            onehot, prior_labels = self._conditioning(idx)
+            # One encoder forward serves both regularization updates: the discriminator update leaves the
+            # encoder's weights unchanged, so the codes (and their graph) are still exact for the generator.
+            z_fake = m.encoder(x)
+            ones = torch.ones(x.shape[0], 1, device=x.device)
+            if phase in ("full", "disc"):
+                labels = None if prior_labels is None else prior_labels.cpu()
+                z_real = self.prior.sample(x.shape[0], labels, self.prior_gen).to(x.device)
+                logits = m.discriminator(torch.cat([self._disc_input(z_real, onehot),
+                                                    self._disc_input(z_fake.detach(), onehot)]))
+                target = torch.cat([ones, torch.zeros_like(ones)])
+                loss = F.binary_cross_entropy_with_logits(logits, target)
+                self.opt_disc.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt_disc.step()
+                d_loss = loss.detach()
+                d_acc = ((logits > 0).float() == target).float().mean()
+            if phase in ("full", "gen"):
+                # The discriminator is only a fixed critic here: freezing it skips its weight gradients.
+                m.discriminator.requires_grad_(False)
+                loss = F.binary_cross_entropy_with_logits(m.discriminator(self._disc_input(z_fake, onehot)), ones)
+                self.opt_gen.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt_gen.step()
+                m.discriminator.requires_grad_(True)
+                g_loss = loss.detach()
+        return [recon, d_loss, g_loss, d_acc, math.nan]
+
+    def _vae_step(self, x: torch.Tensor) -> list[float]:
+        m = self.model
+        mu, logvar = m.posterior(x)
+        std = (0.5 * logvar).exp()
+        z = mu + std * torch.randn(mu.shape, generator=self.gen, device=mu.device)
+        recon = self._recon_loss(x, m.decoder(z))
+        kl = self.kl(mu, logvar, z)
+        loss = recon + kl
+        self.opt_recon.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_recon.step()
+        return [recon.detach(), math.nan, math.nan, math.nan, kl.detach()]
+
+    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """KL(q(z|x) || p(z)) averaged over the batch: closed form for a Gaussian prior, else the
+        one-sample estimate log q(z|x) - log p(z) (p approximate for the swiss roll)."""
+        if isinstance(self.prior, GaussianPrior):
+            s2 = self.config.prior.std ** 2
+            return 0.5 * ((logvar.exp() + mu.pow(2)) / s2 - 1 - logvar + math.log(s2)).sum(1).mean()
+        log_q = (-0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi))).sum(1)
+        return (log_q - self.prior.log_prob(z)).mean()
+
+    def step(self, phase: str = "full") -> dict[str, float]:
+        """Advance one minibatch. AAE phases: 'full', 'recon', 'disc' (discriminator only), 'gen'
+        (encoder-as-generator only). Returns the losses; raises TrainingDiverged on NaN/inf."""
+        if self.error:
+            raise TrainingDiverged(self.error)
+        if phase not in AAE_PHASES or (not self.is_aae and phase != "full"):
+            allowed = AAE_PHASES if self.is_aae else ("full",)
+            raise AAEError(f"phase={phase!r}: must be one of {', '.join(allowed)}")
+        self._apply_pending()
+        self.model.train()
+        x, idx = self._next_batch()
+        raw = self._aae_step(x, idx, phase) if self.is_aae else self._vae_step(x)
+        used = [isinstance(v, torch.Tensor) for v in raw]   # phases that did not run report NaN
+        losses = [float(v) for v in raw]
+        self.step_count += 1
+        self.samples_seen += x.shape[0]
+        self._history.append(self.step_count, losses)
+        self.last_losses = dict(zip(HISTORY_KEYS, losses))
+        if not all(math.isfinite(v) for v, u in zip(losses, used) if u):
+            self._diverged(losses, used)
+        if time.perf_counter() - self._last_publish[0] >= self.publish_every_s:
+            self.publish()
+        return self.last_losses
+
+    def _diverged(self, losses: list[float], used: list[bool]) -> None:
+        bad = ", ".join(f"{k}={v:.4g}" for k, v, u in zip(HISTORY_KEYS, losses, used) if u)
+        self.model.load_state_dict(self._last_good)
+        self.error = (f"training diverged at step {self.step_count} ({bad}); the last good weights (step "
+                      f"{self._last_good_step}) were restored. Lower the learning rates and reset.")
+        self.publish(force_codes=True)
+        raise TrainingDiverged(self.error)
+
+    # ---- running, publishing ------------------------------------------------------------------
+
+    def run(self, epochs: float | None = None, seconds: float | None = None,
+            stop: threading.Event | None = None, on_step=None) -> None:
+        """Train until `epochs` more epochs, `seconds` of wall time, or `stop` is set (whichever first)."""
+        if epochs is None and seconds is None and stop is None:
+            raise AAEError("run: give epochs, seconds or a stop event, or it would never end")
+        steps_per_epoch = self.data.x_train.shape[0] / self.config.train.batch_size
+        end_step = math.inf if epochs is None else self.step_count + math.ceil(epochs * steps_per_epoch)
+        deadline = math.inf if seconds is None else time.perf_counter() + seconds
+        while self.step_count < end_step and time.perf_counter() < deadline and not (stop and stop.is_set()):
+            self.step()
+            if on_step:
+                on_step(self)
+        self.publish(force_codes=True)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, batch: int = 2000) -> np.ndarray:
+        """Codes (posterior means for a VAE) of images x, in eval mode, as a numpy array."""
+        self.model.eval()
+        return torch.cat([self.model.encode(x[i:i + batch]) for i in range(0, len(x), batch)]).cpu().numpy()
+
+    def _copy_weights(self) -> dict[str, torch.Tensor]:
+        self._last_good_step = self.step_count
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def publish(self, force_codes: bool = False) -> Snapshot:
+        """Republish the snapshot (and the codes, and a last-good copy of the weights, at most every publish_every_s)."""
+        now = time.perf_counter()
+        t0, s0 = self._last_publish
+        rate = (self.samples_seen - s0) / (now - t0) if now > t0 and self.samples_seen > s0 else self._snapshot.samples_per_s
+        old = self._snapshot
+        codes, codes_step = old.codes, old.codes_step
+        if force_codes or self.step_count != old.codes_step:
+            codes, codes_step = self.encode(self.eval_x), self.step_count
+            if self.error is None and np.isfinite(codes).all():
+                self._last_good = self._copy_weights()
+                self._add_to_timeline(codes_step, codes)
+        self._last_publish = (now, self.samples_seen)
+        self._snapshot = Snapshot(version=old.version + 1, step=self.step_count,
+                                  epoch=self.samples_seen / self.data.x_train.shape[0], samples_per_s=rate,
+                                  history=self._history.export(), codes=codes, codes_step=codes_step,
+                                  timeline=tuple(self._timeline), error=self.error)
+        return self._snapshot
+
+    def _add_to_timeline(self, step: int, codes: np.ndarray) -> None:
+        """Keep every `_timeline_every`-th publication; when full, drop every other kept one and double the
+        interval, so the timeline always spans the whole run in at most MAX_TIMELINE frames."""
+        self._publishes += 1
+        if (self._publishes - 1) % self._timeline_every:
+            return
+        if self._timeline and self._timeline[-1][0] == step:
+            return
+        self._timeline.append((step, codes.astype(np.float16)))
+        if len(self._timeline) > MAX_TIMELINE:
+            self._timeline = self._timeline[::2]
+            self._timeline_every *= 2
+
+    def snapshot(self) -> Snapshot:
+        """The latest published state; safe to call from any thread, never blocks."""
+        return self._snapshot
