@@ -59,14 +59,17 @@ def resolve(path: str | Path) -> Path:
 
 
 def save_checkpoint(path: str | Path, model: AAE | VAE, config: RunConfig, *, step: int,
-                    metrics: dict | None = None, history: dict | None = None, extra: dict | None = None) -> Path:
-    """Write weights + metadata atomically (temp file in the same folder, fsync, rename); returns the path."""
+                    metrics: dict | None = None, history: dict | None = None, extra: dict | None = None,
+                    half: bool = False) -> Path:
+    """Write weights + metadata atomically (temp file in the same folder, fsync, rename); returns the path.
+    `half` stores float16 weights (half the size, for shipped demos); loading upcasts them to float32."""
     path = resolve(path)
     validate_name(path.name[: -len(SUFFIX)])
     meta = {"format_version": FORMAT_VERSION, "kind": config.model.kind, "config": config.to_dict(),
             "prior": config.prior.params(), "dataset": config.dataset, "seed": config.train.seed, "step": step,
             "metrics": metrics or {}, "history": history or {}, **(extra or {})}
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.detach().cpu().to(dtype).contiguous() for k, v in model.state_dict().items()}
     blob = save(tensors, metadata={META_KEY: json.dumps(meta, allow_nan=True)})
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
@@ -140,8 +143,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
             raise
         raise AAEError(f"{path}: cannot read tensors ({str(e).splitlines()[0][:120]})") from None
     for k, v in state.items():
-        if v.dtype != expected[k].dtype or not torch.isfinite(v).all():
-            raise AAEError(f"{path}: tensor {k} is not finite float32")
+        if v.dtype not in (torch.float32, torch.float16) or not torch.isfinite(v).all():
+            raise AAEError(f"{path}: tensor {k} must hold finite float32 or float16 values (found {v.dtype})")
+        state[k] = v.float()
     model.load_state_dict(state)
     return Checkpoint(model.to(device).eval(), config, meta, path)
 
