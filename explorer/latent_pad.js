@@ -1,0 +1,542 @@
+// The latent pad's browser half: a canvas scatter of codes you can drag a point across, and a
+// JavaScript copy of each decoder so the decoded image follows the pointer with no server round trip.
+//
+// Two parts. The pure decoder (base64ToFloat32, loadDecoder, decode) touches no DOM, so the unit
+// tests import this very file under node and compare it with torch. The default export is the
+// Streamlit components-v2 entry point; Streamlit calls it again on the same element whenever the
+// data changes, so it keeps one Pad per root element and only updates it.
+
+// ---------------------------------------------------------------- pure decoder (runs under node)
+
+/** Bytes of a base64 string. */
+export function base64ToBytes(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Float32 values of a base64 string of little-endian float32s (every browser and node host is little-endian). */
+export function base64ToFloat32(b64) {
+  const bytes = base64ToBytes(b64);
+  if (bytes.byteLength % 4) throw new Error(`float32 data: ${bytes.byteLength} bytes is not a multiple of 4`);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+/**
+ * A decoder from its wire spec {layers: [[in, out], ...], weights: base64}. For each layer the
+ * weights hold W transposed (in x out, row-major: row k is input k's outgoing weights) then the bias.
+ */
+export function loadDecoder(spec) {
+  const flat = base64ToFloat32(spec.weights);
+  const layers = [];
+  let at = 0;
+  let widest = 0;
+  for (const [nin, nout] of spec.layers) {
+    const w = flat.subarray(at, at + nin * nout);
+    const b = flat.subarray(at + nin * nout, at + nin * nout + nout);
+    at += nin * nout + nout;
+    layers.push({ nin, nout, w, b });
+    widest = Math.max(widest, nout);
+  }
+  if (at !== flat.length) throw new Error(`decoder weights: the layers need ${at} floats, got ${flat.length}`);
+  // Float64 accumulators: the sums come out slightly more exact than torch's float32 ones.
+  return { layers, acc: [new Float64Array(widest), new Float64Array(widest)], inDim: spec.layers[0][0] };
+}
+
+/** sigmoid(MLP(z)) into out (length = the last layer's width): Linear, then ReLU between layers. */
+export function decode(net, z, out) {
+  let h = z;
+  const last = net.layers.length - 1;
+  for (let l = 0; l <= last; l++) {
+    const { nin, nout, w, b } = net.layers[l];
+    const y = net.acc[l & 1];
+    for (let o = 0; o < nout; o++) y[o] = b[o];
+    // Input-major order (y += h[k] * W^T[k]): the inner loop runs over contiguous memory, and
+    // inputs that ReLU zeroed (about half) are skipped outright.
+    for (let k = 0; k < nin; k++) {
+      const hk = h[k];
+      if (hk === 0) continue;
+      const row = k * nout;
+      for (let o = 0; o < nout; o++) y[o] += hk * w[row + o];
+    }
+    if (l < last) {
+      for (let o = 0; o < nout; o++) if (y[o] < 0) y[o] = 0;
+      h = y;
+    } else {
+      for (let o = 0; o < nout; o++) out[o] = 1 / (1 + Math.exp(-y[o]));
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- browser part
+
+const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const PAD_PX = 300;          // CSS size of each square pad
+const IMAGE_PX = 112;        // CSS size of the live decoded image
+const THUMB_PX = 44;         // pins and path-strip cells
+const MAX_CACHED = 8;        // decoders kept across reruns, keyed by model name and version
+
+// Decoders survive reruns and remounts (the module is loaded once per page), so weights cross the
+// wire once per model version; a miss asks Python to send them again.
+const decoderCache = new Map();
+const pads = new WeakMap();
+
+function cacheDecoder(id, net) {
+  decoderCache.delete(id);
+  decoderCache.set(id, net);
+  while (decoderCache.size > MAX_CACHED) decoderCache.delete(decoderCache.keys().next().value);
+}
+
+function newStats() {
+  return {
+    frames: 0, decodeMs: [], latencyMs: [], weightLoads: 0, updates: 0, weightRequests: 0, ready: false,
+    reset() { this.frames = 0; this.decodeMs = []; this.latencyMs = []; },
+  };
+}
+
+function el(tag, cls, parent, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+function pixelCanvas(cls, parent, w, h, cssW, cssH) {
+  const c = el("canvas", cls, parent);
+  c.width = w; c.height = h;
+  c.style.width = `${cssW}px`; c.style.height = `${cssH}px`;
+  return c;
+}
+
+/** Paint grey values in [0, 1] (row-major h x w) into a canvas at (dx, 0). */
+function paintGray(ctx, values, h, w, dx = 0) {
+  const img = ctx.createImageData(w, h);
+  const px = img.data;
+  for (let i = 0; i < h * w; i++) {
+    const v = values[i] * 255;
+    px[4 * i] = v; px[4 * i + 1] = v; px[4 * i + 2] = v; px[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, dx, 0);
+}
+
+function niceTicks(lo, hi) {
+  const raw = (hi - lo) / 5;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const ticks = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) ticks.push(Math.abs(t) < step / 1e6 ? 0 : t);
+  return ticks;
+}
+
+function fmt(v) { return (Math.round(v * 1000) / 1000).toFixed(3); }
+
+class Pad {
+  constructor(root) {
+    this.root = root;
+    this.panels = [];
+    this.layout = "";
+    this.points = null;      // {model name: [x, y]} in pad coordinates, or null before the first click
+    this.pins = [];          // [{model name: [x, y]}]
+    this.linked = true;
+    this.path = ["pin:0", "point"];
+    this.drag = null;
+    this.raf = 0;
+    this.pendingSince = null;
+    this.thumbsDirty = true;
+    this.requested = new Set();
+    this.stats = newStats();
+    window.__padStats = this.stats;
+    this.buildToolbar();
+  }
+
+  // ---- data from Python
+
+  update(data, setStateValue, setTriggerValue) {
+    this.setStateValue = setStateValue;
+    this.setTriggerValue = setTriggerValue;
+    if (!this.data) this.restore(data.state || {});
+    this.data = data;
+    const layout = JSON.stringify([data.models.map((m) => m.name), data.image_shape]);
+    if (layout !== this.layout) this.buildPanels(data.models);
+    this.layout = layout;
+    this.legend(data);
+    data.models.forEach((m, i) => this.updatePanel(this.panels[i], m));
+    this.stats.range = data.range;
+    this.stats.updates += 1;
+    this.stats.ready = true;
+    this.thumbsDirty = true;
+    this.refreshPathOptions();
+    this.schedule();
+  }
+
+  restore(state) {
+    if (state.point && Object.keys(state.point).length) this.points = structuredClone(state.point);
+    if (Array.isArray(state.pins)) this.pins = structuredClone(state.pins);
+    if (typeof state.linked === "boolean") this.linked = state.linked;
+    if (Array.isArray(state.path) && state.path.length === 2) this.path = state.path.slice();
+    this.linkBox.checked = this.linked;
+  }
+
+  updatePanel(p, m) {
+    p.model = m;
+    p.codes = base64ToFloat32(m.codes_xy);
+    p.prior = base64ToFloat32(m.prior_xy);
+    p.net = null;
+    if (m.decoder) {
+      const id = `${m.name}@${m.decoder.version}`;
+      if (m.decoder.spec) {
+        cacheDecoder(id, loadDecoder(m.decoder.spec));
+        this.stats.weightLoads += 1;
+      }
+      p.net = decoderCache.get(id) || null;
+      if (!p.net && !this.requested.has(id)) {
+        // Python believes this page already has these weights (e.g. a rerun was cut short): ask again.
+        this.requested.add(id);
+        this.stats.weightRequests += 1;
+        this.setTriggerValue("need_weights", id);
+      }
+    }
+    p.mode.textContent = m.decoder ? "decoded in your browser while you drag"
+      : `decoded on the server when you release: ${m.fallback}`;
+    p.mode.classList.toggle("lp-fallback", !m.decoder);
+    p.image.style.display = m.decoder ? "" : "none";
+    p.serverImage.style.display = m.decoder ? "none" : "";
+    if (!m.decoder && m.server && m.server.point) p.serverImage.src = m.server.point;
+    this.drawBase(p);
+  }
+
+  // ---- DOM
+
+  buildToolbar() {
+    this.root.replaceChildren();
+    const bar = el("div", "lp-toolbar", this.root);
+    const link = el("label", "lp-link", bar);
+    this.linkBox = el("input", "", link);
+    this.linkBox.type = "checkbox";
+    this.linkBox.checked = this.linked;
+    link.append(" link pads (same z on every model)");
+    this.linkBox.addEventListener("change", () => this.setLinked(this.linkBox.checked));
+    const pin = el("button", "lp-pin", bar, "Pin point");
+    pin.addEventListener("click", () => this.addPin());
+    const clear = el("button", "lp-clear", bar, "Clear pins");
+    clear.addEventListener("click", () => { this.pins = []; this.thumbsDirty = true; this.refreshPathOptions(); this.commit(); });
+    el("span", "lp-label", bar, "path");
+    this.pathFrom = el("select", "lp-path-from", bar);
+    el("span", "lp-label", bar, "\u2192");
+    this.pathTo = el("select", "lp-path-to", bar);
+    for (const [i, s] of [this.pathFrom, this.pathTo].entries()) {
+      s.addEventListener("change", () => { this.path[i] = s.value; this.thumbsDirty = true; this.schedule(); this.commit(); });
+    }
+    this.legendBox = el("div", "lp-legend", this.root);
+    this.panelRow = el("div", "lp-panels", this.root);
+  }
+
+  buildPanels(models) {
+    this.panelRow.replaceChildren();
+    this.panels = models.map((m, i) => {
+      const box = el("div", "lp-panel", this.panelRow);
+      box.dataset.model = m.name;
+      el("div", "lp-title", box, m.name);
+      const mode = el("div", "lp-mode", box);
+      const plot = el("div", "lp-plot", box);
+      plot.style.width = plot.style.height = `${PAD_PX}px`;
+      const dpr = window.devicePixelRatio || 1;
+      const base = pixelCanvas("lp-base", plot, PAD_PX * dpr, PAD_PX * dpr, PAD_PX, PAD_PX);
+      const overlay = pixelCanvas("lp-overlay", plot, PAD_PX * dpr, PAD_PX * dpr, PAD_PX, PAD_PX);
+      const readout = el("div", "lp-readout", box, "click the pad to place a point");
+      const [h, w] = this.data.image_shape;
+      const scale = IMAGE_PX / Math.max(h, w);
+      const image = pixelCanvas("lp-image", box, w, h, w * scale, h * scale);
+      const serverImage = el("img", "lp-image lp-server-image", box);
+      serverImage.style.width = `${w * scale}px`;
+      serverImage.style.height = `${h * scale}px`;
+      el("div", "lp-caption", box, "pins");
+      const pins = el("div", "lp-pins", box);
+      el("div", "lp-caption", box, "path");
+      const strip = el("div", "lp-strip", box);
+      const p = { box, mode, plot, base, overlay, readout, image, serverImage, pins, strip, h, w,
+                  pixels: new Float32Array(h * w), index: i };
+      for (const type of ["pointerdown", "pointermove", "pointerup", "pointercancel"]) {
+        overlay.addEventListener(type, (ev) => this.onPointer(p, ev));
+      }
+      return p;
+    });
+  }
+
+  legend(data) {
+    this.legendBox.replaceChildren();
+    data.classes.forEach((name, i) => {
+      const item = el("span", "lp-legend-item", this.legendBox);
+      el("span", "lp-swatch", item).style.background = COLORS[i % COLORS.length];
+      item.append(name);
+    });
+    const prior = el("span", "lp-legend-item", this.legendBox);
+    el("span", "lp-swatch lp-swatch-prior", prior);
+    prior.append("prior samples");
+  }
+
+  refreshPathOptions() {
+    const options = [["point", "point"], ...this.pins.map((_, i) => [`pin:${i}`, `pin ${i + 1}`])];
+    for (const [i, s] of [this.pathFrom, this.pathTo].entries()) {
+      s.replaceChildren(...options.map(([value, label]) => { const o = el("option"); o.value = value; o.textContent = label; return o; }));
+      if (!options.some(([v]) => v === this.path[i])) this.path[i] = i === 0 && this.pins.length ? "pin:0" : "point";
+      s.value = this.path[i];
+    }
+  }
+
+  // ---- coordinates
+
+  toPixel(x, y) {
+    const [x0, x1, y0, y1] = this.data.range;
+    return [(x - x0) / (x1 - x0) * PAD_PX, (y1 - y) / (y1 - y0) * PAD_PX];
+  }
+
+  toData(p, ev) {
+    const r = p.overlay.getBoundingClientRect();
+    const px = Math.min(Math.max(ev.clientX - r.left, 0), r.width);
+    const py = Math.min(Math.max(ev.clientY - r.top, 0), r.height);
+    const [x0, x1, y0, y1] = this.data.range;
+    return [x0 + px / r.width * (x1 - x0), y1 - py / r.height * (y1 - y0)];
+  }
+
+  /** The full latent vector a model decodes at pad point xy: origin + x u + y v. */
+  latent(p, xy) {
+    const { origin, u, v } = p.model.plane;
+    return origin.map((o, i) => o + xy[0] * u[i] + xy[1] * v[i]);
+  }
+
+  // ---- interaction
+
+  onPointer(p, ev) {
+    if (ev.type === "pointerdown") {
+      ev.preventDefault();
+      p.overlay.setPointerCapture(ev.pointerId);
+      this.drag = p;
+    } else if (this.drag !== p) {
+      return;
+    }
+    const xy = this.toData(p, ev);
+    if (!this.points) this.points = {};
+    for (const q of this.panels) if (this.linked || q === p || !this.points[q.model.name]) this.points[q.model.name] = xy.slice();
+    if (this.pendingSince === null) this.pendingSince = ev.timeStamp;
+    this.schedule();
+    if (ev.type === "pointerup" || ev.type === "pointercancel") {
+      this.drag = null;
+      this.thumbsDirty = true;
+      this.commit();
+    }
+  }
+
+  setLinked(on) {
+    this.linked = on;
+    if (on && this.points) {
+      const lead = this.points[this.panels[0].model.name];
+      for (const q of this.panels) this.points[q.model.name] = lead.slice();
+      this.thumbsDirty = true;
+      this.schedule();
+    }
+    this.commit();
+  }
+
+  addPin() {
+    if (!this.points) return;
+    this.pins.push(structuredClone(this.points));
+    if (this.pins.length === 1) this.path = ["pin:0", "point"];
+    this.thumbsDirty = true;
+    this.refreshPathOptions();
+    this.schedule();
+    this.commit();
+  }
+
+  commit() {
+    this.setStateValue("pad", { point: this.points || {}, pins: this.pins, linked: this.linked, path: this.path });
+  }
+
+  // ---- drawing
+
+  schedule() {
+    if (!this.raf) this.raf = requestAnimationFrame(() => this.frame());
+  }
+
+  frame() {
+    this.raf = 0;
+    const t0 = performance.now();
+    for (const p of this.panels) {
+      const xy = this.points && this.points[p.model.name];
+      if (xy) {
+        p.readout.textContent = `z = [${this.latent(p, xy).map(fmt).join(", ")}]`;
+        if (p.net) {
+          decode(p.net, this.latent(p, xy), p.pixels);
+          paintGray(p.image.getContext("2d"), p.pixels, p.h, p.w);
+        }
+      }
+      this.drawOverlay(p);
+    }
+    const pathMoves = this.drag && this.path.includes("point");
+    if (this.thumbsDirty || pathMoves) this.drawPath();
+    if (this.thumbsDirty) this.drawPins();
+    this.thumbsDirty = false;
+    const t1 = performance.now();
+    if (this.pendingSince !== null) {
+      this.stats.frames += 1;
+      this.stats.decodeMs.push(t1 - t0);
+      this.stats.latencyMs.push(t1 - this.pendingSince);
+      this.pendingSince = null;
+      if (this.stats.decodeMs.length > 5000) this.stats.reset();
+    }
+    this.stats.points = this.points && structuredClone(this.points);
+  }
+
+  drawBase(p) {
+    const ctx = p.base.getContext("2d");
+    const s = p.base.width / PAD_PX;
+    ctx.setTransform(s, 0, 0, s, 0, 0);
+    ctx.clearRect(0, 0, PAD_PX, PAD_PX);
+    ctx.fillStyle = "rgba(140, 140, 140, 0.25)";
+    for (let i = 0; i < p.prior.length; i += 2) {
+      const [px, py] = this.toPixel(p.prior[i], p.prior[i + 1]);
+      ctx.fillRect(px - 1, py - 1, 2, 2);
+    }
+    const labels = this.data.labels;
+    ctx.globalAlpha = 0.75;
+    for (let i = 0; i < p.codes.length; i += 2) {
+      ctx.fillStyle = COLORS[(labels ? labels[i / 2] : 0) % COLORS.length];
+      const [px, py] = this.toPixel(p.codes[i], p.codes[i + 1]);
+      ctx.beginPath();
+      ctx.arc(px, py, 2, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+    ctx.globalAlpha = 1;
+    this.drawAxes(ctx);
+  }
+
+  drawAxes(ctx) {
+    const [x0, x1, y0, y1] = this.data.range;
+    const [ax, ay] = this.data.axis_names;
+    ctx.fillStyle = "rgba(90, 90, 90, 0.9)";
+    ctx.strokeStyle = "rgba(90, 90, 90, 0.35)";
+    ctx.font = "10px sans-serif";
+    for (const t of niceTicks(x0, x1)) {
+      const [px] = this.toPixel(t, 0);
+      ctx.beginPath(); ctx.moveTo(px, PAD_PX); ctx.lineTo(px, PAD_PX - 5); ctx.stroke();
+      ctx.fillText(String(+t.toPrecision(3)), px + 2, PAD_PX - 3);
+    }
+    for (const t of niceTicks(y0, y1)) {
+      const [, py] = this.toPixel(0, t);
+      ctx.beginPath(); ctx.moveTo(0, py); ctx.lineTo(5, py); ctx.stroke();
+      ctx.fillText(String(+t.toPrecision(3)), 7, py + 3);
+    }
+    ctx.fillText(ax, PAD_PX - 24, PAD_PX - 14);
+    ctx.fillText(ay, 7, 12);
+  }
+
+  drawOverlay(p) {
+    const ctx = p.overlay.getContext("2d");
+    const s = p.overlay.width / PAD_PX;
+    ctx.setTransform(s, 0, 0, s, 0, 0);
+    ctx.clearRect(0, 0, PAD_PX, PAD_PX);
+    const name = p.model.name;
+    const ends = this.pathEnds(name);
+    if (ends) {
+      const [a, b] = ends.map(([x, y]) => this.toPixel(x, y));
+      ctx.setLineDash([4, 3]);
+      ctx.strokeStyle = "#333";
+      ctx.beginPath(); ctx.moveTo(...a); ctx.lineTo(...b); ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    ctx.font = "bold 10px sans-serif";
+    this.pins.forEach((pin, i) => {
+      if (!pin[name]) return;
+      const [px, py] = this.toPixel(...pin[name]);
+      ctx.fillStyle = "#fff"; ctx.strokeStyle = "#000";
+      ctx.fillRect(px - 6, py - 6, 12, 12); ctx.strokeRect(px - 6, py - 6, 12, 12);
+      ctx.fillStyle = "#000"; ctx.fillText(String(i + 1), px - 3, py + 4);
+    });
+    const xy = this.points && this.points[name];
+    if (xy) {
+      const [px, py] = this.toPixel(...xy);
+      ctx.lineWidth = 2.5;
+      ctx.fillStyle = "#fff"; ctx.strokeStyle = "#000";
+      ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+      ctx.lineWidth = 1;
+    }
+  }
+
+  endpoint(which, name) {
+    if (which === "point") return this.points && this.points[name];
+    const pin = this.pins[Number(which.slice(4))];
+    return pin && pin[name];
+  }
+
+  pathEnds(name) {
+    const a = this.endpoint(this.path[0], name);
+    const b = this.endpoint(this.path[1], name);
+    return a && b && this.path[0] !== this.path[1] ? [a, b] : null;
+  }
+
+  drawPath() {
+    const steps = this.data.path_steps;
+    for (const p of this.panels) {
+      const ends = this.pathEnds(p.model.name);
+      if (!ends) { p.strip.replaceChildren(el("span", "lp-hint", null, "pin a point, then pick two ends")); continue; }
+      if (!p.net) {
+        const uri = p.model.server && p.model.server.path;
+        p.strip.replaceChildren(uri ? Object.assign(el("img", "lp-strip-image"), { src: uri })
+                                    : el("span", "lp-hint", null, "updates when you release"));
+        continue;
+      }
+      let c = p.strip.querySelector("canvas");
+      if (!c) c = pixelCanvas("lp-strip-image", null, p.w * steps, p.h, THUMB_PX * steps * p.w / Math.max(p.h, p.w), THUMB_PX * p.h / Math.max(p.h, p.w));
+      if (!c.isConnected) p.strip.replaceChildren(c);
+      const ctx = c.getContext("2d");
+      const [a, b] = ends;
+      for (let s = 0; s < steps; s++) {
+        const t = s / (steps - 1);
+        decode(p.net, this.latent(p, [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]), p.pixels);
+        paintGray(ctx, p.pixels, p.h, p.w, s * p.w);
+      }
+    }
+  }
+
+  drawPins() {
+    for (const p of this.panels) {
+      const name = p.model.name;
+      const cells = this.pins.map((pin, i) => {
+        const cell = el("div", "lp-pin-cell");
+        el("div", "lp-pin-label", cell, String(i + 1));
+        const server = p.model.server && p.model.server.pins && p.model.server.pins[i];
+        if (p.net && pin[name]) {
+          decode(p.net, this.latent(p, pin[name]), p.pixels);
+          const c = pixelCanvas("lp-thumb", cell, p.w, p.h, THUMB_PX, THUMB_PX);
+          paintGray(c.getContext("2d"), p.pixels, p.h, p.w);
+        } else if (server) {
+          Object.assign(el("img", "lp-thumb", cell), { src: server });
+        }
+        return cell;
+      });
+      p.pins.replaceChildren(...(cells.length ? cells : [el("span", "lp-hint", null, "no pins yet")]));
+    }
+  }
+
+  dispose() {
+    if (this.raf) cancelAnimationFrame(this.raf);
+    this.raf = 0;
+  }
+}
+
+export default function latentPad({ data, parentElement, setStateValue, setTriggerValue }) {
+  const root = parentElement.querySelector(".lp-root");
+  let pad = pads.get(root);
+  if (!pad) {
+    pad = new Pad(root);
+    pads.set(root, pad);
+  }
+  pad.update(data, setStateValue, setTriggerValue);
+  // Streamlit also calls this cleanup when a newer data update supersedes a call, so only a pad
+  // whose element really left the page is disposed.
+  return () => setTimeout(() => { if (!root.isConnected) { pad.dispose(); pads.delete(root); } }, 0);
+}
