@@ -78,23 +78,23 @@ const PAD_PX = 300;          // CSS size of each square pad
 const IMAGE_PX = 112;        // CSS size of the live decoded image
 const THUMB_PX = 44;         // pins and path-strip cells
 const MAX_CACHED = 8;        // decoders kept across reruns, keyed by model name and version
+const REQUEST_RETRY_MS = 3000;
 
 // Decoders survive reruns and remounts (the module is loaded once per page), so weights cross the
 // wire once per model version; a miss asks Python to send them again.
 const decoderCache = new Map();
 const pads = new WeakMap();
+// Timing and counters for the browser test and bench/bench_pad.py (one set per page).
+const stats = {
+  frames: 0, decodeMs: [], latencyMs: [], weightLoads: 0, weightRequests: 0, updates: 0, mounts: 0, ready: false,
+  reset() { this.frames = 0; this.decodeMs = []; this.latencyMs = []; },
+  dropDecoders() { decoderCache.clear(); },   // lets the browser test exercise the resend handshake
+};
 
 function cacheDecoder(id, net) {
   decoderCache.delete(id);
   decoderCache.set(id, net);
   while (decoderCache.size > MAX_CACHED) decoderCache.delete(decoderCache.keys().next().value);
-}
-
-function newStats() {
-  return {
-    frames: 0, decodeMs: [], latencyMs: [], weightLoads: 0, updates: 0, weightRequests: 0, ready: false,
-    reset() { this.frames = 0; this.decodeMs = []; this.latencyMs = []; },
-  };
 }
 
 function el(tag, cls, parent, text) {
@@ -147,9 +147,10 @@ class Pad {
     this.raf = 0;
     this.pendingSince = null;
     this.thumbsDirty = true;
-    this.requested = new Set();
-    this.stats = newStats();
-    window.__padStats = this.stats;
+    this.lastRequest = -Infinity;
+    this.stats = stats;
+    stats.mounts += 1;
+    window.__padStats = stats;
     this.buildToolbar();
   }
 
@@ -165,6 +166,7 @@ class Pad {
     this.layout = layout;
     this.legend(data);
     data.models.forEach((m, i) => this.updatePanel(this.panels[i], m));
+    this.requestMissingWeights();
     this.stats.range = data.range;
     this.stats.updates += 1;
     this.stats.ready = true;
@@ -193,12 +195,6 @@ class Pad {
         this.stats.weightLoads += 1;
       }
       p.net = decoderCache.get(id) || null;
-      if (!p.net && !this.requested.has(id)) {
-        // Python believes this page already has these weights (e.g. a rerun was cut short): ask again.
-        this.requested.add(id);
-        this.stats.weightRequests += 1;
-        this.setTriggerValue("need_weights", id);
-      }
     }
     p.mode.textContent = m.decoder ? "decoded in your browser while you drag"
       : `decoded on the server when you release: ${m.fallback}`;
@@ -207,6 +203,17 @@ class Pad {
     p.serverImage.style.display = m.decoder ? "none" : "";
     if (!m.decoder && m.server && m.server.point) p.serverImage.src = m.server.point;
     this.drawBase(p);
+  }
+
+  /** Ask Python to resend weights it believes this page has (e.g. the run that carried them was cut short). */
+  requestMissingWeights() {
+    const missing = this.panels.filter((p) => p.model.decoder && !p.net).map((p) => p.model.name);
+    const now = performance.now();
+    // One request for all models (each request costs a rerun), and not again while one is in flight.
+    if (!missing.length || now - this.lastRequest < REQUEST_RETRY_MS) return;
+    this.lastRequest = now;
+    this.stats.weightRequests += 1;
+    this.setTriggerValue("need_weights", missing);
   }
 
   // ---- DOM
@@ -490,7 +497,8 @@ class Pad {
         continue;
       }
       let c = p.strip.querySelector("canvas");
-      if (!c) c = pixelCanvas("lp-strip-image", null, p.w * steps, p.h, THUMB_PX * steps * p.w / Math.max(p.h, p.w), THUMB_PX * p.h / Math.max(p.h, p.w));
+      const cell = PAD_PX / steps;    // the strip spans the pad's width
+      if (!c) c = pixelCanvas("lp-strip-image", null, p.w * steps, p.h, cell * steps, cell * p.h / p.w);
       if (!c.isConnected) p.strip.replaceChildren(c);
       const ctx = c.getContext("2d");
       const [a, b] = ends;

@@ -390,9 +390,9 @@ def latent_pad(models: Mapping[str, AutoEncoderBase], codes: Mapping[str, np.nda
     st.session_state[range_key] = view
     classes = sorted(set(np.asarray(labels).tolist())) if labels is not None else [0]
     label_index = {c: i for i, c in enumerate(classes)}
-    entries = []
+    entries, records = [], {}
     for name, model in models.items():
-        decoder, fallback, sent[name] = _decoder_payload(model, versions[name], sent.get(name))
+        decoder, fallback, records[name] = _decoder_payload(model, versions[name], sent.get(name))
         entries.append({"name": name, "plane": planes[name].to_json(), "decoder": decoder, "fallback": fallback,
                         "codes_xy": _b64_xy(projected[name][0]), "prior_xy": _b64_xy(projected[name][1]),
                         "server": _server_images(model, name, state, image_shape) if fallback else None})
@@ -403,6 +403,7 @@ def latent_pad(models: Mapping[str, AutoEncoderBase], codes: Mapping[str, np.nda
             "state": dict((st.session_state.get(key) or {}).get("pad") or {})}
     _pad_component(key=key, data=data, on_pad_change=lambda: None,
                    on_need_weights_change=lambda: st.session_state.pop(sent_key, None))
+    sent.update(records)    # only now: a run stopped before this point has sent nothing
     if show_server_decode:
         _show_server_decode(models, state, key, image_shape, train_codes, train_images, train_labels)
     return state
