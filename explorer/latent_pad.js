@@ -10,6 +10,8 @@
 
 /** Bytes of a base64 string. */
 export function base64ToBytes(b64) {
+  // Native decoding (Chromium 140+) is several times faster on the multi-megabyte weights.
+  if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(b64);
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -148,6 +150,7 @@ class Pad {
     this.pendingSince = null;
     this.thumbsDirty = true;
     this.lastRequest = -Infinity;
+    this.newerTimer = 0;
     this.stats = stats;
     stats.mounts += 1;
     window.__padStats = stats;
@@ -196,8 +199,9 @@ class Pad {
       }
       p.net = decoderCache.get(id) || null;
     }
-    p.mode.textContent = m.decoder ? "decoded in your browser while you drag"
-      : `decoded on the server when you release: ${m.fallback}`;
+    p.mode.textContent = !m.decoder ? `decoded on the server when you release: ${m.fallback}`
+      : m.decoder.newer_in ? "decoded in your browser while you drag (its weights catch up every few seconds)"
+      : "decoded in your browser while you drag";
     p.mode.classList.toggle("lp-fallback", !m.decoder);
     p.image.style.display = m.decoder ? "" : "none";
     p.serverImage.style.display = m.decoder ? "none" : "";
@@ -205,15 +209,27 @@ class Pad {
     this.drawBase(p);
   }
 
-  /** Ask Python to resend weights it believes this page has (e.g. the run that carried them was cut short). */
+  /**
+   * Ask Python for weights this page lacks though Python believes it sent them (e.g. the run that
+   * carried them was cut short), and, when Python held newer weights back ("newer_in" seconds:
+   * live training of a large decoder), ask for them once they may travel, in case no rerun comes.
+   */
   requestMissingWeights() {
+    clearTimeout(this.newerTimer);
     const missing = this.panels.filter((p) => p.model.decoder && !p.net).map((p) => p.model.name);
     const now = performance.now();
     // One request for all models (each request costs a rerun), and not again while one is in flight.
-    if (!missing.length || now - this.lastRequest < REQUEST_RETRY_MS) return;
-    this.lastRequest = now;
-    this.stats.weightRequests += 1;
-    this.setTriggerValue("need_weights", missing);
+    if (missing.length && now - this.lastRequest >= REQUEST_RETRY_MS) {
+      this.lastRequest = now;
+      this.stats.weightRequests += 1;
+      this.setTriggerValue("need_weights", missing);
+    }
+    const held = this.panels.filter((p) => p.model.decoder && p.model.decoder.newer_in);
+    if (held.length) {
+      const wait = Math.max(...held.map((p) => p.model.decoder.newer_in));
+      this.newerTimer = setTimeout(() => this.setTriggerValue("need_weights", held.map((p) => p.model.name)),
+                                   1000 * wait + 250);
+    }
   }
 
   // ---- DOM
@@ -303,7 +319,7 @@ class Pad {
   }
 
   toData(p, ev) {
-    const r = p.overlay.getBoundingClientRect();
+    const r = this.dragRect;
     const px = Math.min(Math.max(ev.clientX - r.left, 0), r.width);
     const py = Math.min(Math.max(ev.clientY - r.top, 0), r.height);
     const [x0, x1, y0, y1] = this.data.range;
@@ -323,6 +339,8 @@ class Pad {
       ev.preventDefault();
       p.overlay.setPointerCapture(ev.pointerId);
       this.drag = p;
+      // Measured once per drag: reading layout on every move would force a relayout after each repaint.
+      this.dragRect = p.overlay.getBoundingClientRect();
     } else if (this.drag !== p) {
       return;
     }
@@ -531,6 +549,7 @@ class Pad {
   }
 
   dispose() {
+    clearTimeout(this.newerTimer);
     if (this.raf) cancelAnimationFrame(this.raf);
     this.raf = 0;
   }

@@ -50,6 +50,8 @@ import copy
 import io
 import json
 import math
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,8 @@ from aae_core.config import AAEError
 from aae_core.models import AutoEncoderBase
 
 MAX_BROWSER_PARAMS = 8_000_000   # beyond this the browser copy is too big to ship and too slow to run
+WEIGHT_BYTES_PER_S = 2_000_000   # weight traffic per model while versions change every refresh (a 2-1000-1000-784
+                                 # decoder is 9.5 MB: a new copy every ~5 s; 2-256-256-784, 1.4 MB: every refresh)
 PROBE_TOLERANCE = 1e-4           # how closely the shipped MLP must reproduce model.decode
 PATH_STEPS = 10                  # images in a path strip, both ends included
 N_NEIGHBOURS = 5
@@ -137,16 +141,24 @@ def spec_forward(layers: list[tuple[np.ndarray, np.ndarray]], z: np.ndarray) -> 
     return 1 / (1 + np.exp(-h))
 
 
+# Models whose decode() was checked against the shipped MLP: weights change every version, what
+# decode() computes does not, so each model object is checked once (weakly held: no leak).
+_checked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def browser_decoder(model: AutoEncoderBase) -> dict:
     """The wire spec of a decoder the browser can run, checked against model.decode; else UnsupportedDecoder."""
-    # A private copy, so a training thread cannot change the weights between encoding and checking.
-    model = copy.deepcopy(model)
-    spec = encode_decoder(model)
-    probe = 3 * torch.randn(16, spec["layers"][0][0], generator=torch.Generator().manual_seed(0))
-    gap = np.abs(spec_forward(decode_spec(spec), probe.numpy()) - server_decode(model, probe.numpy())).max()
-    if not gap <= PROBE_TOLERANCE:
-        raise UnsupportedDecoder(f"decode() is not sigmoid(decoder(z)) (they differ by {gap:.2g})")
-    return spec
+    if model not in _checked:
+        # On a private copy, so a training thread cannot change the weights between encoding and checking.
+        twin = copy.deepcopy(model)
+        spec = encode_decoder(twin)
+        probe = 3 * torch.randn(16, spec["layers"][0][0], generator=torch.Generator().manual_seed(0))
+        gap = np.abs(spec_forward(decode_spec(spec), probe.numpy()) - server_decode(twin, probe.numpy())).max()
+        _checked[model] = None if gap <= PROBE_TOLERANCE else \
+            f"decode() is not sigmoid(decoder(z)) (they differ by {gap:.2g})"
+    if _checked[model] is not None:
+        raise UnsupportedDecoder(_checked[model])
+    return encode_decoder(model)
 
 
 # ---------------------------------------------------------------- server side decoding
@@ -335,14 +347,37 @@ def _b64_xy(points: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(points, dtype="<f4").tobytes()).decode("ascii")
 
 
-def _decoder_payload(model: AutoEncoderBase, version: str, record: tuple | None) -> tuple[dict | None, str | None, tuple]:
-    """(decoder message, fallback reason, new sent-record) for one model: weights only when `record` lacks this version."""
+def _decoder_payload(model: AutoEncoderBase, version: str, record: tuple | None,
+                     now: float) -> tuple[dict | None, str | None, tuple]:
+    """(decoder message, fallback reason, new sent-record) for one model: weights only when `record` lacks this version.
+
+    A record is (version, fallback reason or None, time sent). While versions change faster than the
+    weights can reasonably travel (live training of a large decoder), the browser keeps its copy until
+    WEIGHT_BYTES_PER_S allows the next one, and is told when to ask for it ("newer_in", seconds).
+    """
     if record is not None and record[0] == version:
         return (None if record[1] else {"version": version}), record[1], record
+    if record is not None and record[1] is None:
+        wait = _wire_bytes(model) / WEIGHT_BYTES_PER_S - (now - record[2])
+        if wait > 0:
+            return {"version": record[0], "newer_in": wait}, None, record
     try:
-        return {"version": version, "spec": browser_decoder(model)}, None, (version, None)
+        return {"version": version, "spec": browser_decoder(model)}, None, (version, None, now)
     except UnsupportedDecoder as e:
-        return None, str(e), (version, str(e))
+        return None, str(e), (version, str(e), now)
+
+
+def _wire_bytes(model: nn.Module) -> int:
+    """Size of a decoder's weights on the wire: float32 in base64."""
+    return sum(p.numel() for p in model.decoder.parameters()) * 4 * 4 // 3
+
+
+def _forget_sent(key: str) -> None:
+    """need_weights callback: the browser lacks these models' weights, so the next run sends them."""
+    names = (st.session_state.get(key) or {}).get("need_weights")
+    sent = st.session_state.get(f"_latent_pad_sent:{key}", {})
+    for name in names if isinstance(names, list) else list(sent):
+        sent.pop(name, None)
 
 
 def _check_inputs(models, codes, labels, prior_samples, image_shape, train_codes, train_images) -> int:
@@ -383,16 +418,16 @@ def latent_pad(models: Mapping[str, AutoEncoderBase], codes: Mapping[str, np.nda
     planes = _plane_controls(codes, dim, key)
     state = read_state(st.session_state.get(key), planes)
 
-    sent_key, range_key = f"_latent_pad_sent:{key}", f"_latent_pad_range:{key}"
-    sent = st.session_state.setdefault(sent_key, {})
+    range_key = f"_latent_pad_range:{key}"
+    sent = st.session_state.setdefault(f"_latent_pad_sent:{key}", {})
     projected = {name: (planes[name].project(codes[name]), planes[name].project(prior_samples)) for name in models}
     view = pad_range([p for pair in projected.values() for p in pair], st.session_state.get(range_key))
     st.session_state[range_key] = view
     classes = sorted(set(np.asarray(labels).tolist())) if labels is not None else [0]
     label_index = {c: i for i, c in enumerate(classes)}
-    entries, records = [], {}
+    entries, records, now = [], {}, time.monotonic()
     for name, model in models.items():
-        decoder, fallback, records[name] = _decoder_payload(model, versions[name], sent.get(name))
+        decoder, fallback, records[name] = _decoder_payload(model, versions[name], sent.get(name), now)
         entries.append({"name": name, "plane": planes[name].to_json(), "decoder": decoder, "fallback": fallback,
                         "codes_xy": _b64_xy(projected[name][0]), "prior_xy": _b64_xy(projected[name][1]),
                         "server": _server_images(model, name, state, image_shape) if fallback else None})
@@ -402,7 +437,7 @@ def latent_pad(models: Mapping[str, AutoEncoderBase], codes: Mapping[str, np.nda
             "classes": ["codes"] if labels is None else [str(class_names[c]) if class_names else str(c) for c in classes],
             "state": dict((st.session_state.get(key) or {}).get("pad") or {})}
     _pad_component(key=key, data=data, on_pad_change=lambda: None,
-                   on_need_weights_change=lambda: st.session_state.pop(sent_key, None))
+                   on_need_weights_change=lambda: _forget_sent(key))
     sent.update(records)    # only now: a run stopped before this point has sent nothing
     if show_server_decode:
         _show_server_decode(models, state, key, image_shape, train_codes, train_images, train_labels)

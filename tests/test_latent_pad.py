@@ -195,15 +195,17 @@ from aae_core.config import ModelConfig
 from aae_core.models import build_model
 from explorer.latent_pad import latent_pad
 torch.manual_seed(0)
-models = {k.upper(): build_model(ModelConfig(kind=k, input_dim=16, hidden=(8,), disc_hidden=(8,))) for k in ("aae", "vae")}
+dim = st.session_state.get("dim", 2)
+models = {k.upper(): build_model(ModelConfig(kind=k, input_dim=16, latent_dim=dim, hidden=(8,), disc_hidden=(8,)))
+          for k in ("aae", "vae")}
 if st.session_state.get("broken_vae"):
     models["VAE"].decoder[1] = nn.Tanh()
 rng = np.random.default_rng(0)
-codes = {k: rng.normal(size=(30, 2)) for k in models}
+codes = {k: rng.normal(size=(30, dim)) * np.arange(dim, 0, -1) for k in models}
 train = rng.uniform(size=(20, 16))
 st.session_state["result"] = latent_pad(
-    models, codes, rng.integers(0, 3, 30), rng.normal(size=(40, 2)), (4, 4), st.session_state.get("version", "v1"),
-    key="pad", train_codes={k: rng.normal(size=(20, 2)) for k in models}, train_images=train)
+    models, codes, rng.integers(0, 3, 30), rng.normal(size=(40, dim)), (4, 4), st.session_state.get("version", "v1"),
+    key="pad", train_codes={k: rng.normal(size=(20, dim)) for k in models}, train_images=train)
 """
 
 
@@ -254,3 +256,34 @@ def test_unsupported_decoder_is_decoded_on_the_server(app):
     assert vae["decoder"] is None and "Linear/ReLU" in vae["fallback"]
     assert vae["server"]["point"].startswith("data:image/png;base64,") and len(vae["server"]["pins"]) == 1
     assert vae["server"]["path"].startswith("data:image/png;base64,")
+
+
+def test_large_weights_are_held_back_while_versions_race():
+    model = random_model(hidden=(1000, 1000), input_dim=784, scale=1.0)     # 9.5 MB on the wire
+    first, _, record = lp._decoder_payload(model, "step-1", None, now=100.0)
+    assert "spec" in first
+    held, _, same = lp._decoder_payload(model, "step-2", record, now=101.0)
+    assert held == {"version": "step-1", "newer_in": pytest.approx(9_530_000 / lp.WEIGHT_BYTES_PER_S - 1, rel=0.01)}
+    assert same == record
+    later, _, newer = lp._decoder_payload(model, "step-2", record, now=106.0)
+    assert "spec" in later and newer[0] == "step-2"
+
+
+def test_higher_dim_pad_moves_a_chosen_plane(app):
+    app.session_state["dim"] = 4
+    app.session_state["pad"] = {"pad": {"point": {"AAE": [1.0, 2.0], "VAE": [1.0, 2.0]}}}
+    app.run()
+    app.selectbox(key="pad-x").select(3).run()
+    app.number_input(key="pad-held-z2").set_value(0.7).run()
+    assert not app.exception
+    plane = pad_data(app)["models"][0]["plane"]
+    assert plane == {"origin": [0.0, 0.0, 0.7, 0.0], "u": [0.0, 0.0, 0.0, 1.0], "v": [0.0, 1.0, 0.0, 0.0]}
+    # x drives z3, y drives z1, z0 and z2 stay at their held values
+    np.testing.assert_allclose(app.session_state["result"].z["AAE"], [0.0, 2.0, 0.7, 1.0])
+
+    app.radio(key="pad-plane").set_value("pca")
+    app.run()
+    aae = pad_data(app)["models"][0]["plane"]
+    u, v = np.array(aae["u"]), np.array(aae["v"])
+    assert abs(u @ v) < 1e-9 and abs(u[0]) > 0.9       # codes spread most along z0, then z1
+    np.testing.assert_allclose(app.session_state["result"].z["AAE"], np.array(aae["origin"]) + 1.0 * u + 2.0 * v)

@@ -1,7 +1,8 @@
 """A page for the latent pad's browser test and benchmark: random AAE and VAE models, codes refreshed every second.
 
 Query parameters: `size=explorer|paper` picks the decoder widths (2-256-256-784 or 2-1000-1000-784);
-`live=1` nudges the weights and bumps their version on every refresh, as a training run would.
+`live=1` nudges the weights and bumps their version on every refresh, as a training run would;
+`fallback=1` gives the VAE a decoder the browser cannot run (a Tanh in it), so the server decodes it.
 """
 
 import numpy as np
@@ -17,7 +18,7 @@ N_CODES, N_TRAIN = 1000, 500
 
 
 @st.cache_resource
-def setup(size: str) -> dict:
+def setup(size: str, fallback: bool) -> dict:
     """Models, labelled codes and a small 'training set' for one size preset (shared by all sessions)."""
     torch.manual_seed(0)
     models = {kind.upper(): build_model(ModelConfig(kind=kind, hidden=SIZE_PRESETS[size], disc_hidden=(8,)))
@@ -32,6 +33,8 @@ def setup(size: str) -> dict:
             last.weight.copy_(fields.reshape(last.in_features, 784).T / last.in_features ** 0.5 * 6)
             for p in model.decoder[:-1].parameters():
                 p.mul_(1.5)
+    if fallback:
+        models["VAE"].decoder[1] = torch.nn.Tanh()
     prior = make_prior(PriorConfig(name="mixture", dim=2))
     gen = torch.Generator().manual_seed(1)
     labels = torch.randint(10, (N_CODES,), generator=gen)
@@ -46,7 +49,7 @@ def setup(size: str) -> dict:
 st.set_page_config(page_title="latent pad test page", layout="wide")
 size = st.query_params.get("size", "explorer")
 live = st.query_params.get("live") == "1"
-world = setup(size)
+world = setup(size, st.query_params.get("fallback") == "1")
 
 
 @st.fragment(run_every=1)

@@ -108,3 +108,18 @@ def test_pins_path_strip_and_unlinked_pads(streamlit_app, page):
     got = server_z(page)
     for name in ("AAE", "VAE"):
         assert got[name] == pytest.approx(points[name], abs=1e-4)
+
+
+def test_decoder_the_browser_cannot_run_is_decoded_on_release(streamlit_app, page):
+    page.goto(streamlit_app("tests/browser/pad_page.py") + "/?fallback=1")
+    page.wait_for_function("window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 1",
+                           timeout=30_000)
+    vae = page.locator(PANEL.format("VAE"))
+    assert "decoded on the server" in vae.locator(".lp-mode").inner_text()
+    box = page.locator(f"{PANEL.format('AAE')} canvas.lp-overlay").bounding_box()
+    page.mouse.click(box["x"] + 0.6 * box["width"], box["y"] + 0.4 * box["height"])
+    server_image = vae.locator("img.lp-server-image")
+    page.wait_for_function("img => img.src.startsWith('data:image/png')", arg=server_image.element_handle(),
+                           timeout=10_000)
+    assert server_image.evaluate("img => img.complete && img.naturalWidth") == 28
+    assert vae.locator("canvas.lp-image").is_hidden()
