@@ -78,7 +78,7 @@ const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 const PAD_PX = 300;          // CSS size of each square pad
 const IMAGE_PX = 112;        // CSS size of the live decoded image
-const THUMB_PX = 44;         // pins and path-strip cells
+const THUMB_PX = 44;         // pin thumbnails
 const MAX_CACHED = 8;        // decoders kept across reruns, keyed by model name and version
 const REQUEST_RETRY_MS = 3000;
 
@@ -88,7 +88,7 @@ const decoderCache = new Map();
 const pads = new WeakMap();
 // Timing and counters for the browser test and bench/bench_pad.py (one set per page).
 const stats = {
-  frames: 0, decodeMs: [], latencyMs: [], weightLoads: 0, weightRequests: 0, updates: 0, mounts: 0, ready: false,
+  frames: 0, decodeMs: [], latencyMs: [], weightLoads: 0, weightRequests: 0, updates: 0, ready: false,
   reset() { this.frames = 0; this.decodeMs = []; this.latencyMs = []; },
   dropDecoders() { decoderCache.clear(); },   // lets the browser test exercise the resend handshake
 };
@@ -151,8 +151,6 @@ class Pad {
     this.thumbsDirty = true;
     this.lastRequest = -Infinity;
     this.newerTimer = 0;
-    this.stats = stats;
-    stats.mounts += 1;
     window.__padStats = stats;
     this.buildToolbar();
   }
@@ -170,9 +168,9 @@ class Pad {
     this.legend(data);
     data.models.forEach((m, i) => this.updatePanel(this.panels[i], m));
     this.requestMissingWeights();
-    this.stats.range = data.range;
-    this.stats.updates += 1;
-    this.stats.ready = true;
+    stats.range = data.range;
+    stats.updates += 1;
+    stats.ready = true;
     this.thumbsDirty = true;
     this.refreshPathOptions();
     this.schedule();
@@ -195,7 +193,7 @@ class Pad {
       const id = `${m.name}@${m.decoder.version}`;
       if (m.decoder.spec) {
         cacheDecoder(id, loadDecoder(m.decoder.spec));
-        this.stats.weightLoads += 1;
+        stats.weightLoads += 1;
       }
       p.net = decoderCache.get(id) || null;
     }
@@ -221,7 +219,7 @@ class Pad {
     // One request for all models (each request costs a rerun), and not again while one is in flight.
     if (missing.length && now - this.lastRequest >= REQUEST_RETRY_MS) {
       this.lastRequest = now;
-      this.stats.weightRequests += 1;
+      stats.weightRequests += 1;
       this.setTriggerValue("need_weights", missing);
     }
     const held = this.panels.filter((p) => p.model.decoder && p.model.decoder.newer_in);
@@ -246,7 +244,13 @@ class Pad {
     const pin = el("button", "lp-pin", bar, "Pin point");
     pin.addEventListener("click", () => this.addPin());
     const clear = el("button", "lp-clear", bar, "Clear pins");
-    clear.addEventListener("click", () => { this.pins = []; this.thumbsDirty = true; this.refreshPathOptions(); this.commit(); });
+    clear.addEventListener("click", () => {
+      this.pins = [];
+      this.thumbsDirty = true;
+      this.refreshPathOptions();
+      this.schedule();
+      this.commit();
+    });
     el("span", "lp-label", bar, "path");
     this.pathFrom = el("select", "lp-path-from", bar);
     el("span", "lp-label", bar, "\u2192");
@@ -260,7 +264,7 @@ class Pad {
 
   buildPanels(models) {
     this.panelRow.replaceChildren();
-    this.panels = models.map((m, i) => {
+    this.panels = models.map((m) => {
       const box = el("div", "lp-panel", this.panelRow);
       box.dataset.model = m.name;
       el("div", "lp-title", box, m.name);
@@ -282,7 +286,7 @@ class Pad {
       el("div", "lp-caption", box, "path");
       const strip = el("div", "lp-strip", box);
       const p = { box, mode, plot, base, overlay, readout, image, serverImage, pins, strip, h, w,
-                  pixels: new Float32Array(h * w), index: i };
+                  pixels: new Float32Array(h * w) };
       for (const type of ["pointerdown", "pointermove", "pointerup", "pointercancel"]) {
         overlay.addEventListener(type, (ev) => this.onPointer(p, ev));
       }
@@ -393,9 +397,10 @@ class Pad {
     for (const p of this.panels) {
       const xy = this.points && this.points[p.model.name];
       if (xy) {
-        p.readout.textContent = `z = [${this.latent(p, xy).map(fmt).join(", ")}]`;
+        const z = this.latent(p, xy);
+        p.readout.textContent = `z = [${z.map(fmt).join(", ")}]`;
         if (p.net) {
-          decode(p.net, this.latent(p, xy), p.pixels);
+          decode(p.net, z, p.pixels);
           paintGray(p.image.getContext("2d"), p.pixels, p.h, p.w);
         }
       }
@@ -407,13 +412,13 @@ class Pad {
     this.thumbsDirty = false;
     const t1 = performance.now();
     if (this.pendingSince !== null) {
-      this.stats.frames += 1;
-      this.stats.decodeMs.push(t1 - t0);
-      this.stats.latencyMs.push(t1 - this.pendingSince);
+      stats.frames += 1;
+      stats.decodeMs.push(t1 - t0);
+      stats.latencyMs.push(t1 - this.pendingSince);
       this.pendingSince = null;
-      if (this.stats.decodeMs.length > 5000) this.stats.reset();
+      if (stats.decodeMs.length > 5000) stats.reset();
     }
-    this.stats.points = this.points && structuredClone(this.points);
+    stats.points = this.points && structuredClone(this.points);
   }
 
   drawBase(p) {

@@ -6,7 +6,9 @@ sigmoid), and only what the user leaves behind (the released point, pins, the li
 ends) comes back to Python, which decodes the point again with torch and shows it next to its
 nearest training images. Weights cross the wire once per model version: this module records, per
 session and pad, which version it sent, and the browser caches decoders by version (a cache miss
-asks for them again through the `need_weights` trigger). A decoder the browser cannot run (not a
+asks for them again through the `need_weights` trigger). When versions change on every refresh
+(live training), a large decoder's new weights are sent at most every few seconds (see
+WEIGHT_BYTES_PER_S) so they do not swamp the browser. A decoder the browser cannot run (not a
 plain Linear/ReLU MLP behind a sigmoid, or over 8M parameters) is decoded here instead, on
 release, and the pad says so.
 
@@ -120,14 +122,13 @@ def encode_decoder(model: nn.Module) -> dict:
 def decode_spec(spec: dict) -> list[tuple[np.ndarray, np.ndarray]]:
     """(W^T, b) per layer from a wire spec: the inverse of encode_decoder."""
     flat = np.frombuffer(base64.b64decode(spec["weights"]), dtype="<f4")
+    need = sum(n_in * n_out + n_out for n_in, n_out in spec["layers"])
+    if need != flat.size:
+        raise AAEError(f"decoder spec: its layers need {need} floats but it carries {flat.size}")
     layers, at = [], 0
     for n_in, n_out in spec["layers"]:
-        w = flat[at:at + n_in * n_out].reshape(n_in, n_out)
-        b = flat[at + n_in * n_out:at + n_in * n_out + n_out]
-        layers.append((w, b))
+        layers.append((flat[at:at + n_in * n_out].reshape(n_in, n_out), flat[at + n_in * n_out:at + n_in * n_out + n_out]))
         at += n_in * n_out + n_out
-    if at != flat.size:
-        raise AAEError(f"decoder spec: its layers need {at} floats but it carries {flat.size}")
     return layers
 
 
@@ -240,6 +241,9 @@ def make_plane(codes: np.ndarray, mode: str = "axes", axes: tuple[int, int] = (0
 def pad_range(points: Sequence[np.ndarray], previous: Sequence[float] | None = None) -> list[float]:
     """A square [x0, x1, y0, y1] around the bulk of the points, or `previous` while that still fits them well."""
     pts = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in points])
+    pts = pts[np.isfinite(pts).all(1)]      # a diverged model's NaN codes must not take the axes with them
+    if not len(pts):
+        return list(previous) if previous is not None else [-1.0, 1.0, -1.0, 1.0]
     lo, hi = np.percentile(pts, [0.5, 99.5], axis=0)
     center, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * 1.15, 1e-3)
     if previous is not None:

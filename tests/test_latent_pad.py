@@ -181,6 +181,11 @@ def test_pad_range_is_square_and_sticky():
     assert lp.pad_range([pts * 2], [x0, x1, y0, y1]) != [x0, x1, y0, y1]
 
 
+def test_pad_range_ignores_diverged_codes():
+    pts = np.array([[0.0, 0.0], [1.0, 1.0], [np.nan, 2.0], [np.inf, 0.0]])
+    assert np.isfinite(lp.pad_range([pts])).all()
+
+
 def test_nearest_orders_by_code_distance():
     idx, dist = lp.nearest(np.array([[0.0, 0.0], [3.0, 0.0], [1.0, 0.0], [0.0, 2.0]]), np.array([0.9, 0.0]), k=3)
     assert idx.tolist() == [2, 0, 1] and dist[0] == pytest.approx(0.1)
