@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
 from .models import AAE, VAE, build_model
-from .priors import GaussianPrior, make_prior
+from .priors import GaussianPrior, Prior, make_prior
 
 HISTORY_KEYS = ("recon", "d_loss", "g_loss", "d_acc", "kl")
 AAE_PHASES = ("full", "recon", "disc", "gen")
@@ -43,6 +43,19 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise AAEError("device='cuda': this torch build sees no CUDA device (install a CUDA build of torch, see README)")
     return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def kl_gaussian(mu: torch.Tensor, logvar: torch.Tensor, prior_std: float) -> torch.Tensor:
+    """Closed-form KL(N(mu, exp(logvar)) || N(0, prior_std^2 I)), summed over dims, averaged over the batch."""
+    s2 = prior_std ** 2
+    return 0.5 * ((logvar.exp() + mu.pow(2)) / s2 - 1 - logvar + math.log(s2)).sum(1).mean()
+
+
+def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor, prior: Prior) -> torch.Tensor:
+    """One-sample estimate log q(z|x) - log p(z) at z ~ q(z|x), averaged over the batch: all a prior
+    with only a log_prob (the mixture, the approximate swiss roll) allows."""
+    log_q = (-0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi))).sum(1)
+    return (log_q - prior.log_prob(z)).mean()
 
 
 @dataclass(frozen=True)
@@ -254,13 +267,10 @@ class Trainer:
         return [recon.detach(), math.nan, math.nan, math.nan, kl.detach()]
 
     def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """KL(q(z|x) || p(z)) averaged over the batch: closed form for a Gaussian prior, else the
-        one-sample estimate log q(z|x) - log p(z) (p approximate for the swiss roll)."""
+        """KL(q(z|x) || p(z)) averaged over the batch: closed form for a Gaussian prior, else Monte-Carlo."""
         if isinstance(self.prior, GaussianPrior):
-            s2 = self.config.prior.std ** 2
-            return 0.5 * ((logvar.exp() + mu.pow(2)) / s2 - 1 - logvar + math.log(s2)).sum(1).mean()
-        log_q = (-0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi))).sum(1)
-        return (log_q - self.prior.log_prob(z)).mean()
+            return kl_gaussian(mu, logvar, self.config.prior.std)
+        return kl_monte_carlo(mu, logvar, z, self.prior)
 
     def step(self, phase: str = "full") -> dict[str, float]:
         """Advance one minibatch. AAE phases: 'full', 'recon', 'disc' (discriminator only), 'gen'
