@@ -1,0 +1,467 @@
+"""Background training jobs: each model trains on its own worker thread; a registry owns, caps and reaps them.
+
+No Streamlit here: the app keeps one `JobRegistry` in `st.cache_resource`; tests and benchmarks use it directly.
+
+Threading model
+  * One worker thread per `Job` owns its Trainer. Every step, and every read of the weights that must be
+    consistent (a frozen copy for decoding, saving, metrics), runs on that thread, between two steps.
+  * Readers call `job.snapshot()` (the Trainer's immutable, lock-free Snapshot) and `job.status()` (a small
+    record behind a lock). Neither ever waits for training.
+  * Control calls (pause, resume, step, frozen_model, save) are queued for the worker and waited on with a
+    timeout, so each returns within a bound even while the worker is busy; `stop` joins with a timeout.
+
+Lifetimes
+  Jobs belong to an owner token (the app uses one per browser session, kept in the page URL so a reload
+  re-attaches). `lease(token)` claims a token for one live session; `Lease.release()` (the session ended)
+  starts a grace period, after which the owner's jobs are stopped unless a new lease re-attached them.
+  A token already held by another live session is never shared: that caller gets a fresh token.
+  The number of live jobs (running, paused, diverged) across all owners is capped; at the cap `start`
+  raises `JobLimitReached` at once instead of queueing.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, validate_name
+from .cli import short_history
+from .config import AAEError, RunConfig, TrainConfig
+from .data import Dataset
+from .metrics import evaluate
+from .models import AutoEncoderBase
+from .training import Snapshot, Trainer, TrainingDiverged
+
+DEFAULT_MAX_LIVE = 4
+DEFAULT_GRACE_S = 120.0
+CALL_TIMEOUT_S = 10.0        # longest a control call waits for the worker
+JOIN_TIMEOUT_S = 5.0         # longest stop() waits for the worker thread to end
+IDLE_POLL_S = 1.0            # a paused worker also wakes this often (stop() wakes it at once)
+METRICS_EVERY_S = 5.0        # metrics are refreshed at most this often per job
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+STATES = ("running", "paused", "diverged", "failed", "stopped")
+
+
+class JobError(AAEError):
+    """A job cannot do what was asked (stopped, busy, or the server's job limit is reached)."""
+
+
+class JobLimitReached(JobError):
+    """Starting another job would exceed the server-wide cap on live jobs."""
+
+
+def default_threads() -> int:
+    """Torch threads per job: keep a core for the web server and split the rest between the usual two jobs
+    (one on a 2-core box), at most 4 because these small MLPs gain little beyond that."""
+    import os
+    return max(1, min(4, ((os.cpu_count() or 1) - 1) // 2))
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What a job is doing, and the one-line message a person should see (divergence, budget reached...)."""
+
+    state: str
+    message: str | None = None
+
+
+class Job:
+    """One model training on its own worker thread; created by `JobRegistry.start`."""
+
+    def __init__(self, trainer: Trainer, *, name: str, owner: str, threads: int = 1, paused: bool = False,
+                 max_steps: int | None = None, call_timeout_s: float = CALL_TIMEOUT_S):
+        self.trainer = trainer
+        self.name = name
+        self.owner = owner
+        self.id = secrets.token_hex(4)
+        self.kind = trainer.config.model.kind
+        self.budget = None if max_steps is None else max_steps - trainer.step_count
+        self.max_steps = max_steps
+        self.call_timeout_s = call_timeout_s
+        self._threads = threads
+        self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._running = not paused          # written only on the worker (and before it starts)
+        self._status_lock = threading.Lock()
+        self._status = JobStatus("paused" if paused else "running")
+        self._train_settings = trainer.config.train
+        self._frozen: tuple[int, AutoEncoderBase] | None = None
+        self._metrics: tuple[int, dict] | None = None
+        self._metrics_started = -float("inf")
+        self._metrics_lock = threading.Lock()
+        self._metrics_thread: threading.Thread | None = None
+        self._thread = threading.Thread(target=self._work, name=f"aae-job-{owner[:8]}-{name}", daemon=True)
+        self._thread.start()
+
+    # ---- reading, from any thread ---------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The latest published training state (never blocks)."""
+        return self.trainer.snapshot()
+
+    def status(self) -> JobStatus:
+        with self._status_lock:
+            return self._status
+
+    @property
+    def config(self) -> RunConfig:
+        """The run configuration; its training settings include changes not yet applied (see `train_settings`)."""
+        return self.trainer.config
+
+    @property
+    def train_settings(self) -> TrainConfig:
+        """The training settings as last requested (live changes apply at the worker's next step)."""
+        return self._train_settings
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ---- control, from any thread ---------------------------------------------------------------
+
+    def pause(self) -> Snapshot:
+        """Stop stepping after the current step; returns the snapshot it paused at."""
+        return self._call(self._do_pause)
+
+    def resume(self) -> JobStatus:
+        """Continue training (past the step budget, if it was reached: the budget starts again)."""
+        return self._call(self._do_resume)
+
+    def step(self, phase: str = "full") -> Snapshot:
+        """Pause, then train exactly one minibatch: 'full', or for an AAE 'recon', 'disc' (discriminator only)
+        or 'gen' (encoder as generator only), as GAN Lab's single step. Returns the new snapshot."""
+        return self._call(lambda: self._do_step(phase))
+
+    def update_settings(self, **changes) -> TrainConfig:
+        """Change learning rates or discriminator noise while training (no restart)."""
+        with self._status_lock:
+            self.trainer.update_settings(**changes)   # validates, queues for the worker's next step
+            self._train_settings = self._train_settings.with_updates(**changes)
+            return self._train_settings
+
+    def set_max_steps(self, max_steps: int | None) -> None:
+        """Move the step at which the job pauses itself (None: never)."""
+        self.budget = None if max_steps is None else max(1, max_steps - self.trainer.step_count)
+        self.max_steps = max_steps
+
+    def frozen_model(self) -> tuple[int, AutoEncoderBase]:
+        """(step, a copy of the model at that step) that no thread trains: safe to decode with, or to save."""
+        step, frozen = self._frozen or (-1, None)
+        if frozen is not None and step == self.trainer.step_count:
+            return step, frozen
+        return self._call(self._do_freeze) if self.alive else self._do_freeze()
+
+    def save(self, name: str, folder: str | Path = DEFAULT_DIR, with_metrics: bool = True) -> Path:
+        """Save the current weights (the last good ones after a divergence) as `<folder>/<name>.safetensors`,
+        with metrics and a short loss history in its metadata. The name is validated first."""
+        path = path_for(validate_name(name), Path(folder))
+        step, model = self.frozen_model()
+        t = self.trainer
+        metrics = evaluate(model, t.prior, t.data, seed=t.config.train.seed) if with_metrics else None
+        return save_checkpoint(path, model, t.config, step=step, metrics=metrics,
+                               history=short_history(self.snapshot().history),
+                               extra={"prior_meta": t.prior.metadata()})
+
+    def metrics(self, max_age_s: float = METRICS_EVERY_S) -> tuple[int, dict] | None:
+        """(step, metrics.evaluate result) from a background computation on a frozen copy, or None before the
+        first one finishes. Starts a refresh when the last is older than `max_age_s` and training moved on."""
+        with self._metrics_lock:
+            busy = self._metrics_thread is not None and self._metrics_thread.is_alive()
+            stale = self._metrics is None or self._metrics[0] != self.trainer.step_count
+            if not busy and stale and time.monotonic() - self._metrics_started >= max_age_s:
+                self._metrics_started = time.monotonic()
+                self._metrics_thread = threading.Thread(target=self._compute_metrics, daemon=True,
+                                                        name=f"aae-metrics-{self.owner[:8]}-{self.name}")
+                self._metrics_thread.start()
+            return self._metrics
+
+    def stop(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
+        """Stop the worker and wait up to `timeout` s for it to end; True if it has ended."""
+        self._stop.set()
+        self._commands.put(None)   # wake a paused worker at once
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def join_background(self, timeout: float) -> None:
+        """Wait (bounded) for a metrics computation in flight; used when tearing everything down."""
+        t = self._metrics_thread
+        if t is not None:
+            t.join(timeout)
+
+    # ---- the worker -----------------------------------------------------------------------------
+
+    def _call(self, fn: Callable):
+        """Run fn on the worker thread and return its result, waiting at most call_timeout_s."""
+        if not self.alive:
+            raise JobError(f"job {self.name!r} is stopped; start or load a model first")
+        future: Future = Future()
+        self._commands.put((fn, future))
+        try:
+            return future.result(self.call_timeout_s)
+        except FutureTimeout:
+            future.cancel()   # if the worker has not picked it up yet, it never runs
+            raise JobError(f"job {self.name!r} did not answer within {self.call_timeout_s:g} s; try again") from None
+        except CancelledError:
+            raise JobError(f"job {self.name!r} stopped before it could do that") from None
+
+    def _set_status(self, state: str, message: str | None = None) -> None:
+        with self._status_lock:
+            self._status = JobStatus(state, message)
+
+    def _work(self) -> None:
+        torch.set_num_threads(self._threads)   # per thread: the cap applies to this worker's ops
+        try:
+            while not self._stop.is_set():
+                try:
+                    item = self._commands.get(timeout=IDLE_POLL_S) if not self._running else self._commands.get_nowait()
+                except queue.Empty:
+                    item = None
+                if item is not None:
+                    self._run_command(*item)
+                elif self._running and not self._stop.is_set():
+                    self._train_one()
+        finally:
+            self._drain()
+            self._set_status("stopped", self.status().message if self.status().state in ("diverged", "failed") else None)
+
+    def _run_command(self, fn: Callable, future: Future) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn())
+        except BaseException as e:   # handed to the caller, who raises it there
+            future.set_exception(e)
+
+    def _drain(self) -> None:
+        """Cancel whatever is still queued, so no caller waits for a worker that is gone."""
+        while True:
+            try:
+                item = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item[1].cancel()
+
+    def _train_one(self) -> None:
+        t = self.trainer
+        try:
+            t.step()
+        except TrainingDiverged as e:
+            self._running = False
+            self._set_status("diverged", str(e))
+            return
+        except Exception as e:   # a bug or out-of-memory: keep the worker (and the last weights) alive to save
+            t.publish(force_codes=False)
+            self._running = False
+            self._set_status("failed", f"training failed at step {t.step_count}: {type(e).__name__}: "
+                                       f"{str(e).splitlines()[0] if str(e) else ''}")
+            return
+        if self.max_steps is not None and t.step_count >= self.max_steps:
+            self._do_pause(message=f"paused at the step budget ({t.step_count} steps, {t.snapshot().epoch:.1f} "
+                                   f"epochs); press train to continue")
+
+    def _do_pause(self, message: str | None = None) -> Snapshot:
+        self._running = False
+        snapshot = self.trainer.publish(force_codes=True)   # before the status: "paused" means published
+        if snapshot.error and self.status().state != "failed":   # the publish found non-finite weights or codes
+            self._set_status("diverged", snapshot.error)
+        elif self.status().state in ("running", "paused"):
+            self._set_status("paused", message)
+        return snapshot
+
+    def _do_resume(self) -> JobStatus:
+        if self.status().state in ("diverged", "failed"):
+            return self.status()
+        if self.max_steps is not None and self.budget and self.trainer.step_count >= self.max_steps:
+            self.max_steps = self.trainer.step_count + self.budget
+        self._running = True
+        self._set_status("running")
+        return self.status()
+
+    def _do_step(self, phase: str) -> Snapshot:
+        self._do_pause()
+        state = self.status()
+        if state.state in ("diverged", "failed"):
+            raise JobError(state.message)
+        try:
+            self.trainer.step(phase)
+        except TrainingDiverged as e:
+            self._set_status("diverged", str(e))
+            raise JobError(str(e)) from None
+        snapshot = self.trainer.publish(force_codes=True)
+        if snapshot.error:   # this step's update left non-finite weights or codes: it diverged too
+            self._set_status("diverged", snapshot.error)
+            raise JobError(snapshot.error)
+        return snapshot
+
+    def _do_freeze(self) -> tuple[int, AutoEncoderBase]:
+        model = copy.deepcopy(self.trainer.model).eval().requires_grad_(False)
+        self._frozen = (self.trainer.step_count, model)
+        return self._frozen
+
+    def _compute_metrics(self) -> None:
+        torch.set_num_threads(1)   # off the hot path: never take more than one core from training
+        try:
+            step, model = self.frozen_model()
+            t = self.trainer
+            result = evaluate(model, t.prior, t.data, seed=t.config.train.seed)
+        except AAEError:
+            return   # stopped or busy: the next call retries
+        with self._metrics_lock:
+            self._metrics = (step, result)
+
+
+class Lease:
+    """One live session's claim on an owner token; `release()` when the session ends (idempotent)."""
+
+    def __init__(self, registry: "JobRegistry", owner: str):
+        self.registry = registry
+        self.owner = owner
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self.registry._release(self.owner)
+
+
+class JobRegistry:
+    """All jobs of a server process, grouped by owner token, with a cap on live jobs and a release grace period."""
+
+    def __init__(self, max_live: int = DEFAULT_MAX_LIVE, grace_s: float = DEFAULT_GRACE_S,
+                 threads: int | None = None, call_timeout_s: float = CALL_TIMEOUT_S):
+        if max_live < 1:
+            raise AAEError(f"max_live={max_live}: must be at least 1")
+        self.max_live = max_live
+        self.grace_s = grace_s
+        self.threads = threads or default_threads()
+        self.call_timeout_s = call_timeout_s
+        self._lock = threading.Lock()
+        self._jobs: dict[str, dict[str, Job]] = {}
+        self._held: dict[str, int] = {}
+        self._timers: dict[str, threading.Timer] = {}
+        self._starting = 0   # slots reserved by start() calls still building their Trainer
+
+    # ---- owners -----------------------------------------------------------------------------------
+
+    def lease(self, token: str | None = None) -> Lease:
+        """Claim `token` for one live session (cancelling its pending release), or a fresh token when
+        it is missing, malformed, or held by another live session."""
+        with self._lock:
+            if not (isinstance(token, str) and TOKEN_RE.fullmatch(token)) or self._held.get(token, 0):
+                token = secrets.token_urlsafe(12)
+            self._held[token] = 1
+            timer = self._timers.pop(token, None)
+        if timer is not None:
+            timer.cancel()
+        return Lease(self, token)
+
+    def _release(self, owner: str) -> None:
+        with self._lock:
+            self._held.pop(owner, None)
+            if not self._jobs.get(owner):
+                self._jobs.pop(owner, None)
+                return
+            timer = threading.Timer(self.grace_s, self._expire, (owner,))
+            timer.daemon = True
+            timer.name = f"aae-release-{owner[:8]}"
+            self._timers[owner] = timer
+        timer.start()
+
+    def _expire(self, owner: str) -> None:
+        """The grace period ended: stop the owner's jobs unless the owner was leased again."""
+        with self._lock:
+            if self._held.get(owner) or self._timers.get(owner) is not threading.current_thread():
+                return
+            self._timers.pop(owner)
+            jobs = self._jobs.pop(owner, {})
+        for job in jobs.values():
+            job.stop()
+
+    # ---- jobs -------------------------------------------------------------------------------------
+
+    def start(self, owner: str, name: str, config: RunConfig, data: Dataset, *, model: AutoEncoderBase | None = None,
+              start_step: int = 0, paused: bool = False, max_steps: int | None = None) -> Job:
+        """Build a Trainer and start it as the owner's job `name`, replacing (stopping) one of that name.
+        Raises JobLimitReached at the cap, or AAEError for a bad config, before any thread starts."""
+        with self._lock:
+            # Take the job being replaced out of the books first, so concurrent starts cannot both count it.
+            old = self._jobs.get(owner, {}).pop(name, None)
+            live = sum(j.alive for jobs in self._jobs.values() for j in jobs.values()) + self._starting
+            if live >= self.max_live:
+                if old is not None:
+                    self._jobs[owner][name] = old
+                raise JobLimitReached(f"{self.max_live} models are already training on this server (the limit, "
+                                      f"across all sessions); stop one of yours, or try again when a session ends")
+            self._starting += 1
+        try:
+            trainer = Trainer(config, data, publish_every_s=0.5, model=model, start_step=start_step)
+        except BaseException:
+            with self._lock:
+                self._starting -= 1
+                if old is not None and name not in self._jobs.get(owner, {}):
+                    self._jobs.setdefault(owner, {})[name] = old   # a bad config leaves the running job alone
+                    old = None
+            if old is not None:
+                old.stop()
+            raise
+        if old is not None:
+            old.stop()
+        job = Job(trainer, name=name, owner=owner, threads=self.threads, paused=paused, max_steps=max_steps,
+                  call_timeout_s=self.call_timeout_s)
+        with self._lock:
+            self._starting -= 1
+            displaced = self._jobs.setdefault(owner, {}).get(name)
+            self._jobs[owner][name] = job
+        if displaced is not None:   # a concurrent start of the same name finished first: last one wins
+            displaced.stop()
+        return job
+
+    def jobs(self, owner: str) -> dict[str, Job]:
+        """The owner's jobs by name (live or stopped; stopped ones keep their last state for viewing and saving)."""
+        with self._lock:
+            return dict(self._jobs.get(owner, {}))
+
+    def stop(self, owner: str, name: str | None = None) -> None:
+        """Stop one of the owner's jobs, or all of them; they stay listed (stopped) until replaced or removed."""
+        for job_name, job in self.jobs(owner).items():
+            if name is None or job_name == name:
+                job.stop()
+
+    def remove(self, owner: str, name: str) -> None:
+        """Stop and forget one of the owner's jobs."""
+        with self._lock:
+            job = self._jobs.get(owner, {}).pop(name, None)
+        if job is not None:
+            job.stop()
+
+    def live_count(self) -> int:
+        with self._lock:
+            return sum(j.alive for jobs in self._jobs.values() for j in jobs.values())
+
+    def stop_all(self, timeout: float = JOIN_TIMEOUT_S) -> None:
+        """Stop every job and cancel every pending release (server shutdown, tests)."""
+        with self._lock:
+            jobs = [j for owner_jobs in self._jobs.values() for j in owner_jobs.values()]
+            timers = list(self._timers.values())
+            self._jobs.clear()
+            self._timers.clear()
+            self._held.clear()
+        for timer in timers:
+            timer.cancel()
+        for job in jobs:
+            job.stop(timeout)
+        for job in jobs:
+            job.join_background(timeout)
