@@ -13,6 +13,8 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,24 +87,37 @@ def save_checkpoint(path: str | Path, model: AAE | VAE, config: RunConfig, *, st
     return path
 
 
-def read_metadata(path: str | Path) -> dict:
-    """The metadata of a checkpoint, validated, without loading its weights."""
-    path = resolve(path)
+@contextmanager
+def _open(path: Path) -> Iterator:
+    """The checkpoint file, opened once: its metadata and tensors then come from the same file even if another
+    writer replaces it meanwhile (opening it twice could pair one writer's metadata with the other's weights)."""
     if not path.is_file():
         raise AAEError(f"{path}: no such checkpoint")
     size = path.stat().st_size
     if size > MAX_CHECKPOINT_BYTES:
         raise AAEError(f"{path}: {size} bytes is larger than any checkpoint this tool writes")
     try:
-        with safe_open(path, framework="pt") as f:
-            header = f.metadata() or {}
+        f = safe_open(path, framework="pt")
     except (SafetensorError, OSError, ValueError) as e:
         raise AAEError(f"{path}: not a valid safetensors file ({str(e).splitlines()[0][:120]})") from None
+    with f:
+        yield f
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The metadata of a checkpoint, validated, without loading its weights."""
+    path = resolve(path)
+    with _open(path) as f:
+        return _metadata(path, f)
+
+
+def _metadata(path: Path, f) -> dict:
+    header = f.metadata() or {}
     if META_KEY not in header:
         raise AAEError(f"{path}: a safetensors file, but not an AAE Explorer checkpoint (no '{META_KEY}' metadata)")
     try:
         meta = json.loads(header[META_KEY])
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):   # RecursionError: a crafted, absurdly nested document
         raise AAEError(f"{path}: metadata is not valid JSON") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
     if version != FORMAT_VERSION:
@@ -122,12 +137,12 @@ def read_metadata(path: str | Path) -> dict:
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     """Load and validate a checkpoint: every tensor must exist with the shape the config implies."""
     path = resolve(path)
-    meta = read_metadata(path)
-    config: RunConfig = meta.pop("run_config")
-    model = build_model(config.model)
-    expected = model.state_dict()
-    try:
-        with safe_open(path, framework="pt") as f:
+    with _open(path) as f:
+        meta = _metadata(path, f)
+        config: RunConfig = meta.pop("run_config")
+        model = build_model(config.model)
+        expected = model.state_dict()
+        try:
             names = set(f.keys())
             if names != set(expected):
                 missing, unknown = sorted(set(expected) - names), sorted(names - set(expected))
@@ -138,10 +153,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
                 if tuple(got) != tuple(want.shape):
                     raise AAEError(f"{path}: tensor {k} has shape {tuple(got)}, the config implies {tuple(want.shape)}")
                 state[k] = f.get_tensor(k)
-    except (SafetensorError, OSError, ValueError) as e:
-        if isinstance(e, AAEError):
-            raise
-        raise AAEError(f"{path}: cannot read tensors ({str(e).splitlines()[0][:120]})") from None
+        except (SafetensorError, OSError, ValueError) as e:
+            if isinstance(e, AAEError):
+                raise
+            raise AAEError(f"{path}: cannot read tensors ({str(e).splitlines()[0][:120]})") from None
     for k, v in state.items():
         if v.dtype not in (torch.float32, torch.float16) or not torch.isfinite(v).all():
             raise AAEError(f"{path}: tensor {k} must hold finite float32 or float16 values (found {v.dtype})")

@@ -191,13 +191,19 @@ class RunConfig:
 
     @staticmethod
     def from_dict(d: dict) -> "RunConfig":
-        """Rebuild from metadata, refusing unknown or missing sections by name."""
+        """Rebuild from metadata, refusing unknown or missing sections and fields by name (a missing field is
+        not filled with today's default: that could silently describe a different model)."""
         try:
-            model = dict(d["model"])
+            sections = {}
+            for name, cls in (("model", ModelConfig), ("prior", PriorConfig), ("train", TrainConfig)):
+                sections[name] = dict(d[name])
+                missing = sorted({f.name for f in fields(cls)} - set(sections[name]))
+                _check(not missing, f"config.{name}", missing, "fields missing")
+            model = sections["model"]
             model["hidden"] = tuple(model["hidden"])
             model["disc_hidden"] = tuple(model["disc_hidden"])
-            return RunConfig(model=ModelConfig(**model), prior=PriorConfig(**d["prior"]),
-                             train=TrainConfig(**d["train"]), dataset=str(d["dataset"])).validate()
+            return RunConfig(model=ModelConfig(**model), prior=PriorConfig(**sections["prior"]),
+                             train=TrainConfig(**sections["train"]), dataset=str(d["dataset"])).validate()
         except AAEError:
             raise
         except (KeyError, TypeError, ValueError) as e:

@@ -291,18 +291,19 @@ class Trainer:
         self._history.append(self.step_count, losses)
         self.last_losses = dict(zip(HISTORY_KEYS, losses))
         if not all(math.isfinite(v) for v, u in zip(losses, used) if u):
-            self._diverged(losses, used)
-        if time.perf_counter() - self._last_publish[0] >= self.publish_every_s:
+            self._diverged(", ".join(f"{k}={v:.4g}" for k, v, u in zip(HISTORY_KEYS, losses, used) if u))
+            self.publish(force_codes=True)
+        elif time.perf_counter() - self._last_publish[0] >= self.publish_every_s:
             self.publish()
+        if self.error:   # set by a non-finite loss, or by publish() finding non-finite weights or codes
+            raise TrainingDiverged(self.error)
         return self.last_losses
 
-    def _diverged(self, losses: list[float], used: list[bool]) -> None:
-        bad = ", ".join(f"{k}={v:.4g}" for k, v, u in zip(HISTORY_KEYS, losses, used) if u)
+    def _diverged(self, what: str) -> None:
+        """Restore the last good weights and record why; later steps refuse until a reset."""
         self.model.load_state_dict(self._last_good)
-        self.error = (f"training diverged at step {self.step_count} ({bad}); the last good weights (step "
+        self.error = (f"training diverged at step {self.step_count} ({what}); the last good weights (step "
                       f"{self._last_good_step}) were restored. Lower the learning rates and reset.")
-        self.publish(force_codes=True)
-        raise TrainingDiverged(self.error)
 
     # ---- running, publishing ------------------------------------------------------------------
 
@@ -319,12 +320,17 @@ class Trainer:
             if on_step:
                 on_step(self)
         self.publish(force_codes=True)
+        if self.error:
+            raise TrainingDiverged(self.error)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, batch: int = 2000) -> np.ndarray:
         """Codes (posterior means for a VAE) of images x, in eval mode, as a numpy array."""
         self.model.eval()
         return torch.cat([self.model.encode(x[i:i + batch]) for i in range(0, len(x), batch)]).cpu().numpy()
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(v).all()) for v in self.model.state_dict().values())
 
     def _copy_weights(self) -> dict[str, torch.Tensor]:
         self._last_good_step = self.step_count
@@ -339,7 +345,12 @@ class Trainer:
         codes, codes_step = old.codes, old.codes_step
         if force_codes or self.step_count != old.codes_step:
             codes, codes_step = self.encode(self.eval_x), self.step_count
-            if self.error is None and np.isfinite(codes).all():
+            if self.error is None and not (np.isfinite(codes).all() and self._weights_finite()):
+                # An update can overflow weights or codes although the loss computed before it was finite:
+                # that is divergence too, caught here so no reader is handed non-finite codes without an error.
+                self._diverged("non-finite weights or codes")
+                codes = self.encode(self.eval_x)
+            if self.error is None:
                 self._last_good = self._copy_weights()
                 self._add_to_timeline(codes_step, codes)
         self._last_publish = (now, self.samples_seen)
@@ -357,7 +368,8 @@ class Trainer:
             return
         if self._timeline and self._timeline[-1][0] == step:
             return
-        self._timeline.append((step, codes.astype(np.float16)))
+        f16 = np.finfo(np.float16).max   # float16 halves the memory; clip, or codes beyond 65504 would become inf
+        self._timeline.append((step, np.clip(codes, -f16, f16).astype(np.float16)))
         if len(self._timeline) > MAX_TIMELINE:
             self._timeline = self._timeline[::2]
             self._timeline_every *= 2
