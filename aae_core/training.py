@@ -150,11 +150,14 @@ class Trainer:
     def _build_optimizers(self, t: TrainConfig) -> None:
         m = self.model
         ae_params = list(m.encoder.parameters()) + list(m.decoder.parameters())
-        self.opt_recon = torch.optim.Adam(ae_params, lr=t.lr_recon)
+        # fused=True: one kernel updates each parameter in a single pass over its memory, where the default
+        # CPU Adam makes ~10 elementwise passes per tensor. Same Adam math, to float rounding
+        # (tests/test_training_equivalence.py); the optimizer was ~30 % of the paper-size AAE step before.
+        self.opt_recon = torch.optim.Adam(ae_params, lr=t.lr_recon, fused=True)
         if self.is_aae:
             # beta1 = 0.5 is the usual choice for adversarial updates: less momentum, less oscillation.
-            self.opt_disc = torch.optim.Adam(m.discriminator.parameters(), lr=t.lr_disc, betas=(0.5, 0.999))
-            self.opt_gen = torch.optim.Adam(m.encoder.parameters(), lr=t.lr_gen, betas=(0.5, 0.999))
+            self.opt_disc = torch.optim.Adam(m.discriminator.parameters(), lr=t.lr_disc, betas=(0.5, 0.999), fused=True)
+            self.opt_gen = torch.optim.Adam(m.encoder.parameters(), lr=t.lr_gen, betas=(0.5, 0.999), fused=True)
 
     def update_settings(self, **changes) -> TrainConfig:
         """Change learning rates or discriminator noise without a restart; applied before the next step.

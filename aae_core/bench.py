@@ -1,0 +1,284 @@
+"""`aae-bench`: how close training runs to the machine's matmul peak, and how fast a fit settles.
+
+Every figure comes from the same run on the same device:
+  sgemm_gflops     the device's fp32 matmul peak (square matmuls, best of a few);
+  train            samples/s of the real `Trainer.step` (all phases) for AAE and VAE at the paper and
+                   explorer sizes; GFLOP per step counted by FlopCounterMode on a real step; mfu = GFLOP/s / peak;
+  seconds_to_fit   wall seconds until a 2-D mixture-prior AAE on mnist5k reaches FIT_TARGET on held-out
+                   codes, counting data loading, setup, training and publishing, but not the periodic checks;
+  decode_ms        one decode and a 20x20 manifold grid at the explorer size;
+  scale            (--scale) epoch time and resident-memory growth from digits to fashion, each in a fresh process.
+Times are the best of several timed windows (the least disturbed by other work on the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from .config import SIZE_PRESETS, AAEError, build_run_config
+from .data import load_dataset
+from .metrics import knn_accuracy, prior_match
+from .models import build_model
+from .training import Trainer, resolve_device
+
+FIT_TARGET = {"prior_mmd": 0.1, "knn_accuracy": 0.6}   # prior_mmd at most, knn_accuracy at least
+CHECK_EVERY_S = 0.25    # training wall time between two fit checks
+SCALE_DATASETS = ("digits", "mnist5k", "fashion")
+
+
+def parser() -> argparse.ArgumentParser:
+    """Flags of `aae-bench`."""
+    p = argparse.ArgumentParser(prog="aae-bench", description="Training throughput, MFU, time to fit, decode latency.")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    p.add_argument("--quick", action="store_true", help="short timing windows and one fit (a smoke test, not a measurement)")
+    p.add_argument("--scale", action="store_true", help="also measure epoch time and memory from digits to fashion (70K)")
+    p.add_argument("--latent-dim", type=int, default=2, help="code size for the throughput figures (paper: 2 or 8)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice, one per core)")
+    p.add_argument("--out", help="also write the JSON to this file")
+    return p
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MiB (peak memory where /proc is missing)."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_seconds_per_call(fn: Callable[[], object], device: torch.device, window_s: float, windows: int) -> float:
+    """Lowest mean seconds per call over `windows` timed windows of about `window_s`, after one warm-up window."""
+    _sync(device)
+    start, calls = time.perf_counter(), 0
+    while calls < 2 or time.perf_counter() - start < window_s:
+        fn()
+        calls += 1
+    _sync(device)
+    calls = max(1, round(window_s * calls / (time.perf_counter() - start)))
+    best = math.inf
+    for _ in range(windows):
+        _sync(device)
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        _sync(device)
+        best = min(best, (time.perf_counter() - t) / calls)
+    return best
+
+
+def sgemm_gflops(device: torch.device, n: int, reps: int) -> float:
+    """fp32 matmul peak: best of `reps` n x n x n products."""
+    g = torch.Generator(device=device).manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g, device=device) for _ in range(2))
+    out = torch.empty(n, n, device=device)
+    seconds = best_seconds_per_call(lambda: torch.mm(a, b, out=out), device, window_s=0.0, windows=reps)
+    return 2 * n**3 / seconds / 1e9
+
+
+def step_flops(trainer: Trainer) -> int:
+    """Matmul FLOPs of one real training step, counted by torch (elementwise work and Adam are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        trainer.step()
+    return counter.get_total_flops()
+
+
+def training_figures(model: str, size: str, data, device: torch.device, latent_dim: int, peak: float,
+                     window_s: float, windows: int) -> dict:
+    """Throughput of the full training step (all phases) with publishing off, as a headless run trains."""
+    config = build_run_config(model=model, prior="gaussian", latent_dim=latent_dim, size=size, input_dim=data.input_dim)
+    trainer = Trainer(config, data, device=str(device.type), publish_every_s=math.inf)
+    flops = step_flops(trainer)
+    seconds = best_seconds_per_call(trainer.step, device, window_s, windows)
+    batch = config.train.batch_size
+    widths = [data.input_dim, *SIZE_PRESETS[size], latent_dim]
+    return {"model": model, "size": size, "layers": "-".join(map(str, widths)), "batch_size": batch,
+            "samples_per_s": round(batch / seconds, 1), "step_ms": round(seconds * 1e3, 3),
+            "gflop_per_step": round(flops / 1e9, 4), "gflops": round(flops / seconds / 1e9, 2),
+            "mfu": round(flops / seconds / 1e9 / peak, 3)}
+
+
+def fit_figures(device: torch.device, seed: int, budget_s: float) -> dict:
+    """Seconds until the explorer-default mixture AAE on mnist5k reaches FIT_TARGET (None if not within budget_s)."""
+    start = time.perf_counter()
+    data = load_dataset("mnist5k", seed=seed)
+    config = build_run_config(model="aae", prior="mixture", latent_dim=2, size="explorer", seed=seed)
+    trainer = Trainer(config, data, device=str(device.type))   # publishes every 0.5 s, as the app's trainer does
+    y_train, y_test = data.y_train.numpy(), data.y_test.numpy()
+    spent, checks = time.perf_counter() - start, 0.0
+    while True:
+        t = time.perf_counter()
+        while time.perf_counter() - t < CHECK_EVERY_S:
+            trainer.step()
+        spent += time.perf_counter() - t
+        t = time.perf_counter()
+        test = trainer.encode(trainer.data.x_test)
+        mmd = prior_match(test, trainer.prior, seed=seed)["prior_mmd"]
+        knn = knn_accuracy(trainer.encode(trainer.data.x_train), y_train, test, y_test)
+        checks += time.perf_counter() - t
+        reached = mmd <= FIT_TARGET["prior_mmd"] and knn >= FIT_TARGET["knn_accuracy"]
+        if reached or spent >= budget_s:
+            return {"seed": seed, "seconds": round(spent, 2) if reached else None, "trained_s": round(spent, 2),
+                    "steps": trainer.step_count, "epochs": round(trainer.snapshot().epoch, 2),
+                    "prior_mmd": round(mmd, 4), "knn_accuracy": round(knn, 4), "check_s_excluded": round(checks, 2)}
+
+
+def decode_figures(device: torch.device, window_s: float, windows: int) -> dict:
+    """Latency of `model.decode` at the explorer size: one code (the pad) and a 20x20 grid (the manifold view)."""
+    config = build_run_config(model="aae", prior="gaussian", size="explorer")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model(config.model).to(device).eval()
+    one, grid = torch.zeros(1, 2, device=device), torch.randn(400, 2, device=device)
+    with torch.no_grad():
+        return {"one": round(best_seconds_per_call(lambda: model.decode(one), device, window_s, windows) * 1e3, 4),
+                "grid_20x20": round(best_seconds_per_call(lambda: model.decode(grid), device, window_s, windows) * 1e3, 4)}
+
+
+def scale_point(name: str, device: str) -> dict:
+    """Load one dataset and train one epoch of the explorer-default AAE: time and memory growth (run in a fresh process)."""
+    dev = resolve_device(device)
+    base = rss_mb()
+    t = time.perf_counter()
+    data = load_dataset(name)
+    load_s = time.perf_counter() - t
+    data_mb = rss_mb() - base
+    config = build_run_config(model="aae", prior="gaussian", size="explorer", input_dim=data.input_dim)
+    trainer = Trainer(config, data, device=device, publish_every_s=math.inf)
+    _sync(dev)
+    t = time.perf_counter()
+    trainer.run(epochs=1)
+    _sync(dev)
+    epoch_s = time.perf_counter() - t
+    n = data.x_train.shape[0]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+    return {"dataset": name, "n_train": n, "input_dim": data.input_dim, "load_s": round(load_s, 2),
+            "epoch_s": round(epoch_s, 3), "us_per_sample": round(epoch_s / n * 1e6, 2),
+            "rss_data_mb": round(data_mb, 1), "rss_growth_mb": round(rss_mb() - base, 1),
+            "peak_growth_mb": round(peak - base, 1), "rss_bytes_per_sample": round((rss_mb() - base) * 2**20 / n)}
+
+
+def _scale_in_subprocess(name: str, device: str) -> dict:
+    """A fresh interpreter per dataset, so each memory figure starts from the same baseline."""
+    code = "import json, sys; from aae_core.bench import scale_point; print(json.dumps(scale_point(sys.argv[1], sys.argv[2])))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", code, name, device], capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        return {"dataset": name, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
+    """All figures, as one dict (the JSON output)."""
+    device = resolve_device(args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise AAEError(f"threads={args.threads}: must be an integer >= 1")
+        torch.set_num_threads(args.threads)
+    quick = args.quick
+    window_s, windows = (0.3, 2) if quick else (1.0, 5)
+    result: dict = {"machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                                "torch": torch.__version__, "device": device.type,
+                                "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
+                                "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()},
+                    "settings": {"quick": quick, "latent_dim": args.latent_dim, "timing": f"best of {windows} windows of ~{window_s} s"}}
+    n, reps = (8192 if device.type == "cuda" else 2048), (3 if quick else 5)
+    log(f"sgemm {n}^2 ...")
+    result["sgemm_gflops"] = round(sgemm_gflops(device, n, reps), 1)
+    result["sgemm"] = {"n": n, "reps": reps}
+    data = load_dataset("mnist5k")
+    result["train"] = {}
+    for model in ("aae", "vae"):
+        for size in ("paper", "explorer"):
+            log(f"training throughput {model} {size} ...")
+            result["train"][f"{model}_{size}"] = training_figures(model, size, data, device, args.latent_dim,
+                                                                  result["sgemm_gflops"], window_s, windows)
+    seeds, budget = ((0,), 8.0) if quick else ((0, 1, 2), 60.0)
+    runs = []
+    for seed in seeds:
+        log(f"time to fit, seed {seed} ...")
+        runs.append(fit_figures(device, seed, budget))
+    times = [r["seconds"] for r in runs]
+    result["seconds_to_fit"] = None if None in times else sorted(times)[len(times) // 2]   # the median seed
+    result["fit"] = {"target": FIT_TARGET, "check_every_s": CHECK_EVERY_S, "budget_s": budget, "runs": runs,
+                     "counts": "load + setup + training + publishing; the periodic checks are excluded"}
+    log("decode latency ...")
+    result["decode_ms"] = decode_figures(device, 0.1 if quick else 0.5, windows)
+    if args.scale:
+        result["scale"] = []
+        for name in SCALE_DATASETS:
+            log(f"scale: one epoch on {name} ...")
+            result["scale"].append(_scale_in_subprocess(name, device.type))
+    return result
+
+
+def format_table(r: dict) -> str:
+    """The figures as an aligned text table."""
+    m = r["machine"]
+    lines = [f"AAE Explorer benchmark on {m['device_name']} ({m['cores']} cores, {m['torch_threads']} torch threads), "
+             f"torch {m['torch']}, device {m['device']}; {r['settings']['timing']}",
+             f"fp32 matmul peak ({r['sgemm']['n']}^2, best of {r['sgemm']['reps']}): {r['sgemm_gflops']:.1f} GFLOP/s", "",
+             f"{'training step (all phases)':<36}{'samples/s':>11}{'step ms':>10}{'GFLOP/step':>12}{'GFLOP/s':>10}{'mfu':>7}"]
+    for t in r["train"].values():
+        label = f"{t['model'].upper()} {t['size']} {t['layers']}, batch {t['batch_size']}"
+        lines.append(f"{label:<36}{t['samples_per_s']:>11.0f}{t['step_ms']:>10.2f}{t['gflop_per_step']:>12.3f}"
+                     f"{t['gflops']:>10.1f}{t['mfu']:>7.2f}")
+    fit = r["fit"]
+    runs = ", ".join(f"seed {x['seed']}: {'not within ' + str(fit['budget_s']) + ' s' if x['seconds'] is None else str(x['seconds']) + ' s'}"
+                     f" ({x['steps']} steps, mmd {x['prior_mmd']:.3f}, knn {x['knn_accuracy']:.2f})" for x in fit["runs"])
+    stf = "not reached" if r["seconds_to_fit"] is None else f"{r['seconds_to_fit']} s"
+    lines += ["", f"seconds to fit (mixture AAE, mnist5k, prior_mmd <= {FIT_TARGET['prior_mmd']}, "
+                  f"knn >= {FIT_TARGET['knn_accuracy']}; checks excluded): {stf}", f"  {runs}",
+              f"decode (explorer size): one code {r['decode_ms']['one']:.3f} ms, 20x20 grid {r['decode_ms']['grid_20x20']:.3f} ms"]
+    if "scale" in r:
+        lines += ["", f"{'one epoch, explorer AAE':<26}{'n_train':>9}{'epoch s':>9}{'us/sample':>11}{'data MiB':>10}{'RSS growth MiB':>16}"]
+        for s in r["scale"]:
+            if "error" in s:
+                lines.append(f"{s['dataset']:<26}  {s['error']}")
+            else:
+                lines.append(f"{s['dataset']:<26}{s['n_train']:>9}{s['epoch_s']:>9.2f}{s['us_per_sample']:>11.1f}"
+                             f"{s['rss_data_mb']:>10.1f}{s['rss_growth_mb']:>16.1f}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure, then print a table (or one JSON object with --json) and optionally write the JSON to --out."""
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True))
+    result = measure(args, log)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result) if args.json else format_table(result))
+    return 0

@@ -1,0 +1,71 @@
+"""`aae-bench`: one JSON object with sane figures, clear errors, and FLOP counts that prove a step does no extra work."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from aae_core.bench import step_flops
+from aae_core.config import build_run_config
+from aae_core.training import Trainer
+
+
+def test_quick_json_run_reports_every_figure():
+    done = subprocess.run([sys.executable, "-m", "aae_core", "bench", "--quick", "--json", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    r = json.loads(done.stdout)   # exactly one JSON object: anything else on stdout fails to parse
+    assert r["machine"]["device"] == "cpu" and r["machine"]["torch_threads"] >= 1
+    assert 1 < r["sgemm_gflops"] < 1e6
+    assert set(r["train"]) == {"aae_paper", "aae_explorer", "vae_paper", "vae_explorer"}
+    for t in r["train"].values():
+        assert t["batch_size"] == 100 and t["samples_per_s"] > 0
+        assert t["gflops"] == pytest.approx(t["gflop_per_step"] * t["samples_per_s"] / 100, rel=0.02)
+        assert t["mfu"] == pytest.approx(t["gflops"] / r["sgemm_gflops"], abs=0.01)
+    assert r["train"]["aae_paper"]["layers"] == "784-1000-1000-2"
+    assert r["train"]["aae_paper"]["gflop_per_step"] == pytest.approx(4.505, abs=0.001)
+    assert r["train"]["vae_explorer"]["gflop_per_step"] < r["train"]["aae_explorer"]["gflop_per_step"]
+    (run,) = r["fit"]["runs"]
+    assert run["steps"] > 0 and 0 <= run["knn_accuracy"] <= 1 and run["prior_mmd"] >= 0
+    reached = run["prior_mmd"] <= 0.1 and run["knn_accuracy"] >= 0.6
+    assert (r["seconds_to_fit"] is not None) == reached
+    if reached:
+        assert 0 < r["seconds_to_fit"] <= r["fit"]["budget_s"] + 1
+    assert 0 < r["decode_ms"]["one"] < r["decode_ms"]["grid_20x20"]
+
+
+@pytest.mark.parametrize("argv, message", [(["--device", "cuda"], "cuda"), (["--threads", "0"], "threads"),
+                                           (["--latent-dim", "0"], "latent_dim")])
+def test_bad_flags_give_one_line_and_status_2(argv, message):
+    if argv[1] == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    done = subprocess.run([sys.executable, "-m", "aae_core", "bench", *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+
+
+def dense(sizes):
+    """Multiply-adds per row of an MLP with these layer sizes, and of its first layer alone."""
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    return sum(a * b for a, b in pairs), pairs[0][0] * pairs[0][1]
+
+
+def test_counted_flops_are_the_analytic_minimum_of_the_paper_loop(digits):
+    """Forward, weight-gradient and input-gradient matmuls, each counted once: one encoder forward shared by
+    both regularization updates, no discriminator weight gradients in the generator update, no gradient
+    for the images or the detached codes. Any redundant or missing matmul changes the count."""
+    b, h, d, n = 100, (256, 256), 2, digits.input_dim
+    enc, enc0 = dense([n, *h, d])
+    dec, _ = dense([d, *reversed(h), n])
+    disc, disc0 = dense([d, *h, 1])
+    recon = 3 * (enc + dec) - enc0
+    regularize_d = enc + 2 * (3 * disc - disc0)          # 2b rows: prior samples and codes
+    regularize_g = 2 * disc + 2 * enc - enc0             # discriminator forward + input grads, encoder backward
+    t = Trainer(build_run_config(input_dim=n), digits, publish_every_s=float("inf"))
+    assert step_flops(t) == 2 * b * (recon + regularize_d + regularize_g)
+
+    vae_enc, vae_enc0 = dense([n, *h, 2 * d])
+    v = Trainer(build_run_config(model="vae", input_dim=n), digits, publish_every_s=float("inf"))
+    assert step_flops(v) == 2 * b * (3 * (vae_enc + dec) - vae_enc0)
