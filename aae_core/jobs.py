@@ -204,10 +204,12 @@ class Job:
 
     def _call(self, fn: Callable):
         """Run fn on the worker thread and return its result, waiting at most call_timeout_s."""
-        if not self.alive:
+        if not self.alive or self._stop.is_set():
             raise JobError(f"job {self.name!r} is stopped; start or load a model first")
         future: Future = Future()
         self._commands.put((fn, future))
+        if self._stop.is_set():   # stopped meanwhile: the worker may have drained its queue already, never to answer
+            future.cancel()
         try:
             return future.result(self.call_timeout_s)
         except FutureTimeout:

@@ -1,0 +1,56 @@
+"""AAE Explorer: watch an adversarial autoencoder (and a VAE beside it) shape its latent space, live.
+
+Run with `streamlit run explorer/app.py`. The page is a thin view: models train in background jobs
+(aae_core.jobs) that outlive reruns and reloads; the tabs read their snapshots and call aae_core.
+Environment: AAE_EXPLORER_MAX_JOBS, AAE_EXPLORER_GRACE_S, AAE_EXPLORER_CHECKPOINTS (see explorer/state.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # `streamlit run explorer/app.py` from a checkout
+
+from aae_core.config import AAEError  # noqa: E402
+from explorer import controls, state  # noqa: E402
+from explorer.views import checkpoints, compare, decoded, live, pad, timeline  # noqa: E402
+
+TABS = {"Live training": live, "Decoded": decoded, "AAE vs VAE": compare, "Latent pad": pad,
+        "Timeline": timeline, "Checkpoints & export": checkpoints}
+
+# The script thread renders figures; training threads set their own count (aae_core.jobs.default_threads).
+# One thread here keeps the page's work from competing with training for every core.
+torch.set_num_threads(1)
+
+st.set_page_config(page_title="AAE Explorer", page_icon="🌀", layout="wide")
+sess = state.session()
+state.apply_pending_settings()
+settings = controls.sidebar(sess)
+
+if not st.session_state.get("_started"):
+    # First visit: show a saved or shipped model matching the settings if there is one, else start training.
+    st.session_state["_started"] = True
+    if not sess.jobs():
+        controls.guarded(state.start_jobs, sess, settings, prefer_checkpoints=True)
+        if "_apply_settings" in st.session_state:
+            st.rerun()   # a checkpoint was loaded: its settings go into the widgets before they are drawn
+
+st.markdown("### :material/scatter_plot: AAE Explorer  \n"
+            "<small>Adversarial autoencoders (Makhzani et al., 2015) push the codes of an autoencoder onto a prior "
+            "p(z) with a discriminator; a VAE does it with a KL term. Watch both fill the prior.</small>",
+            unsafe_allow_html=True)
+controls.transport(sess)
+controls.show_flash()
+controls.confirm_reset(sess, settings)
+
+for tab, view in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values()):
+    if tab.open:
+        with tab:
+            try:
+                view.show(sess)
+            except AAEError as e:
+                st.error(str(e))

@@ -1,0 +1,248 @@
+"""The sidebar (data, prior, model, training settings, presets) and the transport bar (train, pause, step...).
+
+Every action is a widget callback: it runs before the script, so the page it leads to already shows its
+effect, and it may set widget values (presets, loading a checkpoint). What an action has to say is kept
+as a one-line flash message and shown at the top of the page on that run.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from aae_core.config import PRIOR_NAMES, SIZE_PRESETS, AAEError
+from aae_core.data import BUILTINS
+
+from . import state
+from .state import LIVE_FIELDS, UPLOAD, Session, Settings
+
+LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2)
+NOISES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+BATCHES = (16, 32, 64, 100, 128, 256, 512)
+PHASES = {"full": "full step", "disc": "discriminator only", "gen": "generator only", "recon": "reconstruction only"}
+DATA_LABELS = {"mnist5k": "MNIST, 5000 images", "digits": "digits 8×8 (scikit-learn)",
+               "fashion": "Fashion-MNIST", UPLOAD: "upload .npz or IDX files…"}
+PRIOR_LABELS = {"gaussian": "Gaussian", "mixture": "mixture of Gaussians", "swissroll": "swiss roll"}
+SETTING_LABELS = {"data": "dataset", "prior": "prior", "std": "σ", "k": "components", "radius": "radius",
+                  "radial": "radial spread", "tangential": "tangential spread", "dim": "latent dim",
+                  "cond": "label conditioning", "labels": "labels kept", "size": "model size", "batch": "batch size",
+                  "seed": "seed"}
+
+
+# ---- flash messages ------------------------------------------------------------------------------
+
+def flash(level: str, text: str) -> None:
+    """Keep a one-line message for this run: an error stays on the page, anything else is a toast."""
+    st.session_state.setdefault("_flash", []).append((level, text))
+
+
+def show_flash() -> None:
+    for level, text in st.session_state.pop("_flash", []):
+        if level == "error":
+            st.error(text)
+        else:
+            st.toast(text, icon=":material/check_circle:" if level == "success" else ":material/info:")
+
+
+def guarded(action, *args, **kwargs) -> None:
+    """Run an action; a user-facing error becomes one flash line instead of a traceback."""
+    try:
+        for line in action(*args, **kwargs) or ():
+            flash("info", line)
+    except AAEError as e:
+        flash("error", str(e))
+
+
+# ---- actions (widget callbacks) ---------------------------------------------------------------------
+
+def _train(sess: Session) -> list[str]:
+    jobs = sess.jobs()
+    if not jobs:
+        return state.start_jobs(sess, Settings.current())
+    done = state.continue_stopped(sess, Settings.current())
+    for job in sess.jobs().values():
+        if job.alive:
+            status = job.resume()
+            if status.message and status.state != "running":
+                done.append(f"{job.name}: {status.message}")
+    return done
+
+
+def _pause(sess: Session) -> None:
+    for job in sess.jobs().values():
+        if job.alive:
+            job.pause()
+
+
+def _step(sess: Session) -> list[str]:
+    phase = st.session_state.get("phase", "full")
+    done = []
+    for job in sess.jobs().values():
+        if not job.alive:
+            continue
+        if job.kind == "vae" and phase != "full":
+            job.pause()
+            done.append("VAE: paused (it has no discriminator, so only full steps apply to it)")
+            continue
+        job.step(phase)
+    return done
+
+
+def _reset(sess: Session) -> list[str]:
+    return state.start_jobs(sess, Settings.current())
+
+
+def _stop(sess: Session) -> list[str]:
+    sess.registry.stop(sess.owner)
+    return ["Stopped. The models keep their weights: save them, or Train to continue."]
+
+
+def _revert(sess: Session) -> None:
+    """Put the widgets back to what the running jobs were built with."""
+    job = next(iter(sess.jobs().values()))
+    current = state.settings_of(job.config, Settings.current())
+    st.session_state.update(current.to_state() | {"vae": "VAE" in sess.jobs()})
+
+
+def _preset(sess: Session, name: str) -> list[str]:
+    keep = {f: st.session_state[f] for f in ("data", "seed") if f in st.session_state}
+    st.session_state.update(state.PRESETS[name].to_state() | keep)
+    return [f"preset {name!r}"] + state.start_jobs(sess, Settings.current(), prefer_checkpoints=True)
+
+
+def _upload() -> None:
+    files = st.session_state.get("upload_files") or []
+    st.session_state.pop("_upload", None)
+    if files:
+        data = state.store_upload(files)
+        flash("success", f"{data.name}: {data.x_train.shape[0]} training and {data.x_test.shape[0]} held-out "
+                         f"images of {data.image_shape[0]}×{data.image_shape[1]}, {data.n_classes or 'no'} classes")
+
+
+# ---- the sidebar ------------------------------------------------------------------------------------
+
+def sidebar(sess: Session) -> Settings:
+    """Draw the settings widgets and return what they hold (live fields are pushed to running jobs here)."""
+    d = Settings()
+    with st.sidebar:
+        st.subheader("Presets")
+        for name in state.PRESETS:
+            st.button(name, key=f"preset-{name}", on_click=guarded, args=(_preset, sess, name), width="stretch")
+
+        st.subheader("Data")
+        data = st.selectbox("Dataset", (*BUILTINS, UPLOAD), key="data", bind="query-params",
+                            index=BUILTINS.index(d.data), format_func=DATA_LABELS.get)
+        if data == UPLOAD:
+            st.file_uploader(f"An .npz (arrays 'x', optional 'y') or MNIST-format IDX files, ≤ {state.MAX_UPLOAD_MB} MB",
+                             accept_multiple_files=True, key="upload_files", on_change=guarded, args=(_upload,))
+
+        st.subheader("Prior p(z)")
+        prior = st.selectbox("Prior", PRIOR_NAMES, key="prior", bind="query-params", format_func=PRIOR_LABELS.get)
+        if prior == "gaussian":
+            st.number_input("σ", 0.1, 10.0, d.std, 0.1, key="std", bind="query-params")
+        else:
+            st.number_input("Components" if prior == "mixture" else "Segments (one per class)", 2, 20, d.k,
+                            key="k", bind="query-params")
+        if prior == "mixture":
+            st.number_input("Radius", 0.1, 10.0, d.radius, 0.1, key="radius", bind="query-params")
+            st.number_input("Radial spread", 0.01, 5.0, d.radial, 0.05, key="radial", bind="query-params")
+            st.number_input("Tangential spread", 0.01, 5.0, d.tangential, 0.01, key="tangential", bind="query-params")
+        st.number_input("Latent dimension", 1, 32, d.dim, key="dim", bind="query-params",
+                        help="Above 2, plots show a PCA plane or two chosen axes. The swiss roll exists only in 2-D.")
+        st.checkbox("Label-conditioned (Fig. 4)", d.cond, key="cond", bind="query-params",
+                    help="The discriminator also sees a one-hot label; each class gets its own component or segment.")
+        if st.session_state.get("cond"):
+            st.slider("Fraction of labels kept", 0.0, 1.0, d.labels, 0.05, key="labels", bind="query-params")
+
+        st.subheader("Model")
+        st.radio("Size", tuple(SIZE_PRESETS), key="size", bind="query-params", horizontal=True,
+                 format_func=lambda s: f"{s} ({'-'.join(map(str, SIZE_PRESETS[s]))})")
+        st.checkbox("Train a VAE alongside", d.vae, key="vae", bind="query-params")
+        st.selectbox("Batch size", BATCHES, BATCHES.index(d.batch), key="batch", bind="query-params")
+        st.number_input("Seed", 0, 2**31 - 1, d.seed, key="seed", bind="query-params")
+        st.number_input("Epochs before pausing", 1, 10_000, d.epochs, key="epochs", bind="query-params",
+                        on_change=_epochs_changed, args=(sess,))
+
+        st.subheader("Training (applies live)")
+        fmt = lambda v: f"{v:g}"
+        st.select_slider("Learning rate: reconstruction", LEARNING_RATES, d.lr_recon, key="lr_recon",
+                         bind="query-params", format_func=fmt)
+        st.select_slider("Learning rate: discriminator", LEARNING_RATES, d.lr_disc, key="lr_disc",
+                         bind="query-params", format_func=fmt)
+        st.select_slider("Learning rate: generator (encoder)", LEARNING_RATES, d.lr_gen, key="lr_gen",
+                         bind="query-params", format_func=fmt)
+        st.select_slider("Discriminator input noise σ", NOISES, d.noise, key="noise", bind="query-params",
+                         format_func=fmt, help="Small noise on the discriminator's inputs keeps it from overpowering.")
+    s = Settings.current()
+    _apply_live(sess, s)
+    return s
+
+
+def _apply_live(sess: Session, s: Settings) -> None:
+    """Push changed learning rates and noise to the jobs: applied at their next step, no restart."""
+    wanted = dict(zip(LIVE_FIELDS, (s.lr_recon, s.lr_disc, s.lr_gen, s.noise)))
+    for job in sess.jobs().values():
+        changes = {k: v for k, v in wanted.items() if getattr(job.train_settings, k) != v}
+        if changes:
+            job.update_settings(**changes)
+
+
+def _epochs_changed(sess: Session) -> None:
+    """A new epoch budget counts from now."""
+    for job in sess.jobs().values():
+        epochs = st.session_state["epochs"]
+        job.set_max_steps(job.trainer.step_count + state.budget_steps(epochs, job.config, job.trainer.data))
+
+
+# ---- the transport bar and the reset confirmation -----------------------------------------------
+
+def _relevant(name: str, s: Settings) -> bool:
+    """Whether a setting means anything under these settings (σ only for a Gaussian, and so on)."""
+    return {"std": s.prior == "gaussian", "radius": s.prior == "mixture", "radial": s.prior == "mixture",
+            "tangential": s.prior == "mixture", "k": s.prior != "gaussian", "labels": s.cond}.get(name, True)
+
+
+def transport(sess: Session) -> None:
+    """Train / pause / step / reset / stop, as in GAN Lab and TensorFlow Playground."""
+    running = sess.running()
+    cols = st.columns([1.1, 1.1, 2.2, 1.0, 1.0, 1.0], vertical_alignment="bottom")
+    if running:
+        cols[0].button("Pause", key="pause", icon=":material/pause:", on_click=guarded, args=(_pause, sess),
+                       width="stretch")
+    else:
+        cols[0].button("Train", key="train", icon=":material/play_arrow:", type="primary", on_click=guarded,
+                       args=(_train, sess), width="stretch")
+    cols[1].button("Step", key="step", icon=":material/skip_next:", on_click=guarded, args=(_step, sess),
+                   width="stretch", help="Pause, then train one minibatch with the chosen phase")
+    cols[2].selectbox("Step phase", tuple(PHASES), key="phase", format_func=PHASES.get, label_visibility="collapsed")
+    cols[3].button("Reset", key="reset", icon=":material/restart_alt:", on_click=guarded, args=(_reset, sess),
+                   width="stretch", help="Start training again from scratch with the current settings")
+    cols[4].button("Stop", key="stop", icon=":material/stop:", on_click=guarded, args=(_stop, sess),
+                   width="stretch", help="End the training threads (the weights stay: save them, or train on)")
+    share = cols[5].popover("Share", icon=":material/share:", width="stretch")
+    share.caption("This view's settings, without your session: whoever opens it trains their own models.")
+    share.code(state.share_link(), language=None, wrap_lines=True)
+
+
+def confirm_reset(sess: Session, s: Settings) -> None:
+    """When settings that need a restart differ from the jobs', say which and ask before resetting."""
+    jobs = sess.jobs()
+    if not jobs:
+        return
+    try:
+        wanted = state.run_configs(s, state.dataset(s))
+    except AAEError as e:
+        st.error(str(e))
+        return
+    if set(wanted) == set(jobs) and all(state.restart_key(wanted[n]) == state.restart_key(j.config)
+                                        for n, j in jobs.items()):
+        return
+    old = state.settings_of(next(iter(jobs.values())).config, s)
+    changed = [label for name, label in SETTING_LABELS.items()
+               if getattr(old, name) != getattr(s, name) and _relevant(name, old) | _relevant(name, s)]
+    if set(wanted) != set(jobs):
+        changed.append("VAE alongside")
+    with st.container(border=True, key="confirm-reset"):
+        st.warning(f"Changing {', '.join(changed) or 'the architecture'} restarts training from scratch.")
+        a, b, _ = st.columns([1, 1, 3])
+        a.button("Apply and restart", key="apply", type="primary", on_click=guarded, args=(_reset, sess))
+        b.button("Keep the current run", key="revert", on_click=_revert, args=(sess,))

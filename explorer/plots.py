@@ -1,0 +1,135 @@
+"""Plotly figure builders: codes over the prior, and loss curves. Pure functions of arrays (no Streamlit).
+
+Figures are built from plain dicts (no validation pass), because the live view rebuilds them every second.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.colors import qualitative
+
+from aae_core.config import PriorConfig
+from aae_core.priors import make_prior
+
+PALETTE = qualitative.D3 + qualitative.Alphabet   # D3 category10: the latent pad's colours too
+PRIOR_COLOUR = "rgba(90, 90, 90, 0.35)"
+MAX_CURVE_POINTS = 400       # loss histories are thinned to this many points before they are sent
+N_PRIOR_SAMPLES = 1500
+
+
+@functools.lru_cache(maxsize=32)
+def prior_samples(config: PriorConfig, n: int = N_PRIOR_SAMPLES) -> np.ndarray:
+    """A fixed, seeded sample of the prior (the same points every refresh, so the overlay does not flicker)."""
+    return make_prior(config).sample(n, generator=torch.Generator().manual_seed(1234)).numpy().astype(np.float64)
+
+
+@functools.lru_cache(maxsize=32)
+def prior_density(config: PriorConfig, n: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xs, ys, p(z)) on an n x n grid covering a 2-D prior, from `prior.log_prob` (approximate for the roll)."""
+    lim = extent(prior_samples(config))
+    xs = np.linspace(-lim, lim, n)
+    grid = torch.as_tensor(np.stack(np.meshgrid(xs, xs), -1).reshape(-1, 2), dtype=torch.float32)
+    density = make_prior(config).log_prob(grid).exp().numpy().reshape(n, n)
+    return xs, xs, density
+
+
+def extent(points: np.ndarray, q: float = 99.5) -> float:
+    """Half-width of a square around the origin holding the bulk (q %) of the points, with a margin."""
+    finite = points[np.isfinite(points).all(1)]
+    return float(np.percentile(np.abs(finite), q) * 1.15) if len(finite) else 1.0
+
+
+def view_limit(prior_points: np.ndarray, code_points: np.ndarray | None) -> float:
+    """Axis half-width: the prior's extent, widened for codes outside it, but at most 4x (outliers don't squash it)."""
+    lim = extent(prior_points)
+    if code_points is not None and len(code_points):
+        lim = max(lim, min(extent(code_points, 99.0), 4 * lim))
+    return lim
+
+
+def latent_scatter(points: np.ndarray | None, labels: np.ndarray | None, *, lim: float, title: str,
+                   prior_points: np.ndarray | None = None, density: tuple | None = None,
+                   class_names: list[str] | None = None, axis_names: tuple[str, str] = ("z1", "z2"),
+                   height: int = 430, uirevision: str = "latent") -> go.Figure:
+    """Held-out codes coloured by label, over the prior drawn as density contours or as samples."""
+    traces = []
+    if density is not None:
+        xs, ys, z = density
+        # Shaded bands of p(z), transparent where it is ~0, so the codes on top stay readable.
+        top = float(z.max())
+        traces.append({"type": "contour", "x": xs, "y": ys, "z": z, "showscale": False, "zmin": 0, "zmax": top,
+                       "contours": {"coloring": "fill", "start": 0.05 * top, "end": 0.95 * top, "size": 0.15 * top},
+                       "line": {"width": 0.5, "color": "rgba(90, 90, 90, 0.5)"},
+                       "colorscale": [[0, "rgba(255, 255, 255, 0)"], [0.05, "rgba(255, 255, 255, 0)"],
+                                      [1, "rgba(90, 90, 90, 0.6)"]],
+                       "hoverinfo": "skip", "name": "prior density", "showlegend": True})
+    if prior_points is not None:
+        traces.append({"type": "scattergl", "mode": "markers", "x": prior_points[:, 0], "y": prior_points[:, 1],
+                       "marker": {"size": 3, "color": PRIOR_COLOUR}, "name": "prior samples", "hoverinfo": "skip"})
+    if points is not None:
+        groups = [(None, np.ones(len(points), bool))] if labels is None else \
+            [(c, labels == c) for c in np.unique(labels)]
+        for c, mask in groups:
+            name = "codes" if c is None else (class_names[c] if class_names else str(c))
+            colour = PALETTE[0 if c is None else int(c) % len(PALETTE)]
+            traces.append({"type": "scattergl", "mode": "markers", "x": points[mask, 0], "y": points[mask, 1],
+                           "marker": {"size": 4, "color": colour, "opacity": 0.85}, "name": name,
+                           "hovertemplate": f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"})
+    axis = {"range": [-lim, lim], "zeroline": False, "showgrid": True, "gridcolor": "#eeeeee"}
+    layout = {"title": {"text": title, "font": {"size": 14}}, "height": height, "uirevision": uirevision,
+              "margin": {"l": 40, "r": 10, "t": 36, "b": 36}, "plot_bgcolor": "white",
+              "xaxis": {**axis, "title": {"text": axis_names[0]}},
+              "yaxis": {**axis, "title": {"text": axis_names[1]}, "scaleanchor": "x", "scaleratio": 1},
+              "legend": {"itemsizing": "constant", "font": {"size": 11}}}
+    return go.Figure({"data": traces, "layout": layout})
+
+
+def _thin(values: np.ndarray) -> np.ndarray:
+    """Every k-th index so at most MAX_CURVE_POINTS remain (the last point always kept)."""
+    n = len(values)
+    idx = np.arange(0, n, max(1, -(-n // MAX_CURVE_POINTS)))
+    return idx if not n or idx[-1] == n - 1 else np.append(idx, n - 1)
+
+
+CURVES = {"aae": [("recon", [("recon", "reconstruction (nats/image)")]),
+                  ("D / G loss", [("d_loss", "discriminator loss"), ("g_loss", "generator loss")]),
+                  ("D accuracy", [("d_acc", "discriminator accuracy")])],
+          "vae": [("recon", [("recon", "reconstruction (nats/image)")]),
+                  ("KL", [("kl", "KL(q(z|x) ‖ p(z))")])]}
+
+
+def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int | None = None,
+                height: int = 330, uirevision: str = "losses") -> go.Figure:
+    """Stacked panels sharing the step axis: recon, D/G loss, D accuracy (AAE) or recon, KL (VAE).
+    Phases a step skipped are gaps; a divergence is marked by a red line (the app also says so in words)."""
+    panels = CURVES[kind]
+    steps = np.asarray(history.get("step", []))
+    keep = _thin(steps)
+    gap = 0.08
+    h = (1 - gap * (len(panels) - 1)) / len(panels)
+    traces, layout = [], {"height": height, "uirevision": uirevision, "plot_bgcolor": "white",
+                          "margin": {"l": 50, "r": 10, "t": 10, "b": 10}, "showlegend": True,
+                          "legend": {"orientation": "h", "y": -0.14, "font": {"size": 11}}}
+    colours = iter(PALETTE)
+    for i, (title, series) in enumerate(panels):
+        axis = "" if i == 0 else str(i + 1)
+        top = 1 - i * (h + gap)
+        layout[f"yaxis{axis}"] = {"domain": [max(0.0, round(top - h, 6)), round(top, 6)], "title": {"text": title, "font": {"size": 10}},
+                                  "gridcolor": "#eeeeee", **({"range": [0, 1.02]} if title == "D accuracy" else {})}
+        layout[f"xaxis{axis}"] = {"anchor": f"y{axis}", "matches": "x" if i else None, "showticklabels": i == len(panels) - 1,
+                                  "gridcolor": "#eeeeee"}
+        for key, name in series:
+            y = np.asarray(history.get(key, []), dtype=np.float64)[keep]
+            y = np.where(np.isfinite(y), y, np.nan)
+            traces.append({"type": "scatter", "mode": "lines", "x": steps[keep], "y": y, "name": name,
+                           "xaxis": f"x{axis}", "yaxis": f"y{axis}", "connectgaps": True,
+                           "line": {"width": 1.5, "color": next(colours)}})
+    layout["xaxis"].pop("matches")
+    if diverged_at is not None:
+        layout["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": diverged_at, "x1": diverged_at,
+                             "y0": 0, "y1": 1, "line": {"color": "red", "dash": "dash"}}]
+    return go.Figure({"data": traces, "layout": layout})

@@ -1,0 +1,303 @@
+"""Session and registry wiring: settings <-> widgets <-> URL, the job registry, datasets, checkpoints.
+
+Settings live in widgets bound to URL query params (`bind="query-params"`, the widget key is the param
+name), so a link restores a view, and presets just set those keys. Every value reaches the core only
+through `aae_core.config.build_run_config`.
+
+Session lifetime (documented design):
+  * One `JobRegistry` per server process, in a global `st.cache_resource`.
+  * Each browser session leases an owner token, kept in the URL as `?owner=...`: a reload keeps the URL and
+    re-attaches to the same jobs. A session-scoped `st.cache_resource` holds the lease; its `on_release`
+    (the websocket closed) starts the registry's grace period (AAE_EXPLORER_GRACE_S, default 120 s),
+    after which that session's jobs are stopped unless a reload re-attached them.
+  * A token already held by another open tab is never shared: that tab gets a fresh token and its own jobs.
+    "Share this view" links carry settings only, never the owner token.
+  * AAE_EXPLORER_MAX_JOBS (default 4) caps live jobs across all sessions; AAE_EXPLORER_CHECKPOINTS
+    overrides the checkpoint folder (default: the repository's checkpoints/).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from aae_core.checkpoints import DEFAULT_DIR, list_checkpoints, load_checkpoint, read_metadata
+from aae_core.config import SIZE_PRESETS, AAEError, RunConfig, build_run_config
+from aae_core.data import BUILTINS, Dataset, load_dataset
+from aae_core.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, Job, JobRegistry
+
+LIVE_FIELDS = ("lr_recon", "lr_disc", "lr_gen", "disc_noise")   # change while training, no restart
+UPLOAD = "upload"
+MAX_UPLOAD_MB = 200
+MODEL_NAMES = {"aae": "AAE", "vae": "VAE"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the sidebar sets; field names are the widget keys and the URL query-param names."""
+
+    data: str = "mnist5k"
+    prior: str = "gaussian"
+    std: float = 1.0
+    k: int = 10
+    radius: float = 1.4
+    radial: float = 0.5
+    tangential: float = 0.1
+    dim: int = 2
+    cond: bool = False
+    labels: float = 1.0
+    size: str = "explorer"
+    vae: bool = True
+    batch: int = 100
+    seed: int = 0
+    epochs: int = 50
+    lr_recon: float = 1e-3
+    lr_disc: float = 2e-4
+    lr_gen: float = 2e-4
+    noise: float = 0.0
+
+    @staticmethod
+    def current() -> "Settings":
+        """The settings the widgets hold now (defaults for widgets not yet drawn)."""
+        state = st.session_state
+        return Settings(**{f.name: state[f.name] for f in fields(Settings) if f.name in state})
+
+    def to_state(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+PRESETS = {
+    "Fig. 2a: AAE, Gaussian": Settings(),
+    "Fig. 2b: AAE, mixture of 10 Gaussians": Settings(prior="mixture"),
+    "Swiss roll": Settings(prior="swissroll"),
+    "Swiss roll, label-conditioned (Fig. 4)": Settings(prior="swissroll", cond=True, labels=0.2),
+    "Mixture, label-conditioned (Fig. 4)": Settings(prior="mixture", cond=True, labels=0.2),
+    "8-D Gaussian, σ = 5 (Appendix A)": Settings(dim=8, std=5.0),
+}
+
+
+# ---- process-wide resources ------------------------------------------------------------------------
+
+@st.cache_resource(on_release=lambda registry: registry.stop_all())
+def registry() -> JobRegistry:
+    """The server's one job registry (survives reruns and reloads; stops every job if the cache is cleared)."""
+    return JobRegistry(max_live=int(os.environ.get("AAE_EXPLORER_MAX_JOBS", DEFAULT_MAX_LIVE)),
+                       grace_s=float(os.environ.get("AAE_EXPLORER_GRACE_S", DEFAULT_GRACE_S)))
+
+
+@st.cache_resource(show_spinner="Loading the dataset…")
+def builtin_dataset(name: str, seed: int) -> Dataset:
+    """A built-in dataset, loaded once per server and shared (read-only) by every job."""
+    return load_dataset(name, seed=seed)
+
+
+def checkpoint_dir() -> Path:
+    return Path(os.environ.get("AAE_EXPLORER_CHECKPOINTS", DEFAULT_DIR))
+
+
+# ---- this session -----------------------------------------------------------------------------------
+
+@st.cache_resource(scope="session", on_release=lambda lease: lease.release())
+def _lease():
+    """This session's claim on the owner token in the URL (a fresh one if absent or held by another tab)."""
+    return registry().lease(st.query_params.get("owner"))
+
+
+@dataclass(frozen=True)
+class Session:
+    """What views need: the registry and this session's owner token."""
+
+    registry: JobRegistry
+    owner: str
+
+    def jobs(self) -> dict[str, Job]:
+        """This session's jobs, AAE first."""
+        jobs = self.registry.jobs(self.owner)
+        return {name: jobs[name] for name in sorted(jobs)}
+
+    def running(self) -> bool:
+        return any(j.status().state == "running" for j in self.jobs().values())
+
+
+def session() -> Session:
+    """Lease this session's owner token and keep it in the URL, so a reload re-attaches."""
+    lease = _lease()
+    if st.query_params.get("owner") != lease.owner:
+        st.query_params["owner"] = lease.owner
+    return Session(registry(), lease.owner)
+
+
+def share_link() -> str:
+    """This page's URL with its settings (as the bound widgets wrote them) but without the owner token,
+    so whoever opens it gets the same view and their own jobs."""
+    query = {k: v for k, v in st.query_params.to_dict().items() if k != "owner"}
+    base = (st.context.url or "").split("?")[0]
+    return base + ("?" + urlencode(query) if query else "")
+
+
+# ---- settings -> configs ----------------------------------------------------------------------------
+
+def dataset(s: Settings) -> Dataset:
+    """The dataset the settings name: a built-in, or this session's validated upload."""
+    if s.data == UPLOAD:
+        data = st.session_state.get("_upload")
+        if data is None:
+            raise AAEError("dataset: choose a file to upload (an .npz with 'x' and optional 'y', or IDX files)")
+        return data
+    return builtin_dataset(s.data, s.seed)
+
+
+def store_upload(files: list) -> Dataset:
+    """Validate uploaded files with aae_core.data and keep the dataset in this session.
+    The bytes go to a private temp folder that is deleted as soon as the arrays are in memory."""
+    total = sum(f.size for f in files)
+    if total > MAX_UPLOAD_MB * 2**20:
+        raise AAEError(f"upload: {total / 2**20:.0f} MiB is more than the {MAX_UPLOAD_MB} MiB limit")
+    npz = [f for f in files if f.name.endswith(".npz")]
+    if npz and len(files) > 1:
+        raise AAEError("upload: give one .npz file, or IDX files (images and labels), not both")
+    with tempfile.TemporaryDirectory(prefix="aae-upload-") as tmp:
+        for f in files:
+            name = Path(f.name).name   # never let an uploaded name choose the folder
+            if not name or name.startswith("."):
+                raise AAEError(f"upload: file name {f.name!r} is not usable")
+            (Path(tmp) / name).write_bytes(f.getvalue())
+        source = Path(tmp) / Path(npz[0].name).name if npz else Path(tmp)
+        data = load_dataset(source, seed=int(st.session_state.get("seed", 0)))
+    data = replace(data, name=f"upload:{Path(npz[0].name if npz else files[0].name).name}")
+    st.session_state["_upload"] = data
+    return data
+
+
+def run_configs(s: Settings, data: Dataset) -> dict[str, RunConfig]:
+    """The AAE's config (and the VAE's, when trained alongside): same data, prior and architecture.
+    The VAE is never label-conditioned: conditioning needs a discriminator."""
+    prior_params = {"std": s.std, "n_components": s.k, "radius": s.radius, "radial_std": s.radial,
+                    "tangential_std": s.tangential, "n_segments": s.k}
+    common = dict(prior=s.prior, dataset=data.name, latent_dim=s.dim, size=s.size, input_dim=data.input_dim,
+                  n_classes=data.n_classes, prior_params=prior_params, batch_size=s.batch, lr_recon=s.lr_recon,
+                  lr_disc=s.lr_disc, lr_gen=s.lr_gen, disc_noise=s.noise, seed=s.seed)
+    configs = {"AAE": build_run_config(model="aae", label_conditioned=s.cond, label_fraction=s.labels, **common)}
+    if s.vae:
+        configs["VAE"] = build_run_config(model="vae", **common)
+    return configs
+
+
+def restart_key(config: RunConfig) -> tuple:
+    """What cannot change under a running job: everything but the live training settings."""
+    live = {"lr_recon": 0.0, "lr_disc": 0.0, "lr_gen": 0.0, "disc_noise": 0.0}
+    return config.model, config.prior, config.dataset, replace(config.train, **live)
+
+
+def budget_steps(epochs: float, config: RunConfig, data: Dataset) -> int:
+    """Steps in `epochs` epochs: a job pauses itself after this many (the "epochs before pausing" setting)."""
+    return math.ceil(epochs * data.x_train.shape[0] / config.train.batch_size)
+
+
+def settings_of(config: RunConfig, current: Settings) -> Settings:
+    """Settings that reproduce a run config (used when loading a checkpoint), keeping the view's other choices."""
+    p, t = config.prior, config.train
+    data = config.dataset if config.dataset in BUILTINS else UPLOAD
+    size = next((name for name, w in SIZE_PRESETS.items() if w == config.model.hidden), current.size)
+    return replace(current, data=data, prior=p.name, std=p.std,
+                   k=p.n_segments if p.name == "swissroll" else p.n_components, radius=p.radius,
+                   radial=p.radial_std, tangential=p.tangential_std, dim=p.dim, cond=config.model.n_label_classes > 0,
+                   labels=t.label_fraction if t.label_fraction is not None else current.labels, size=size,
+                   batch=t.batch_size, seed=t.seed, lr_recon=t.lr_recon, lr_disc=t.lr_disc, lr_gen=t.lr_gen,
+                   noise=t.disc_noise)
+
+
+def matching_checkpoint(config: RunConfig) -> Path | None:
+    """The saved or shipped checkpoint with this run's model, prior and dataset (most trained first)."""
+    best, best_step = None, -1
+    for path, meta in list_checkpoints(checkpoint_dir()):
+        if isinstance(meta, str):
+            continue
+        try:
+            cfg = RunConfig.from_dict(meta["config"])
+        except AAEError:
+            continue
+        if (cfg.model, cfg.prior, cfg.dataset) == (config.model, config.prior, config.dataset) and meta["step"] > best_step:
+            best, best_step = path, meta["step"]
+    return best
+
+
+def start_jobs(sess: Session, s: Settings, *, prefer_checkpoints: bool = False) -> list[str]:
+    """(Re)start this session's jobs from scratch with the settings. With prefer_checkpoints, a saved or
+    shipped model matching them is loaded instead (see load_into_session). Returns one line per model."""
+    data = dataset(s)
+    configs = run_configs(s, data)
+    if prefer_checkpoints:
+        for config in configs.values():
+            path = matching_checkpoint(config)
+            if path is not None:
+                return load_into_session(sess, path, s)
+    for name in set(sess.jobs()) - set(configs):
+        sess.registry.remove(sess.owner, name)
+    for name, config in configs.items():
+        sess.registry.start(sess.owner, name, config, data, max_steps=budget_steps(s.epochs, config, data))
+    return [f"{name}: training from scratch" for name in configs]
+
+
+def continue_stopped(sess: Session, s: Settings) -> list[str]:
+    """Start stopped jobs again from their last weights (same config; the optimizers start fresh)."""
+    done = []
+    for name, job in sess.jobs().items():
+        if not job.alive:
+            t = job.trainer   # its worker has ended, so nothing else touches this model
+            sess.registry.start(sess.owner, name, job.config, t.data, model=t.model, start_step=t.step_count,
+                                max_steps=t.step_count + budget_steps(s.epochs, job.config, t.data))
+            done.append(f"{name}: continuing from step {t.step_count}")
+    return done
+
+
+def _start_loaded(sess: Session, name: str, path: Path, s: Settings, data: Dataset) -> str:
+    ckpt = load_checkpoint(path)
+    step = int(ckpt.meta["step"])
+    sess.registry.start(sess.owner, name, ckpt.config, data, model=ckpt.model, start_step=step, paused=True,
+                        max_steps=step + budget_steps(s.epochs, ckpt.config, data))
+    return f"{name}: loaded {path.stem} (step {step:,}), paused; Train trains it further"
+
+
+def load_into_session(sess: Session, path: Path, current: Settings | None = None) -> list[str]:
+    """Load a checkpoint, paused, as this session's job of its kind, and its counterpart (the other kind with
+    the same data, prior and architecture) from a matching checkpoint, else trained from scratch alongside.
+    The widgets are set to the checkpoint's settings on the next run (see apply_pending_settings)."""
+    config = read_metadata(path)["run_config"]
+    s = settings_of(config, current or Settings.current())
+    if s.data == UPLOAD and getattr(st.session_state.get("_upload"), "name", None) != config.dataset:
+        raise AAEError(f"{path.name}: trained on {config.dataset}; upload that file again first")
+    name = MODEL_NAMES[config.model.kind]
+    s = replace(s, vae=s.vae or name == "VAE")
+    data = dataset(s)
+    configs = run_configs(s, data)
+    for stale in set(sess.jobs()) - set(configs):
+        sess.registry.remove(sess.owner, stale)
+    done = [_start_loaded(sess, name, path, s, data)]
+    for other, other_config in configs.items():
+        if other == name:
+            continue
+        match = matching_checkpoint(other_config)
+        if match is not None:
+            done.append(_start_loaded(sess, other, match, s, data))
+        else:
+            sess.registry.start(sess.owner, other, other_config, data,
+                                max_steps=budget_steps(s.epochs, other_config, data))
+            done.append(f"{other}: training from scratch alongside, with the same prior and architecture")
+    st.session_state["_apply_settings"] = s.to_state()
+    return done
+
+
+def apply_pending_settings() -> bool:
+    """Set the widgets to settings an action chose (a loaded checkpoint's); call before any widget is drawn.
+    Returns whether there were any."""
+    pending = st.session_state.pop("_apply_settings", None)
+    if pending:
+        st.session_state.update(pending)
+    return bool(pending)

@@ -1,0 +1,114 @@
+"""What several tabs share: the periodic fragment, view options, projections, the scatter of one job, images."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import numpy as np
+import streamlit as st
+import torch
+
+from aae_core import latent
+from aae_core.data import Dataset
+from aae_core.jobs import Job
+from aae_core.models import AutoEncoderBase
+
+from .. import plots
+from ..state import Session
+
+LIVE_EVERY_S = 1.0       # live plots refresh period while something trains
+SLOW_EVERY_S = 3.0       # decoded images: a slower refresh is enough to watch them sharpen
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+OVERLAYS = ("density contours", "samples")
+
+
+def periodic(body: Callable, sess: Session, every: float, *args) -> None:
+    """Run `body(sess, periodic, *args)` as a fragment that refreshes every `every` s while a job trains, and
+    not at all otherwise (a paused page costs nothing). When training stops by itself (budget reached,
+    divergence), the body triggers one full rerun so the rest of the page catches up."""
+    running = sess.running()
+    st.fragment(body, run_every=every if running else None)(sess, running, *args)
+
+
+def catch_up(was_periodic: bool, sess: Session) -> None:
+    """Inside a periodic fragment: once nothing trains any more, rerun the whole page (once)."""
+    if was_periodic and not sess.running():
+        st.rerun(scope="app")
+
+
+def class_names(data: Dataset) -> list[str] | None:
+    return FASHION_CLASSES if data.name == "fashion" else None
+
+
+def view_options(dim: int) -> tuple[str, tuple[int, int] | None]:
+    """The prior overlay toggle and, above 2 latent dims, the projection (PCA or two chosen axes)."""
+    cols = st.columns([2, 2, 1, 1])
+    overlay = cols[0].segmented_control("Prior shown as", OVERLAYS, default=OVERLAYS[0], key="overlay",
+                                        bind="query-params") or OVERLAYS[0]
+    if dim <= 2:
+        return overlay, None
+    mode = cols[1].segmented_control("Projection", ("PCA", "two axes"), default="PCA", key="proj",
+                                     bind="query-params") or "PCA"
+    if mode == "PCA":
+        return overlay, None
+    i = cols[2].number_input("x axis", 1, dim, 1, key="ax_x", bind="query-params") - 1
+    j = cols[3].number_input("y axis", 1, dim, 2, key="ax_y", bind="query-params") - 1
+    return overlay, (i, j)
+
+
+def project(codes: np.ndarray, prior_points: np.ndarray, axes: tuple[int, int] | None
+            ) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+    """Codes and prior samples in the same 2-D view: as they are in 2-D, else two axes or one PCA plane for both."""
+    dim = codes.shape[1]
+    if dim == 2:
+        return codes, prior_points, ("z1", "z2")
+    if dim == 1:
+        pad = lambda a: np.column_stack([a[:, 0], np.zeros(len(a))])
+        return pad(codes), pad(prior_points), ("z1", "")
+    both = latent.project_2d(np.concatenate([codes, prior_points]), axes)
+    names = ("PC1", "PC2") if axes is None else (f"z{axes[0] + 1}", f"z{axes[1] + 1}")
+    return both[:len(codes)], both[len(codes):], names
+
+
+def scatter_of(job: Job, codes: np.ndarray | None, overlay: str, axes: tuple[int, int] | None, *,
+               title: str, lim: float | None = None, key: str = "") -> tuple:
+    """The figure of `codes` (default: the job's latest) over its prior, and the axis limit it used."""
+    t = job.trainer
+    if codes is None:
+        codes = job.snapshot().codes
+    prior_cfg = t.config.prior
+    prior_pts = plots.prior_samples(prior_cfg)
+    codes2d, prior2d, names = project(codes.astype(np.float64), prior_pts, axes)
+    lim = lim or plots.view_limit(prior2d, codes2d)
+    contours = overlay == OVERLAYS[0] and prior_cfg.dim == 2
+    fig = plots.latent_scatter(codes2d, t.eval_y, lim=lim, title=title, axis_names=names,
+                               prior_points=None if contours else prior2d,
+                               density=plots.prior_density(prior_cfg) if contours else None,
+                               class_names=class_names(t.data), uirevision=f"{key}{job.id}")
+    return fig, lim
+
+
+def codes_of(model: AutoEncoderBase, x: torch.Tensor) -> np.ndarray:
+    """Codes of x under a frozen model."""
+    with torch.no_grad():
+        return model.eval().encode(x).cpu().numpy()
+
+
+def png_uri(image: np.ndarray, scale: int = 2) -> str:
+    """A tiled image as a PNG data URI: no media-file URLs that can 404 between rapid reruns."""
+    return "data:image/png;base64," + base64.b64encode(latent.to_png(image, scale)).decode("ascii")
+
+
+def status_badge(job: Job) -> None:
+    """One line on what the job is doing; a divergence or failure is an error box, never silent NaN."""
+    status = job.status()
+    icon = {"running": ":green[:material/play_circle:] training", "paused": ":orange[:material/pause_circle:] paused",
+            "stopped": ":gray[:material/stop_circle:] stopped", "diverged": ":red[:material/error:] diverged",
+            "failed": ":red[:material/error:] failed"}[status.state]
+    st.markdown(f"**{job.name}** · {icon}")
+    if status.state in ("diverged", "failed") or (status.state == "stopped" and status.message):
+        st.error(status.message)
+    elif status.message:
+        st.caption(status.message)

@@ -1,0 +1,50 @@
+"""Live training: per model, counters and progress, held-out codes flowing onto the prior, and loss curves."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from aae_core.jobs import Job
+
+from .. import plots
+from ..state import Session
+from .common import LIVE_EVERY_S, catch_up, periodic, scatter_of, status_badge, view_options
+
+
+def show(sess: Session) -> None:
+    jobs = sess.jobs()
+    if not jobs:
+        st.info("No model yet: press Train, pick a preset, or load a checkpoint.")
+        return
+    overlay, axes = view_options(next(iter(jobs.values())).config.prior.dim)
+    periodic(_body, sess, LIVE_EVERY_S, overlay, axes)
+
+
+def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
+    jobs = sess.jobs()
+    for col, job in zip(st.columns(len(jobs)), jobs.values()):
+        with col:
+            _job_panel(job, overlay, axes)
+    catch_up(was_periodic, sess)
+
+
+def _job_panel(job: Job, overlay: str, axes) -> None:
+    snap = job.snapshot()
+    status_badge(job)
+    with st.container(horizontal=True):
+        st.metric("step", f"{snap.step:,}")
+        st.metric("epoch", f"{snap.epoch:.1f}")
+        st.metric("samples/s", f"{snap.samples_per_s:,.0f}" if job.status().state == "running" else "–")
+    if job.max_steps:
+        start = job.max_steps - (job.budget or job.max_steps)
+        done = min(1.0, max(0.0, (snap.step - start) / max(1, job.max_steps - start)))
+        st.progress(done, text=f"pauses at step {job.max_steps:,} (the epoch budget)")
+    prior = job.config.prior
+    title = f"{job.name}: held-out codes (step {snap.codes_step:,}) over the {prior.name} prior"
+    fig, _ = scatter_of(job, snap.codes, overlay, axes, title=title, key="live")
+    st.plotly_chart(fig, key=f"live-scatter-{job.name}", config={"displaylogo": False})
+    if prior.name == "swissroll" and overlay.startswith("density") and prior.dim == 2:
+        st.caption(f"Contours: {job.trainer.prior.density_note}.")
+    diverged = snap.step if job.status().state == "diverged" else None
+    st.plotly_chart(plots.loss_curves(snap.history, job.kind, diverged_at=diverged, uirevision=f"loss{job.id}"),
+                    key=f"live-loss-{job.name}", config={"displaylogo": False})

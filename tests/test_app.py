@@ -1,0 +1,197 @@
+"""The explorer driven through streamlit.testing.v1.AppTest: first visit, transport controls, each prior (with the
+reset confirmation), live settings, presets, save and load, the comparison tab's metrics and the latent pad.
+
+AppTest does not run `run_every` fragments on a timer, and it cannot run the pad's JavaScript; the pad's release is
+faked through session_state, as the pad's docstring describes. Every test pauses its jobs early to spare the CPU.
+"""
+
+import json
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aae_core.config import AAEError
+from explorer import state
+
+APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """A first visit with an empty checkpoint folder, so the page starts training by itself; the jobs are paused."""
+    monkeypatch.setenv("AAE_EXPLORER_CHECKPOINTS", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    at.first_run_info = texts(at, "toast")
+    at.button(key="pause").click().run()
+    yield at
+    state.registry().stop_all()
+    assert not [t for t in threading.enumerate() if t.name.startswith("aae-job")], "the app's jobs all stopped"
+
+
+def jobs(at):
+    return state.registry().jobs(at.query_params["owner"])
+
+
+def steps(at) -> list[int]:
+    return [int(m.value.replace(",", "")) for m in at.metric if m.label == "step"]
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def texts(at, kind: str) -> str:
+    return " | ".join(str(e.value) for e in getattr(at, kind))
+
+
+def test_first_visit_trains_an_aae_and_a_vae(app):
+    assert "AAE: training from scratch" in app.first_run_info and "VAE: training from scratch" in app.first_run_info
+    assert set(jobs(app)) == {"AAE", "VAE"}
+    assert all(j.status().state == "paused" for j in jobs(app).values())
+    assert app.button(key="train").label == "Train", "paused: the transport offers Train"
+    assert len(steps(app)) == 2
+    titles = [c["layout"]["title"]["text"] for c in charts(app) if "title" in c["layout"]]
+    assert any(t.startswith("AAE: held-out codes") and "gaussian prior" in t for t in titles)
+
+
+def test_step_buttons_train_exactly_one_minibatch(app):
+    before = steps(app)
+    app.button(key="step").click().run()
+    assert steps(app) == [before[0] + 1, before[1] + 1]
+    app.selectbox(key="phase").select("disc").run()
+    app.button(key="step").click().run()
+    assert steps(app) == [before[0] + 2, before[1] + 1], "a discriminator-only step moves the AAE alone"
+    assert "only full steps apply" in texts(app, "toast")
+    assert not app.exception
+
+
+def test_train_then_pause(app):
+    app.button(key="train").click().run()
+    assert app.button(key="pause").label == "Pause"
+    assert all(j.status().state == "running" for j in jobs(app).values())
+    first = steps(app)
+    time.sleep(1.0)
+    app.button(key="pause").click().run()
+    assert all(j.status().state == "paused" for j in jobs(app).values())
+    assert all(b > a for a, b in zip(first, steps(app)))
+
+
+@pytest.mark.parametrize("prior", ["mixture", "swissroll", "gaussian"])
+def test_each_prior_asks_before_resetting(app, prior):
+    if prior == "gaussian":
+        app.selectbox(key="prior").select("mixture").run()
+        app.button(key="apply").click().run()
+    old = dict(jobs(app))
+    app.selectbox(key="prior").select(prior).run()
+    assert "prior" in texts(app, "warning") and "restarts training" in texts(app, "warning")
+    assert jobs(app) == old, "nothing resets before the user confirms"
+    app.button(key="apply").click().run()
+    assert not app.exception
+    new = jobs(app)
+    assert all(new[n] is not old[n] and new[n].config.prior.name == prior for n in ("AAE", "VAE"))
+    app.button(key="pause").click().run()
+    titles = [c["layout"]["title"]["text"] for c in charts(app) if "title" in c["layout"]]
+    assert sum(f"over the {prior} prior" in t for t in titles) == 2
+    assert ("approximate" in texts(app, "caption")) == (prior == "swissroll"), "the roll's density is approximate"
+
+
+def test_revert_keeps_the_current_run(app):
+    old = dict(jobs(app))
+    app.number_input(key="dim").set_value(3).run()
+    assert "latent dim" in texts(app, "warning")
+    app.button(key="revert").click().run()
+    assert app.number_input(key="dim").value == 2 and not app.warning
+    assert jobs(app) == old
+
+
+def test_learning_rate_applies_live_without_reset(app):
+    old = dict(jobs(app))
+    app.select_slider(key="lr_disc").set_value(1e-3).run()
+    assert not app.warning, "a learning rate never asks for a reset"
+    assert jobs(app) == old
+    app.button(key="step").click().run()
+    assert jobs(app)["AAE"].trainer.opt_disc.param_groups[0]["lr"] == 1e-3
+
+
+def test_bad_settings_are_one_line_errors(app):
+    app.checkbox(key="cond").check().run()
+    assert any("label_conditioned" in e.value and "\n" not in e.value for e in app.error)
+    assert not app.exception
+
+
+def test_preset_applies_and_resets(app):
+    app.button(key="preset-Fig. 2b: AAE, mixture of 10 Gaussians").click().run()
+    assert app.selectbox(key="prior").value == "mixture"
+    assert {j.config.prior.name for j in jobs(app).values()} == {"mixture"}
+    assert not app.warning
+
+
+def test_save_then_load_a_checkpoint(app, tmp_path):
+    app.button(key="step").click().run()
+    saved_step, vae_step = steps(app)
+    app.session_state["tab"] = "Checkpoints & export"
+    app.run()
+    app.text_input(key="ckpt_name").input("mine").run()
+    app.button(key="save").click().run()
+    assert "saved mine-aae.safetensors" in texts(app, "toast")
+    table = app.dataframe[0].value
+    assert dict(zip(table["name"], table["steps"])) == {"mine-aae": saved_step, "mine-vae": vae_step}
+    app.button(key="reset").click().run()
+    app.selectbox(key="ckpt_pick").select("mine-aae").run()
+    app.button(key="load").click().run()
+    assert f"AAE: loaded mine-aae (step {saved_step:,})" in texts(app, "toast")
+    assert f"VAE: loaded mine-vae (step {vae_step:,})" in texts(app, "toast"), "the matching counterpart is loaded too"
+    loaded = jobs(app)
+    assert loaded["AAE"].snapshot().step == saved_step and loaded["AAE"].status().state == "paused"
+    assert (tmp_path / "mine-aae.safetensors").is_file()
+
+
+def test_comparison_tab_shows_five_metrics(app):
+    app.session_state["tab"] = "AAE vs VAE"
+    app.run()
+    assert "Over-weighted modes" in texts(app, "markdown") and "holes" in texts(app, "markdown").lower()
+    deadline = time.monotonic() + 60
+    while not app.dataframe and time.monotonic() < deadline:   # metrics are computed in the background
+        time.sleep(0.5)
+        app.run()
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["AAE", "VAE", "better"]
+    assert len(table) == 5 and "prior coverage" in table.index and "MMD² (codes vs prior)" in table.index
+    assert len(charts(app)) == 2 and not app.exception
+
+
+def test_latent_pad_decodes_a_released_point(app):
+    app.session_state["tab"] = "Latent pad"
+    app.run()
+    app.session_state["pad"] = {"pad": {"point": {"AAE": [0.5, -1.0], "VAE": [0.5, -1.0]}}}
+    app.run()
+    assert not app.exception
+    assert "Released point, decoded on the server" in texts(app, "markdown")
+    released = [json.loads(c.value) for c in app.get("code") if c.value.startswith("{")]
+    assert released == [{"AAE": [0.5, -1.0], "VAE": [0.5, -1.0]}]
+
+
+def test_timeline_and_decoded_tabs_render(app):
+    for tab in ("Timeline", "Decoded"):
+        app.session_state["tab"] = tab
+        app.run()
+        assert not app.exception and not app.error
+    assert len(app.get("image")) == 6, "samples, manifold and reconstructions for each model"
+
+
+def test_uploads_are_validated_by_the_core(tmp_path):
+    def upload(name, blob):
+        return SimpleNamespace(name=name, size=len(blob), getvalue=lambda: blob)
+
+    with pytest.raises(AAEError, match="not a readable .npz"):
+        state.store_upload([upload("bad.npz", b"not a zip")])
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=np.random.default_rng(0).random((40, 8, 8)), y=np.arange(40) % 4)
+    data = state.store_upload([upload("../../tiny.npz", path.read_bytes())])
+    assert data.name == "upload:tiny.npz" and data.image_shape == (8, 8) and data.n_classes == 4
