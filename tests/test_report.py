@@ -50,7 +50,6 @@ def test_sigma_selection_picks_the_best_width_on_validation():
     scores = [parzen_log_likelihood(samples, validation, s).mean() for s in PARZEN_SIGMAS]
     assert sigma == PARZEN_SIGMAS[int(np.argmax(scores))]
     assert 0.1 < sigma < 0.6     # a density estimate's best width for 2K samples in 2-D, neither extreme of the grid
-    assert parzen_log_likelihood(samples, validation, sigma).mean() > parzen_log_likelihood(samples, validation, 0.05).mean()
 
 
 @pytest.mark.parametrize("sigma", [0.0, -1.0, float("nan")])
