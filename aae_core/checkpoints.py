@@ -80,6 +80,9 @@ def save_checkpoint(path: str | Path, model: AAE | VAE, config: RunConfig, *, st
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes owner-only files; a checkpoint is readable like any file
         os.replace(tmp, path)   # atomic on POSIX: readers see the old file or the new one
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
