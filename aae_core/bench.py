@@ -129,13 +129,21 @@ def training_figures(model: str, size: str, data, device: torch.device, latent_d
             "mfu": round(flops / seconds / 1e9 / peak, 3)}
 
 
+def fit_check(trainer: Trainer) -> tuple[float, float, bool]:
+    """prior_mmd of the held-out codes, their 5-NN accuracy from the training codes, and whether both meet FIT_TARGET."""
+    data = trainer.data
+    test = trainer.encode(data.x_test)
+    mmd = prior_match(test, trainer.prior, seed=trainer.config.train.seed)["prior_mmd"]
+    knn = knn_accuracy(trainer.encode(data.x_train), data.y_train.cpu().numpy(), test, data.y_test.cpu().numpy())
+    return mmd, knn, mmd <= FIT_TARGET["prior_mmd"] and knn >= FIT_TARGET["knn_accuracy"]
+
+
 def fit_figures(device: torch.device, seed: int, budget_s: float) -> dict:
     """Seconds until the explorer-default mixture AAE on mnist5k reaches FIT_TARGET (None if not within budget_s)."""
     start = time.perf_counter()
     data = load_dataset("mnist5k", seed=seed)
     config = build_run_config(model="aae", prior="mixture", latent_dim=2, size="explorer", seed=seed)
     trainer = Trainer(config, data, device=str(device.type))   # publishes every 0.5 s, as the app's trainer does
-    y_train, y_test = data.y_train.numpy(), data.y_test.numpy()
     spent, checks = time.perf_counter() - start, 0.0
     while True:
         t = time.perf_counter()
@@ -143,11 +151,8 @@ def fit_figures(device: torch.device, seed: int, budget_s: float) -> dict:
             trainer.step()
         spent += time.perf_counter() - t
         t = time.perf_counter()
-        test = trainer.encode(trainer.data.x_test)
-        mmd = prior_match(test, trainer.prior, seed=seed)["prior_mmd"]
-        knn = knn_accuracy(trainer.encode(trainer.data.x_train), y_train, test, y_test)
+        mmd, knn, reached = fit_check(trainer)
         checks += time.perf_counter() - t
-        reached = mmd <= FIT_TARGET["prior_mmd"] and knn >= FIT_TARGET["knn_accuracy"]
         if reached or spent >= budget_s:
             return {"seed": seed, "seconds": round(spent, 2) if reached else None, "trained_s": round(spent, 2),
                     "steps": trainer.step_count, "epochs": round(trainer.snapshot().epoch, 2),
@@ -203,6 +208,7 @@ def _scale_in_subprocess(name: str, device: str) -> dict:
 def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
     """All figures, as one dict (the JSON output)."""
     device = resolve_device(args.device)
+    build_run_config(latent_dim=args.latent_dim)   # refuse a bad flag before minutes of measuring, not after
     if args.threads is not None:
         if args.threads < 1:
             raise AAEError(f"threads={args.threads}: must be an integer >= 1")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import SIZE_PRESETS, AAEError, PRIOR_NAMES, MODEL_KINDS, build_run_config
+from .config import SIZE_PRESETS, AAEError, PRIOR_NAMES, MODEL_KINDS, TrainConfig, build_run_config
 
 EXIT_BAD_INPUT = 2
 
@@ -44,9 +44,9 @@ def _train_parser() -> argparse.ArgumentParser:
     budget.add_argument("--seconds", type=float, help="train for this many seconds of wall time")
     budget.add_argument("--epochs", type=float, help="train for this many epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr-recon", type=float, default=1e-3)
-    p.add_argument("--lr-disc", type=float, default=2e-4)
-    p.add_argument("--lr-gen", type=float, default=2e-4)
+    p.add_argument("--lr-recon", type=float, default=TrainConfig.lr_recon)
+    p.add_argument("--lr-disc", type=float, default=TrainConfig.lr_disc)
+    p.add_argument("--lr-gen", type=float, default=TrainConfig.lr_gen)
     p.add_argument("--disc-noise", type=float, default=0.0, help="std of noise on the discriminator's inputs")
     p.add_argument("--label-conditioned", action="store_true", help="discriminator also sees labels (Fig. 4)")
     p.add_argument("--label-fraction", type=float, default=1.0, help="fraction of training labels it sees")
