@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from aae_core.checkpoints import DEFAULT_DIR, list_checkpoints, load_checkpoint, read_metadata
-from aae_core.config import SIZE_PRESETS, AAEError, RunConfig, build_run_config
+from aae_core.config import SIZE_PRESETS, AAEError, RunConfig, TrainConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset, load_dataset
 from aae_core.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, Job, JobRegistry
 
@@ -57,9 +57,9 @@ class Settings:
     batch: int = 100
     seed: int = 0
     epochs: int = 50
-    lr_recon: float = 1e-3
-    lr_disc: float = 2e-4
-    lr_gen: float = 2e-4
+    lr_recon: float = TrainConfig.lr_recon
+    lr_disc: float = TrainConfig.lr_disc
+    lr_gen: float = TrainConfig.lr_gen
     noise: float = 0.0
 
     @staticmethod
