@@ -19,7 +19,7 @@ from aae_core.priors import GaussianPrior, make_prior
 from aae_core.training import Trainer
 
 STEPS = 3
-ATOL = 2e-5   # float rounding after a few Adam steps is <= 3e-6 here; one wrong update moves weights by ~lr (>= 2e-4)
+ATOL = 5e-5   # fused-Adam rounding after a few steps reaches ~2e-5 at lr_recon=2e-3; one wrong update moves weights by ~lr (>= 2e-4)
 
 
 class Reference:
