@@ -240,3 +240,61 @@ def test_valid_npz_loads_and_scales(tmp_path):
     check_dataset(d)
     assert d.image_shape == (5, 5) and d.n_classes == 4 and d.x_train.shape[0] + d.x_test.shape[0] == 40
     assert float(d.x_train.max()) == pytest.approx(x.max() / 255)
+
+
+# ---- the app's upload path -------------------------------------------------------------------------
+
+class Upload:
+    """What st.file_uploader hands the app: a name the browser chose, a size, and the bytes."""
+
+    def __init__(self, name: str, blob: bytes):
+        self.name, self.size, self._blob = name, len(blob), blob
+
+    def getvalue(self) -> bytes:
+        return self._blob
+
+
+def npz_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def store_upload():
+    pytest.importorskip("streamlit")
+    from explorer import state
+    return state.store_upload
+
+
+def test_upload_object_array_is_refused_without_unpickling(store_upload):
+    SENTINEL.unlink(missing_ok=True)
+    evil = npz_bytes(x=np.zeros((20, 4)), y=np.array([Payload()] * 20, dtype=object))
+    with pytest.raises(AAEError, match="Python objects|not a readable"):
+        store_upload([Upload("data.npz", evil)])
+    assert not SENTINEL.exists()
+
+
+def test_upload_names_cannot_choose_a_folder(store_upload, tmp_path):
+    blob = npz_bytes(x=np.random.default_rng(0).random((20, 16)))
+    escape = tmp_path / "escaped.npz"
+    d = store_upload([Upload(f"../../../../{escape}", blob)])
+    assert d.name == "upload:escaped.npz" and d.x_train.shape[1] == 16 and not escape.exists()
+    for bad in ("", ".npz", "..", "sub/.hidden.npz"):
+        with pytest.raises(AAEError, match="file name"):
+            store_upload([Upload(bad, blob)])
+
+
+def test_upload_size_limit_and_mixed_files(store_upload, monkeypatch):
+    from explorer import state
+    blob = npz_bytes(x=np.zeros((20, 16)))
+    with pytest.raises(AAEError, match="one .npz file, or IDX files"):
+        store_upload([Upload("a.npz", blob), Upload("train-images-idx3-ubyte", b"\0")])
+    monkeypatch.setattr(state, "MAX_UPLOAD_MB", 0)
+    with pytest.raises(AAEError, match="MiB limit"):
+        store_upload([Upload("a.npz", blob)])
+
+
+def test_upload_of_random_idx_bytes_is_refused(store_upload):
+    with pytest.raises(AAEError):
+        store_upload([Upload("train-images-idx3-ubyte", b"\x00\x00\x08\x03" + b"\xff" * 40)])
