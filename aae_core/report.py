@@ -48,8 +48,11 @@ DEMO_RUNS = {
 }
 # Adam at 1e-3 for all three phases. With the regularization phases slower than reconstruction (the project's
 # defaults, 2e-4 vs 1e-3) the AAE's codes drift off the prior after ~30 epochs on mnist5k (their std grows past
-# 4 under N(0, I)); with all at 2e-4 the petals barely form in 100 epochs. The VAE gets the same rate.
+# 4 under N(0, I)); with all at 2e-4 the petals barely form in 100 epochs. The VAE gets the same rates.
 RECIPE = {"lr_recon": 1e-3, "lr_disc": 1e-3, "lr_gen": 1e-3}
+# At 1e-3 the adversarial game keeps oscillating (the Gaussian AAE's coverage swung between 0.17 and 0.49 from
+# one checkpoint to the next), so the last COOL_FRACTION of the steps run at COOL_LR and the codes settle.
+COOL_FRACTION, COOL_LR = 0.2, 1e-4
 # The swiss roll has zero thickness, so a discriminator can tell any code off it from a real sample and wins
 # (its accuracy climbed to 0.9); noise on its inputs blurs the roll a little and keeps the game going.
 ROLL_DISC_NOISE = 0.1
@@ -144,6 +147,16 @@ def round_to_half(model: AAE | VAE) -> None:
     model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
 
 
+def train_steps(trainer: Trainer, steps: int) -> None:
+    """Train for `steps` minibatches at RECIPE's rates, the last COOL_FRACTION of them at COOL_LR."""
+    cool_from = steps - round(COOL_FRACTION * steps)
+    for i in range(steps):
+        if i == cool_from:
+            trainer.update_settings(**dict.fromkeys(RECIPE, COOL_LR))
+        trainer.step()
+    trainer.publish(force_codes=True)
+
+
 def train_demo(name: str, data: Dataset, budget: Budget, seed: int, device: str) -> DemoResult:
     """Train, round to float16 and evaluate one demo model."""
     kind, prior, conditioned = DEMO_RUNS[name]
@@ -153,7 +166,7 @@ def train_demo(name: str, data: Dataset, budget: Budget, seed: int, device: str)
                               disc_noise=ROLL_DISC_NOISE if (kind, prior) == ("aae", "swissroll") else 0.0)
     trainer = Trainer(config, data, device=device, publish_every_s=math.inf)
     start = time.perf_counter()
-    trainer.run(epochs=budget.demo_epochs)
+    train_steps(trainer, budget.demo_epochs * data.x_train.shape[0] // config.train.batch_size)
     seconds = time.perf_counter() - start
     round_to_half(trainer.model)
     metrics = evaluate(trainer.model, trainer.prior, trainer.data, seed=seed)
@@ -206,8 +219,7 @@ def parzen_rows(label: str, data: Dataset, budget: Budget, seed: int, device: st
                                   size=budget.parzen_size, input_dim=data.input_dim, n_classes=data.n_classes,
                                   seed=seed, **RECIPE)
         trainer = Trainer(config, train, device=device, publish_every_s=math.inf)
-        for _ in range(budget.parzen_steps):
-            trainer.step()
+        train_steps(trainer, budget.parzen_steps)
         z = trainer.prior.sample(budget.parzen_samples, generator=torch.Generator().manual_seed(seed)).numpy()
         samples = decode(trainer.model, z, (data.input_dim,))
         sigma = select_parzen_sigma(samples, validation)
@@ -334,7 +346,8 @@ def render(args: argparse.Namespace, budget: Budget, results: dict[str, DemoResu
         f"{'**This is a `--quick` run: tiny budgets, for CI; its numbers mean little.** ' if args.quick else ''}"
         f"Every 2-D model below trains for {budget.demo_epochs} epochs on mnist5k ({n_train:,} training images, "
         f"{n_test:,} held out) in minibatches of 100 with Adam at a learning rate of {RECIPE['lr_recon']:g} for "
-        "every phase (the AAE's reconstruction, discriminator and generator updates; the VAE's single update); "
+        "every phase (the AAE's reconstruction, discriminator and generator updates; the VAE's single update), "
+        f"lowered to {COOL_LR:g} for the last {COOL_FRACTION:.0%} of the steps to settle the adversarial game; "
         f"the swiss-roll AAEs add noise of std {ROLL_DISC_NOISE} to the discriminator's inputs. Each is evaluated "
         "with its weights rounded to float16, exactly as shipped in `checkpoints/` (the explorer opens on these "
         "models). "
@@ -405,7 +418,8 @@ def render(args: argparse.Namespace, budget: Budget, results: dict[str, DemoResu
         f"{budget.parzen_samples:,} codes drawn from N(0, I) and decoded (the decoder's mean image); a Gaussian "
         "Parzen window on those images; its width sigma chosen from a grid by the mean log-likelihood of held-out "
         "*training* images (the validation split, never trained on); then the mean log-likelihood of the test "
-        f"images, ± its standard error. Each model trains for {budget.parzen_steps:,} minibatches of 100.",
+        f"images, ± its standard error. Each model trains for {budget.parzen_steps:,} minibatches of 100 with the "
+        "same learning rates as above.",
         "",
         *parzen_table(parzen),
         "",
