@@ -288,7 +288,9 @@ class Trainer:
         x, idx = self._next_batch()
         raw = self._aae_step(x, idx, phase) if self.is_aae else self._vae_step(x)
         used = [isinstance(v, torch.Tensor) for v in raw]   # phases that did not run report NaN
-        losses = [float(v) for v in raw]
+        # One device-to-host copy for all losses: on CUDA each float(tensor) would wait for the GPU on its own.
+        ran = iter(torch.stack([v for v, u in zip(raw, used) if u]).tolist())
+        losses = [next(ran) if u else math.nan for u in used]
         self.step_count += 1
         self.samples_seen += x.shape[0]
         self._history.append(self.step_count, losses)
