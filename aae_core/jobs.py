@@ -33,6 +33,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, validate_name
@@ -80,7 +81,7 @@ class Job:
     """One model training on its own worker thread; created by `JobRegistry.start`."""
 
     def __init__(self, trainer: Trainer, *, name: str, owner: str, threads: int = 1, paused: bool = False,
-                 max_steps: int | None = None, call_timeout_s: float = CALL_TIMEOUT_S):
+                 max_steps: int | None = None, call_timeout_s: float = CALL_TIMEOUT_S, history: dict | None = None):
         self.trainer = trainer
         self.name = name
         self.owner = owner
@@ -96,6 +97,7 @@ class Job:
         self._status_lock = threading.Lock()
         self._status = JobStatus("paused" if paused else "running")
         self._train_settings = trainer.config.train
+        self._earlier = _as_arrays(history or {}, trainer.snapshot().history)
         self._frozen: tuple[int, AutoEncoderBase] | None = None
         self._metrics: tuple[int, dict] | None = None
         self._metrics_started = -float("inf")
@@ -109,6 +111,13 @@ class Job:
     def snapshot(self) -> Snapshot:
         """The latest published training state (never blocks)."""
         return self.trainer.snapshot()
+
+    def history(self) -> dict[str, np.ndarray]:
+        """Loss curves: those a loaded checkpoint (or an earlier job) brought along, then this job's own."""
+        now = self.snapshot().history
+        if not self._earlier:
+            return now
+        return {k: np.concatenate([self._earlier[k], v]) for k, v in now.items()}
 
     def status(self) -> JobStatus:
         with self._status_lock:
@@ -170,7 +179,7 @@ class Job:
         t = self.trainer
         metrics = evaluate(model, t.prior, t.data, seed=t.config.train.seed) if with_metrics else None
         return save_checkpoint(path, model, t.config, step=step, metrics=metrics,
-                               history=short_history(self.snapshot().history),
+                               history=short_history(self.history()),
                                extra={"prior_meta": t.prior.metadata()})
 
     def metrics(self, max_age_s: float = METRICS_EVERY_S) -> tuple[int, dict] | None:
@@ -325,6 +334,16 @@ class Job:
             self._metrics = (step, result)
 
 
+def _as_arrays(history: dict, like: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A stored history (lists, None for NaN, as checkpoints keep it) as arrays with the keys and dtypes of `like`;
+    a key it lacks becomes NaN."""
+    n = len(history.get("step", []))
+    if not n:
+        return {}
+    return {k: np.array([np.nan if x is None else x for x in history.get(k, [None] * n)], dtype=np.float64)
+            .astype(v.dtype) for k, v in like.items()}
+
+
 class Lease:
     """One live session's claim on an owner token; `release()` when the session ends (idempotent)."""
 
@@ -395,8 +414,10 @@ class JobRegistry:
     # ---- jobs -------------------------------------------------------------------------------------
 
     def start(self, owner: str, name: str, config: RunConfig, data: Dataset, *, model: AutoEncoderBase | None = None,
-              start_step: int = 0, paused: bool = False, max_steps: int | None = None) -> Job:
+              start_step: int = 0, paused: bool = False, max_steps: int | None = None,
+              history: dict | None = None) -> Job:
         """Build a Trainer and start it as the owner's job `name`, replacing (stopping) one of that name.
+        `history`: loss curves to show before this job's own (a checkpoint's, as stored in its metadata).
         Raises JobLimitReached at the cap, or AAEError for a bad config, before any thread starts."""
         with self._lock:
             # Take the job being replaced out of the books first, so concurrent starts cannot both count it.
@@ -422,7 +443,7 @@ class JobRegistry:
         if old is not None:
             old.stop()
         job = Job(trainer, name=name, owner=owner, threads=self.threads, paused=paused, max_steps=max_steps,
-                  call_timeout_s=self.call_timeout_s)
+                  call_timeout_s=self.call_timeout_s, history=history)
         with self._lock:
             self._starting -= 1
             displaced = self._jobs.setdefault(owner, {}).get(name)

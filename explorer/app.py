@@ -28,8 +28,11 @@ torch.set_num_threads(1)
 
 st.set_page_config(page_title="AAE Explorer", page_icon="🌀", layout="wide")
 sess = state.session()
+for pair in state.load_url_settings():
+    controls.flash("error", f"URL: ignored {pair} (not a value this setting takes)")
 state.apply_pending_settings()
 settings = controls.sidebar(sess)
+state.sync_url(settings)
 
 if not st.session_state.get("_started"):
     # First visit: show a saved or shipped model matching the settings if there is one, else start training.

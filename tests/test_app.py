@@ -195,3 +195,20 @@ def test_uploads_are_validated_by_the_core(tmp_path):
     np.savez(path, x=np.random.default_rng(0).random((40, 8, 8)), y=np.arange(40) % 4)
     data = state.store_upload([upload("../../tiny.npz", path.read_bytes())])
     assert data.name == "upload:tiny.npz" and data.image_shape == (8, 8) and data.n_classes == 4
+
+
+def test_settings_come_from_the_url_and_go_back_to_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("AAE_EXPLORER_CHECKPOINTS", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"prior": "mixture", "lr_disc": "0.001", "dim": "banana", "k": "999"})
+    at.run()
+    try:
+        assert at.selectbox(key="prior").value == "mixture" and at.select_slider(key="lr_disc").value == 1e-3
+        assert "ignored dim=banana" in texts(at, "error") and "ignored k=999" in texts(at, "error")
+        assert {j.config.prior.name for j in jobs(at).values()} == {"mixture"}
+        # A preset changes the widgets in code; the URL follows, so a reload or a link restores it.
+        at.button(key="preset-Swiss roll").click().run()
+        assert at.query_params["prior"] == "swissroll"
+        assert "lr_disc" not in at.query_params, "back at its default, so not in the URL"
+    finally:
+        state.registry().stop_all()

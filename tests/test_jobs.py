@@ -232,3 +232,14 @@ def test_job_is_usable_without_a_registry(mnist5k):
     job = Job(Trainer(aae_config(), mnist5k), name="solo", owner="tester00", paused=True)
     assert job.step().step == 1
     assert job.stop()
+
+
+def test_a_loaded_history_comes_before_the_jobs_own(registry, mnist5k):
+    stored = {"step": [10, 20], "recon": [300.0, None], "kl": [1.0, 2.0]}   # as checkpoints keep it
+    job = registry.start(registry.lease().owner, "VAE", build_run_config(model="vae"), mnist5k, start_step=20,
+                         paused=True, history=stored)
+    job.step()
+    h = job.history()
+    assert list(h["step"]) == [10, 20, 21] and h["step"].dtype.kind == "i"
+    assert h["recon"][0] == 300.0 and math.isnan(h["recon"][1]) and not math.isnan(h["recon"][2])
+    assert math.isnan(h["d_loss"][0]), "keys the stored history lacks are NaN, never invented"

@@ -46,5 +46,9 @@ def _job_panel(job: Job, overlay: str, axes) -> None:
     if prior.name == "swissroll" and overlay.startswith("density") and prior.dim == 2:
         st.caption(f"Contours: {job.trainer.prior.density_note}.")
     diverged = snap.step if job.status().state == "diverged" else None
-    st.plotly_chart(plots.loss_curves(snap.history, job.kind, diverged_at=diverged, uirevision=f"loss{job.id}"),
-                    key=f"live-loss-{job.name}", config={"displaylogo": False})
+    history = job.history()
+    if len(history["step"]):
+        st.plotly_chart(plots.loss_curves(history, job.kind, diverged_at=diverged, uirevision=f"loss{job.id}"),
+                        key=f"live-loss-{job.name}", config={"displaylogo": False})
+    else:
+        st.caption("Loss curves appear after the first step.")
