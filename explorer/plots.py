@@ -1,15 +1,18 @@
 """Plotly figure builders: codes over the prior, and loss curves. Pure functions of arrays (no Streamlit).
 
-Figures are built from plain dicts (no validation pass), because the live view rebuilds them every second.
+Figures are plain dicts (no validation pass), because the live view rebuilds them every second; explorer/charts.py
+draws them.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
+from PIL import Image
 from plotly.colors import qualitative
 
 from aae_core.config import PriorConfig
@@ -19,6 +22,8 @@ PALETTE = qualitative.D3 + qualitative.Alphabet   # D3 category10: the latent pa
 PRIOR_COLOUR = "rgba(90, 90, 90, 0.35)"
 MAX_CURVE_POINTS = 400       # loss histories are thinned to this many points before they are sent
 N_PRIOR_SAMPLES = 1500
+DENSITY_PIXELS = 240      # the density image is n x n
+NICE_STEPS = (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)   # axis half-widths, times a power of 10
 
 
 @functools.lru_cache(maxsize=32)
@@ -28,13 +33,26 @@ def prior_samples(config: PriorConfig, n: int = N_PRIOR_SAMPLES) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=32)
-def prior_density(config: PriorConfig, n: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(xs, ys, p(z)) on an n x n grid covering a 2-D prior, from `prior.log_prob` (approximate for the roll)."""
+def prior_density(config: PriorConfig, n: int = DENSITY_PIXELS) -> tuple[str, float]:
+    """A 2-D prior's density p(z) as banded contours in a transparent PNG (data URI), and the half-width of the
+    square it covers. An image, not a contour trace: drawn once per prior, so a live refresh recomputes nothing."""
     lim = extent(prior_samples(config))
     xs = np.linspace(-lim, lim, n)
-    grid = torch.as_tensor(np.stack(np.meshgrid(xs, xs), -1).reshape(-1, 2), dtype=torch.float32)
-    density = make_prior(config).log_prob(grid).exp().numpy().reshape(n, n)
-    return xs, xs, density
+    grid = torch.as_tensor(np.stack(np.meshgrid(xs, xs[::-1]), -1).reshape(-1, 2), dtype=torch.float32)  # top row first
+    p = make_prior(config).log_prob(grid).exp().numpy().reshape(n, n)
+    # Bands every 15 % of the peak from 5 %, darker towards the modes; a line where the band changes.
+    band = np.clip(np.floor((p / p.max() - 0.05) / 0.15) + 1, 0, 7).astype(np.int16)
+    alpha = band * (0.5 * 255 / 7)
+    edge = np.zeros_like(band, bool)
+    edge[:, 1:] |= band[:, 1:] != band[:, :-1]
+    edge[1:, :] |= band[1:, :] != band[:-1, :]
+    alpha = np.where(edge, 150, alpha)
+    rgba = np.empty((n, n, 4), np.uint8)
+    rgba[..., :3] = 90
+    rgba[..., 3] = alpha.astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), lim
 
 
 def extent(points: np.ndarray, q: float = 99.5) -> float:
@@ -44,29 +62,22 @@ def extent(points: np.ndarray, q: float = 99.5) -> float:
 
 
 def view_limit(prior_points: np.ndarray, code_points: np.ndarray | None) -> float:
-    """Axis half-width: the prior's extent, widened for codes outside it, but at most 4x (outliers don't squash it)."""
+    """Axis half-width: the prior's extent, widened for codes outside it, but at most 4x (outliers don't squash it),
+    rounded up to a step of NICE_STEPS, so the axes hold still while the codes move (and the browser does not redo
+    their ticks every refresh)."""
     lim = extent(prior_points)
     if code_points is not None and len(code_points):
         lim = max(lim, min(extent(code_points, 99.0), 4 * lim))
-    return lim
+    scale = 10.0 ** np.floor(np.log10(lim))
+    return float(scale * next(s for s in NICE_STEPS if s * scale >= lim * (1 - 1e-9)))
 
 
 def latent_scatter(points: np.ndarray | None, labels: np.ndarray | None, *, lim: float, title: str,
-                   prior_points: np.ndarray | None = None, density: tuple | None = None,
+                   prior_points: np.ndarray | None = None, density: tuple[str, float] | None = None,
                    class_names: list[str] | None = None, axis_names: tuple[str, str] = ("z1", "z2"),
-                   height: int = 430, uirevision: str = "latent") -> go.Figure:
-    """Held-out codes coloured by label, over the prior drawn as density contours or as samples."""
+                   height: int = 430, uirevision: str = "latent") -> dict:
+    """Held-out codes coloured by label, over the prior drawn as density contours (`prior_density`) or as samples."""
     traces = []
-    if density is not None:
-        xs, ys, z = density
-        # Shaded bands of p(z), transparent where it is ~0, so the codes on top stay readable.
-        top = float(z.max())
-        traces.append({"type": "contour", "x": xs, "y": ys, "z": z, "showscale": False, "zmin": 0, "zmax": top,
-                       "contours": {"coloring": "fill", "start": 0.05 * top, "end": 0.95 * top, "size": 0.15 * top},
-                       "line": {"width": 0.5, "color": "rgba(90, 90, 90, 0.5)"},
-                       "colorscale": [[0, "rgba(255, 255, 255, 0)"], [0.05, "rgba(255, 255, 255, 0)"],
-                                      [1, "rgba(90, 90, 90, 0.6)"]],
-                       "hoverinfo": "skip", "name": "prior density", "showlegend": True})
     if prior_points is not None:
         traces.append({"type": "scattergl", "mode": "markers", "x": prior_points[:, 0], "y": prior_points[:, 1],
                        "marker": {"size": 3, "color": PRIOR_COLOUR}, "name": "prior samples", "hoverinfo": "skip"})
@@ -85,7 +96,11 @@ def latent_scatter(points: np.ndarray | None, labels: np.ndarray | None, *, lim:
               "xaxis": {**axis, "title": {"text": axis_names[0]}},
               "yaxis": {**axis, "title": {"text": axis_names[1]}, "scaleanchor": "x", "scaleratio": 1},
               "legend": {"itemsizing": "constant", "font": {"size": 11}}}
-    return go.Figure({"data": traces, "layout": layout})
+    if density is not None:
+        image, half = density
+        layout["images"] = [{"source": image, "xref": "x", "yref": "y", "x": -half, "y": half, "sizex": 2 * half,
+                             "sizey": 2 * half, "sizing": "stretch", "layer": "below"}]
+    return {"data": traces, "layout": layout}
 
 
 def _thin(values: np.ndarray) -> np.ndarray:
@@ -103,7 +118,7 @@ CURVES = {"aae": [("recon", [("recon", "reconstruction (nats/image)")]),
 
 
 def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int | None = None,
-                height: int = 330, uirevision: str = "losses") -> go.Figure:
+                height: int = 330, uirevision: str = "losses") -> dict:
     """Stacked panels sharing the step axis: recon, D/G loss, D accuracy (AAE) or recon, KL (VAE).
     Phases a step skipped are gaps; a divergence is marked by a red line (the app also says so in words)."""
     panels = CURVES[kind]
@@ -132,4 +147,4 @@ def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int |
     if diverged_at is not None:
         layout["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": diverged_at, "x1": diverged_at,
                              "y0": 0, "y1": 1, "line": {"color": "red", "dash": "dash"}}]
-    return go.Figure({"data": traces, "layout": layout})
+    return {"data": traces, "layout": layout}

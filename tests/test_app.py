@@ -43,7 +43,9 @@ def steps(at) -> list[int]:
 
 
 def charts(at) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    """The figures the app's charts (explorer.charts) were given."""
+    return [json.loads(json.loads(el.proto.json)["figure"]) for el in at.get("bidi_component")
+            if el.proto.component_name == "aae_explorer.chart"]
 
 
 def texts(at, kind: str) -> str:
@@ -212,3 +214,30 @@ def test_settings_come_from_the_url_and_go_back_to_it(tmp_path, monkeypatch):
         assert "lr_disc" not in at.query_params, "back at its default, so not in the URL"
     finally:
         state.registry().stop_all()
+
+
+
+def chart_elements(at) -> dict[str, tuple[str, dict]]:
+    """The app's charts by widget key: (element id, figure)."""
+    return {el.key: (el.proto.id, json.loads(json.loads(el.proto.json)["figure"]))
+            for el in at.get("bidi_component") if el.proto.component_name == "aae_explorer.chart"}
+
+
+def test_live_charts_keep_their_identity_while_their_figures_change(app):
+    """The browser updates a chart in place (Plotly.react) only if its element id survives new data; st.plotly_chart
+    derives the id from the figure, which remounted every live chart each second."""
+    before = chart_elements(app)
+    assert set(before) == {"live-scatter-AAE", "live-loss-AAE", "live-scatter-VAE", "live-loss-VAE"}
+    app.button(key="step").click().run()
+    after = chart_elements(app)
+    assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
+    assert after["live-scatter-AAE"][1]["layout"]["title"] != before["live-scatter-AAE"][1]["layout"]["title"]
+    (density,) = after["live-scatter-AAE"][1]["layout"]["images"]
+    assert density["source"].startswith("data:image/png;base64,") and density["layer"] == "below"
+
+
+def test_charts_fall_back_to_st_plotly_chart_without_static_serving(app, monkeypatch):
+    from explorer import charts as chart_module
+    monkeypatch.setattr(chart_module, "plotly_js_served", lambda: False)
+    app.run()
+    assert not chart_elements(app) and len(app.get("plotly_chart")) == 4 and not app.exception

@@ -9,6 +9,7 @@ import streamlit as st
 
 from aae_core.metrics import METRIC_KEYS
 
+from .. import charts
 from ..state import Session
 from .common import LIVE_EVERY_S, catch_up, periodic, png_uri, scatter_of, view_options
 from .decoded import sample_grid
@@ -58,8 +59,10 @@ def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
     left, right = st.columns(2)
     for col, job in ((left, aae), (right, vae)):
         fig = figs[job.name]
-        fig.update_xaxes(range=[-lim, lim]).update_yaxes(range=[-lim, lim])   # same scale for both
-        col.plotly_chart(fig, key=f"cmp-scatter-{job.name}", config={"displaylogo": False})
+        for axis in ("xaxis", "yaxis"):
+            fig["layout"][axis]["range"] = [-lim, lim]   # the same scale for both
+        with col:
+            charts.plotly_chart(fig, key=f"cmp-scatter-{job.name}")
         step, model = job.frozen_model()
         col.image(png_uri(sample_grid(job, model)), caption=f"{job.name}: decoded prior samples (step {step:,})",
                   width="stretch")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from aae_core.jobs import Job
 
-from .. import plots
+from .. import charts, plots
 from ..state import Session
 from .common import LIVE_EVERY_S, catch_up, periodic, scatter_of, status_badge, view_options
 
@@ -42,13 +42,13 @@ def _job_panel(job: Job, overlay: str, axes) -> None:
     prior = job.config.prior
     title = f"{job.name}: held-out codes (step {snap.codes_step:,}) over the {prior.name} prior"
     fig, _ = scatter_of(job, snap.codes, overlay, axes, title=title, key="live")
-    st.plotly_chart(fig, key=f"live-scatter-{job.name}", config={"displaylogo": False})
+    charts.plotly_chart(fig, key=f"live-scatter-{job.name}")
     if prior.name == "swissroll" and overlay.startswith("density") and prior.dim == 2:
         st.caption(f"Contours: {job.trainer.prior.density_note}.")
     diverged = snap.step if job.status().state == "diverged" else None
     history = job.history()
     if len(history["step"]):
-        st.plotly_chart(plots.loss_curves(history, job.kind, diverged_at=diverged, uirevision=f"loss{job.id}"),
-                        key=f"live-loss-{job.name}", config={"displaylogo": False})
+        charts.plotly_chart(plots.loss_curves(history, job.kind, diverged_at=diverged, uirevision=f"loss{job.id}"),
+                            key=f"live-loss-{job.name}")
     else:
         st.caption("Loss curves appear after the first step.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from .. import charts
 from ..state import Session
 from .common import scatter_of, view_options
 
@@ -37,4 +38,4 @@ def _body(sess: Session, overlay: str, axes) -> None:
             step, codes = frames[i]
             fig, _ = scatter_of(job, codes.astype(np.float64), overlay, axes, key="tl",
                                 title=f"{job.name} codes at step {step:,} (frame {i + 1} of {len(frames)})")
-            st.plotly_chart(fig, key=f"tl-scatter-{job.name}", config={"displaylogo": False})
+            charts.plotly_chart(fig, key=f"tl-scatter-{job.name}")

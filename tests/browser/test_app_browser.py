@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,13 @@ def test_live_page_trains_and_compares(streamlit_app, page):
         const now = ({CODE_POINTS})();
         return now.length && now.join('|') !== {first_points!r}.join('|');
     }}""", timeout=30_000)
+    # Charts draw asynchronously (explorer/charts.js), so the counters and the scatter need not change in the same
+    # frame: wait for the counters too.
+    deadline = time.monotonic() + 30
     later = step_counters(page)
+    while not all(b > a for a, b in zip(first_steps, later)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        later = step_counters(page)
     assert all(b > a for a, b in zip(first_steps, later)), (first_steps, later)
     assert "owner=" in page.url, "the session token is in the URL, so a reload re-attaches"
     assert_no_errors(page)

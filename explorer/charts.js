@@ -1,0 +1,74 @@
+// A plotly chart that Streamlit updates in place (see charts.py for why). Streamlit calls the default
+// export again on the same element whenever the figure changes; each root keeps one Chart, which hands
+// the newest figure to Plotly.react. Figures that arrive while one is being drawn are coalesced: only
+// the latest is drawn, so a slow browser skips frames instead of queueing them.
+
+let plotlyLoading = null;
+
+/** window.Plotly, loading plotly.js from `url` once per page. */
+function loadPlotly(url) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = url;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => { plotlyLoading = null; script.remove(); reject(new Error(`could not load ${url}`)); };
+      document.head.appendChild(script);
+    });
+  }
+  return plotlyLoading;
+}
+
+class Chart {
+  constructor(root) {
+    this.root = root;
+    this.plot = document.createElement("div");
+    this.message = document.createElement("div");
+    root.append(this.plot, this.message);
+    this.next = null;
+    this.busy = false;
+  }
+
+  update(data) {
+    this.next = data;
+    if (!this.busy) this.drain();
+  }
+
+  async drain() {
+    this.busy = true;
+    try {
+      while (this.next) {
+        const data = this.next;
+        this.next = null;
+        const Plotly = await loadPlotly(data.plotly_url);
+        const figure = JSON.parse(data.figure);
+        this.plot.style.height = `${data.height}px`;
+        await Plotly.react(this.plot, figure.data, figure.layout, data.config);
+        this.message.textContent = "";
+      }
+    } catch (err) {
+      this.message.textContent = `Chart failed: ${err.message}`;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  dispose() {
+    if (window.Plotly) window.Plotly.purge(this.plot);
+  }
+}
+
+const charts = new WeakMap();
+
+export default function chart({ data, parentElement }) {
+  const root = parentElement.querySelector(".aae-chart");
+  let c = charts.get(root);
+  if (!c) {
+    c = new Chart(root);
+    charts.set(root, c);
+  }
+  c.update(data);
+  // Streamlit also calls this cleanup when newer data supersedes a call: dispose only a chart whose element left.
+  return () => setTimeout(() => { if (!root.isConnected) { c.dispose(); charts.delete(root); } }, 0);
+}
