@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from aae_core.jobs import Job
 
 from .. import charts, plots
 from ..state import Session
-from .common import LIVE_EVERY_S, catch_up, periodic, scatter_of, status_badge, view_options
+from .common import LIVE_EVERY_S, SLOW_EVERY_S, catch_up, periodic, scatter_of, status_badge, view_options
 
 
 def show(sess: Session) -> None:
@@ -45,10 +47,20 @@ def _job_panel(job: Job, overlay: str, axes) -> None:
     charts.plotly_chart(fig, key=f"live-scatter-{job.name}")
     if prior.name == "swissroll" and overlay.startswith("density") and prior.dim == 2:
         st.caption(f"Contours: {job.trainer.prior.density_note}.")
-    diverged = snap.step if job.status().state == "diverged" else None
-    history = job.history()
-    if len(history["step"]):
-        charts.plotly_chart(plots.loss_curves(history, job.kind, diverged_at=diverged, uirevision=f"loss{job.id}"),
-                            key=f"live-loss-{job.name}")
+    if len(job.history()["step"]):
+        charts.plotly_chart(_loss_figure(job), key=f"live-loss-{job.name}")
     else:
         st.caption("Loss curves appear after the first step.")
+
+
+def _loss_figure(job: Job) -> dict:
+    """The job's loss curves, rebuilt at most every SLOW_EVERY_S while it trains. Redrawing the three panels each
+    second cost the browser more than both scatters; an unchanged figure costs it nothing. A pause, a step or a
+    divergence (a new status) rebuilds at once."""
+    key, now, state = f"_loss_figure:{job.id}", time.monotonic(), job.status().state
+    built = st.session_state.get(key)
+    if built is None or built[1] != state or state != "running" or now - built[0] >= SLOW_EVERY_S:
+        diverged = job.snapshot().step if state == "diverged" else None
+        figure = plots.loss_curves(job.history(), job.kind, diverged_at=diverged, uirevision=f"loss{job.id}")
+        built = st.session_state[key] = (now, state, figure)
+    return built[2]
