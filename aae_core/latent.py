@@ -13,7 +13,6 @@ import math
 import numpy as np
 import torch
 from PIL import Image
-from sklearn.decomposition import PCA
 
 from .config import AAEError
 from .models import AutoEncoderBase
@@ -78,6 +77,7 @@ def project_2d(codes: np.ndarray, axes: tuple[int, int] | None = None) -> np.nda
         return codes
     if axes is not None:
         return codes[:, list(axes)]
+    from sklearn.decomposition import PCA   # imported here: scikit-learn adds ~1 s to the app's first page
     return PCA(n_components=2, random_state=0).fit_transform(codes)
 
 

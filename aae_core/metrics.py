@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import torch
-from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from .config import AAEError
 from .data import Dataset
@@ -44,6 +43,7 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_projections: int = 200, s
 def coverage(codes: np.ndarray, prior_samples: np.ndarray) -> float:
     """Fraction of prior samples with a code closer than the median nearest-neighbour distance among
     the prior samples themselves: low where the codes leave holes in the prior."""
+    from sklearn.neighbors import NearestNeighbors   # imported here: scikit-learn adds ~1 s to the app's first page
     nn_prior = NearestNeighbors(n_neighbors=2).fit(prior_samples)
     radius = np.median(nn_prior.kneighbors(prior_samples)[0][:, 1])   # column 0 is the point itself
     nearest_code = NearestNeighbors(n_neighbors=1).fit(codes).kneighbors(prior_samples)[0][:, 0]
@@ -68,6 +68,7 @@ def prior_match(codes: np.ndarray, prior: Prior, seed: int = 0) -> dict[str, flo
 
 def knn_accuracy(train_codes: np.ndarray, train_y: np.ndarray, test_codes: np.ndarray, test_y: np.ndarray) -> float:
     """5-NN accuracy of test codes classified from train codes: how much class structure the codes keep."""
+    from sklearn.neighbors import KNeighborsClassifier   # imported here: see coverage()
     return float(KNeighborsClassifier(n_neighbors=5).fit(train_codes, train_y).score(test_codes, test_y))
 
 
