@@ -11,9 +11,17 @@ import sys
 from pathlib import Path
 
 import streamlit as st
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # `streamlit run explorer/app.py` from a checkout
+
+from explorer import charts  # noqa: E402
+
+st.set_page_config(page_title="AAE Explorer", page_icon=":material/scatter_plot:", layout="wide")
+# Before the heavy imports below (torch, the models): the browser fetches and parses plotly.js while they load
+# and the first jobs start, so the first chart does not wait for it (~1 s sooner on a cold server).
+charts.preload_plotly()
+
+import torch  # noqa: E402
 
 from aae_core.config import AAEError  # noqa: E402
 from explorer import controls, state  # noqa: E402
@@ -26,7 +34,6 @@ TABS = {"Live training": live, "Decoded": decoded, "AAE vs VAE": compare, "Laten
 # One thread here keeps the page's work from competing with training for every core.
 torch.set_num_threads(1)
 
-st.set_page_config(page_title="AAE Explorer", page_icon="🌀", layout="wide")
 sess = state.session()
 for pair in state.load_url_settings():
     controls.flash("error", f"URL: ignored {pair} (not a value this setting takes)")

@@ -3,21 +3,24 @@
 // the newest figure to Plotly.react. Figures that arrive while one is being drawn are coalesced: only
 // the latest is drawn, so a slow browser skips frames instead of queueing them.
 
-let plotlyLoading = null;
-
-/** window.Plotly, loading plotly.js from `url` once per page. */
+/** window.Plotly, loading plotly.js from `url` once per page (the promise is shared through window, so that
+ *  every copy of this module, whichever element loaded it, waits for the same script). */
 function loadPlotly(url) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!plotlyLoading) {
-    plotlyLoading = new Promise((resolve, reject) => {
+  if (!window.aaeExplorerPlotly) {
+    window.aaeExplorerPlotly = new Promise((resolve, reject) => {
       const script = document.createElement("script");
       script.src = url;
       script.onload = () => resolve(window.Plotly);
-      script.onerror = () => { plotlyLoading = null; script.remove(); reject(new Error(`could not load ${url}`)); };
+      script.onerror = () => {
+        window.aaeExplorerPlotly = null;
+        script.remove();
+        reject(new Error(`could not load ${url}`));
+      };
       document.head.appendChild(script);
     });
   }
-  return plotlyLoading;
+  return window.aaeExplorerPlotly;
 }
 
 class Chart {
@@ -31,6 +34,10 @@ class Chart {
   }
 
   update(data) {
+    if (!data.figure) {   // a preload: only fetch plotly.js
+      loadPlotly(data.plotly_url).catch((err) => { this.message.textContent = err.message; });
+      return;
+    }
     this.next = data;
     if (!this.busy) this.drain();
   }

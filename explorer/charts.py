@@ -61,6 +61,13 @@ def plotly_url() -> str:
     return "/" + (base + "/" if base else "") + f"app/static/{PLOTLY_FILE}"
 
 
+def preload_plotly() -> None:
+    """Have the browser fetch plotly.js now (an empty element in the sidebar), ahead of the first chart."""
+    if plotly_js_served():
+        with st.sidebar:
+            _chart_component(key="plotly-preload", data={"figure": None, "plotly_url": plotly_url()})
+
+
 def plotly_chart(figure: dict, *, key: str) -> None:
     """Draw a figure (a plain dict of data and layout) under `key`; the next call with the same key updates it in
     place. Arrays are sent as typed base64 (plotly's JSON encoding), not as lists of numbers."""

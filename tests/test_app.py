@@ -44,8 +44,7 @@ def steps(at) -> list[int]:
 
 def charts(at) -> list[dict]:
     """The figures the app's charts (explorer.charts) were given."""
-    return [json.loads(json.loads(el.proto.json)["figure"]) for el in at.get("bidi_component")
-            if el.proto.component_name == "aae_explorer.chart"]
+    return [figure for _, figure in chart_elements(at).values()]
 
 
 def texts(at, kind: str) -> str:
@@ -219,8 +218,10 @@ def test_settings_come_from_the_url_and_go_back_to_it(tmp_path, monkeypatch):
 
 def chart_elements(at) -> dict[str, tuple[str, dict]]:
     """The app's charts by widget key: (element id, figure)."""
-    return {el.key: (el.proto.id, json.loads(json.loads(el.proto.json)["figure"]))
-            for el in at.get("bidi_component") if el.proto.component_name == "aae_explorer.chart"}
+    found = {el.key: (el.proto.id, json.loads(el.proto.json)) for el in at.get("bidi_component")
+             if el.proto.component_name == "aae_explorer.chart"}
+    assert found.pop("plotly-preload", (None, {"figure": None}))[1]["figure"] is None, "the preload draws nothing"
+    return {key: (id_, json.loads(data["figure"])) for key, (id_, data) in found.items()}
 
 
 def test_live_charts_keep_their_identity_while_their_figures_change(app):
