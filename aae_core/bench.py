@@ -4,6 +4,8 @@ Every figure comes from the same run on the same device:
   sgemm_gflops     the device's fp32 matmul peak (square matmuls, best of a few);
   train            samples/s of the real `Trainer.step` (all phases) for AAE and VAE at the paper and
                    explorer sizes; GFLOP per step counted by FlopCounterMode on a real step; mfu = GFLOP/s / peak;
+                   on CPU also the `*_plain` rows: the same step by the straightforward loop (aae_core/reference.py),
+                   the "before" of every optimisation, measured in the same run;
   seconds_to_fit   wall seconds until a 2-D mixture-prior AAE on mnist5k reaches FIT_TARGET on held-out
                    codes, counting data loading, setup, training and publishing, but not the periodic checks;
   decode_ms        one decode and a 20x20 manifold grid at the explorer size;
@@ -31,6 +33,7 @@ from .config import SIZE_PRESETS, AAEError, build_run_config
 from .data import load_dataset
 from .metrics import knn_accuracy, prior_match
 from .models import build_model
+from .reference import ReferenceLoop
 from .training import Trainer, resolve_device
 
 FIT_TARGET = {"prior_mmd": 0.1, "knn_accuracy": 0.6}   # prior_mmd at most, knn_accuracy at least
@@ -115,15 +118,18 @@ def step_flops(trainer: Trainer) -> int:
 
 
 def training_figures(model: str, size: str, data, device: torch.device, latent_dim: int, peak: float,
-                     window_s: float, windows: int) -> dict:
-    """Throughput of the full training step (all phases) with publishing off, as a headless run trains."""
+                     window_s: float, windows: int, plain: bool = False) -> dict:
+    """Throughput of the full training step (all phases) with publishing off, as a headless run trains; with
+    `plain`, of the reference loop on the same model and data (the same math, so the same FLOPs)."""
     config = build_run_config(model=model, prior="gaussian", latent_dim=latent_dim, size=size, input_dim=data.input_dim)
     trainer = Trainer(config, data, device=str(device.type), publish_every_s=math.inf)
     flops = step_flops(trainer)
-    seconds = best_seconds_per_call(trainer.step, device, window_s, windows)
+    step = ReferenceLoop(config, data, trainer.model).step if plain else trainer.step
+    seconds = best_seconds_per_call(step, device, window_s, windows)
     batch = config.train.batch_size
     widths = [data.input_dim, *SIZE_PRESETS[size], latent_dim]
-    return {"model": model, "size": size, "layers": "-".join(map(str, widths)), "batch_size": batch,
+    return {"model": model, "size": size, "loop": "plain" if plain else "trainer",
+            "layers": "-".join(map(str, widths)), "batch_size": batch,
             "samples_per_s": round(batch / seconds, 1), "step_ms": round(seconds * 1e3, 3),
             "gflop_per_step": round(flops / 1e9, 4), "gflops": round(flops / seconds / 1e9, 2),
             "mfu": round(flops / seconds / 1e9 / peak, 3)}
@@ -174,6 +180,7 @@ def decode_figures(device: torch.device, window_s: float, windows: int) -> dict:
 def scale_point(name: str, device: str) -> dict:
     """Load one dataset and train one epoch of the explorer-default AAE: time and memory growth (run in a fresh process)."""
     dev = resolve_device(device)
+    import sklearn.datasets  # noqa: F401  (digits' loader imports it on first use: not data, so load it before the baseline)
     base = rss_mb()
     t = time.perf_counter()
     data = load_dataset(name)
@@ -226,11 +233,15 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
     result["sgemm"] = {"n": n, "reps": reps}
     data = load_dataset("mnist5k")
     result["train"] = {}
+    # The reference loop draws its noise from CPU generators, so it runs on CPU only.
+    loops = (False, True) if device.type == "cpu" else (False,)
     for model in ("aae", "vae"):
         for size in ("paper", "explorer"):
-            log(f"training throughput {model} {size} ...")
-            result["train"][f"{model}_{size}"] = training_figures(model, size, data, device, args.latent_dim,
-                                                                  result["sgemm_gflops"], window_s, windows)
+            for plain in loops:
+                name = f"{model}_{size}{'_plain' if plain else ''}"
+                log(f"training throughput {name} ...")
+                result["train"][name] = training_figures(model, size, data, device, args.latent_dim,
+                                                         result["sgemm_gflops"], window_s, windows, plain)
     seeds, budget = ((0,), 8.0) if quick else ((0, 1, 2), 60.0)
     runs = []
     for seed in seeds:
@@ -256,10 +267,11 @@ def format_table(r: dict) -> str:
     lines = [f"AAE Explorer benchmark on {m['device_name']} ({m['cores']} cores, {m['torch_threads']} torch threads), "
              f"torch {m['torch']}, device {m['device']}; {r['settings']['timing']}",
              f"fp32 matmul peak ({r['sgemm']['n']}^2, best of {r['sgemm']['reps']}): {r['sgemm_gflops']:.1f} GFLOP/s", "",
-             f"{'training step (all phases)':<36}{'samples/s':>11}{'step ms':>10}{'GFLOP/step':>12}{'GFLOP/s':>10}{'mfu':>7}"]
+             f"{'training step (all phases)':<49}{'samples/s':>11}{'step ms':>10}{'GFLOP/step':>12}{'GFLOP/s':>10}{'mfu':>7}"]
     for t in r["train"].values():
-        label = f"{t['model'].upper()} {t['size']} {t['layers']}, batch {t['batch_size']}"
-        lines.append(f"{label:<36}{t['samples_per_s']:>11.0f}{t['step_ms']:>10.2f}{t['gflop_per_step']:>12.3f}"
+        label = f"{t['model'].upper()} {t['size']} {t['layers']}, batch {t['batch_size']}" + \
+            (" (plain loop)" if t.get("loop") == "plain" else "")
+        lines.append(f"{label:<49}{t['samples_per_s']:>11.0f}{t['step_ms']:>10.2f}{t['gflop_per_step']:>12.3f}"
                      f"{t['gflops']:>10.1f}{t['mfu']:>7.2f}")
     fit = r["fit"]
     runs = ", ".join(f"seed {x['seed']}: {'not within ' + str(fit['budget_s']) + ' s' if x['seconds'] is None else str(x['seconds']) + ' s'}"

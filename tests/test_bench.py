@@ -19,7 +19,9 @@ def test_quick_json_run_reports_every_figure():
     r = json.loads(done.stdout)   # exactly one JSON object: anything else on stdout fails to parse
     assert r["machine"]["device"] == "cpu" and r["machine"]["torch_threads"] >= 1
     assert 1 < r["sgemm_gflops"] < 1e6
-    assert set(r["train"]) == {"aae_paper", "aae_explorer", "vae_paper", "vae_explorer"}
+    ours = {"aae_paper", "aae_explorer", "vae_paper", "vae_explorer"}
+    assert set(r["train"]) == ours | {f"{name}_plain" for name in ours}, "on CPU, each with the plain loop's figures"
+    assert all(r["train"][f"{name}_plain"]["gflop_per_step"] == r["train"][name]["gflop_per_step"] for name in ours)
     for t in r["train"].values():
         assert t["batch_size"] == 100 and t["samples_per_s"] > 0
         assert t["gflops"] == pytest.approx(t["gflop_per_step"] * t["samples_per_s"] / 100, rel=0.02)
