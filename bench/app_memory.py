@@ -2,8 +2,8 @@
 
     flock /tmp/aae-cpu.lock python bench/app_memory.py      # prints MiB, writes bench/results/app_memory.json
 
-Unlike bench/memory.py (trainers in a bare process), this measures the whole `streamlit run explorer/app.py`
-process: Streamlit, plotly figures, the registry and four live jobs, with the live view open in two sessions.
+It measures the whole `streamlit run explorer/app.py` process: Streamlit, plotly figures, the registry and four
+live jobs, with the live view open in two sessions.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import pytest
 from aae_core.checkpoints import load_checkpoint
 from aae_core.config import AAEError, build_run_config
 from aae_core.jobs import Job, JobError, JobLimitReached, JobRegistry
+from helpers import wait_until
 
 
 def aae_config(**kw):
@@ -18,15 +19,6 @@ def aae_config(**kw):
 
 def job_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith(("aae-job", "aae-metrics", "aae-release"))]
-
-
-def wait_until(cond, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from aae_core.config import AAEError, build_run_config
 from aae_core.jobs import JobError, JobLimitReached, JobRegistry
 from aae_core.training import MAX_TIMELINE, Trainer
+from helpers import wait_until
 
 CALL_TIMEOUT_S = 3.0                   # the registry's own bound on a control call
 WATCHDOG_S = CALL_TIMEOUT_S + 10.0     # a call that takes longer than this is treated as a deadlock
@@ -36,15 +37,6 @@ def bounded(fn, *args, timeout: float = WATCHDOG_S, **kwargs):
     if "error" in box:
         raise box["error"]
     return box["value"]
-
-
-def wait_until(cond, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 @pytest.fixture
