@@ -9,7 +9,6 @@ file and the problem. Nothing is ever unpickled.
 from __future__ import annotations
 
 import gzip
-import io
 import math
 import struct
 import zlib

@@ -10,7 +10,6 @@ import argparse
 import math
 import time
 
-import torch
 from torch.profiler import ProfilerActivity, profile
 
 from aae_core.config import build_run_config

@@ -3,7 +3,6 @@ estimator and the report's own measures agree with cases whose answer is known."
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,7 +99,7 @@ def test_quick_report_writes_every_section(quick):
         row = next(line for line in md.splitlines() if line.startswith(f"| `{name}` |"))
         assert len(re.findall(NUMBER, row.split("|", 4)[4])) == (6 if "swissroll" in name else 8)
     assert len(re.findall(r"\*\*The .*: (holds|does NOT hold) here\.\*\*", md)) == 4
-    parzen = [line for line in md.splitlines() if re.match(rf"\| (mnist5k|Fashion-MNIST) \| (AAE|VAE) \|", line)]
+    parzen = [line for line in md.splitlines() if re.match(r"\| (mnist5k|Fashion-MNIST) \| (AAE|VAE) \|", line)]
     assert len(parzen) == (4 if FASHION_DIR.is_dir() else 2)
     assert all(re.search(rf"\| {NUMBER} ± {NUMBER} \|", line) for line in parzen)
     assert "Full MNIST skipped" in md and "aae-report --out" in md and "| total |" in md
