@@ -6,7 +6,7 @@ Every figure comes from the same run on the same device:
                    explorer sizes; GFLOP per step counted by FlopCounterMode on a real step; mfu = GFLOP/s / peak;
                    on CPU also the `*_plain` rows: the same step by the straightforward loop (aae_core/reference.py),
                    the "before" of every optimisation, measured in the same run;
-  seconds_to_fit   wall seconds until a 2-D mixture-prior AAE on mnist5k reaches FIT_TARGET on held-out
+  seconds_to_fit   wall seconds until a fresh AAE with the app's defaults on mnist5k reaches FIT_TARGET on held-out
                    codes, counting data loading, setup, training and publishing, but not the periodic checks;
   decode_ms        one decode and a 20x20 manifold grid at the explorer size;
   scale            (--scale) epoch time and resident-memory growth from digits to fashion, each in a fresh process.
@@ -36,7 +36,8 @@ from .models import build_model
 from .reference import ReferenceLoop
 from .training import Trainer, resolve_device
 
-FIT_TARGET = {"prior_mmd": 0.1, "knn_accuracy": 0.6}   # prior_mmd at most, knn_accuracy at least
+# prior_mmd at most 3x its floor (two prior samples of the same size), knn_accuracy at least 0.6
+FIT_TARGET = {"prior_mmd_ratio": 3.0, "knn_accuracy": 0.6}
 CHECK_EVERY_S = 0.25    # training wall time between two fit checks
 SCALE_DATASETS = ("digits", "mnist5k", "fashion")
 
@@ -136,19 +137,21 @@ def training_figures(model: str, size: str, data, device: torch.device, latent_d
 
 
 def fit_check(trainer: Trainer) -> tuple[float, float, bool]:
-    """prior_mmd of the held-out codes, their 5-NN accuracy from the training codes, and whether both meet FIT_TARGET."""
+    """prior_mmd of the held-out codes as a multiple of its floor, their 5-NN accuracy from the training codes,
+    and whether both meet FIT_TARGET."""
     data = trainer.data
     test = trainer.encode(data.x_test)
-    mmd = prior_match(test, trainer.prior, seed=trainer.config.train.seed)["prior_mmd"]
+    ratio = prior_match(test, trainer.prior, seed=trainer.config.train.seed)["prior_mmd_ratio"]
     knn = knn_accuracy(trainer.encode(data.x_train), data.y_train.cpu().numpy(), test, data.y_test.cpu().numpy())
-    return mmd, knn, mmd <= FIT_TARGET["prior_mmd"] and knn >= FIT_TARGET["knn_accuracy"]
+    return ratio, knn, ratio <= FIT_TARGET["prior_mmd_ratio"] and knn >= FIT_TARGET["knn_accuracy"]
 
 
 def fit_figures(device: torch.device, seed: int, budget_s: float) -> dict:
-    """Seconds until the explorer-default mixture AAE on mnist5k reaches FIT_TARGET (None if not within budget_s)."""
+    """Seconds until a fresh AAE with the app's defaults (the recipe's Gaussian prior, 2-D, explorer size) on mnist5k
+    reaches FIT_TARGET (None if not within budget_s)."""
     start = time.perf_counter()
     data = load_dataset("mnist5k", seed=seed)
-    config = build_run_config(model="aae", prior="mixture", latent_dim=2, size="explorer", seed=seed)
+    config = build_run_config(model="aae", latent_dim=2, size="explorer", seed=seed)
     trainer = Trainer(config, data, device=str(device.type))   # publishes every 0.5 s, as the app's trainer does
     spent, checks = time.perf_counter() - start, 0.0
     while True:
@@ -162,7 +165,7 @@ def fit_figures(device: torch.device, seed: int, budget_s: float) -> dict:
         if reached or spent >= budget_s:
             return {"seed": seed, "seconds": round(spent, 2) if reached else None, "trained_s": round(spent, 2),
                     "steps": trainer.step_count, "epochs": round(trainer.snapshot().epoch, 2),
-                    "prior_mmd": round(mmd, 4), "knn_accuracy": round(knn, 4), "check_s_excluded": round(checks, 2)}
+                    "prior_mmd_ratio": round(mmd, 2), "knn_accuracy": round(knn, 4), "check_s_excluded": round(checks, 2)}
 
 
 def decode_figures(device: torch.device, window_s: float, windows: int) -> dict:
@@ -275,9 +278,9 @@ def format_table(r: dict) -> str:
                      f"{t['gflops']:>10.1f}{t['mfu']:>7.2f}")
     fit = r["fit"]
     runs = ", ".join(f"seed {x['seed']}: {'not within ' + str(fit['budget_s']) + ' s' if x['seconds'] is None else str(x['seconds']) + ' s'}"
-                     f" ({x['steps']} steps, mmd {x['prior_mmd']:.3f}, knn {x['knn_accuracy']:.2f})" for x in fit["runs"])
+                     f" ({x['steps']} steps, MMD^2 {x['prior_mmd_ratio']:.1f}x floor, knn {x['knn_accuracy']:.2f})" for x in fit["runs"])
     stf = "not reached" if r["seconds_to_fit"] is None else f"{r['seconds_to_fit']} s"
-    lines += ["", f"seconds to fit (mixture AAE, mnist5k, prior_mmd <= {FIT_TARGET['prior_mmd']}, "
+    lines += ["", f"seconds to fit (app-default AAE, mnist5k, prior_mmd <= {FIT_TARGET['prior_mmd_ratio']:g}x floor, "
                   f"knn >= {FIT_TARGET['knn_accuracy']}; checks excluded): {stf}", f"  {runs}",
               f"decode (explorer size): one code {r['decode_ms']['one']:.3f} ms, 20x20 grid {r['decode_ms']['grid_20x20']:.3f} ms"]
     if "scale" in r:

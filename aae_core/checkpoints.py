@@ -25,7 +25,10 @@ from safetensors.torch import save
 from .config import AAEError, RunConfig
 from .models import AAE, VAE, build_model
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# What version 2 added to the config, and what a version-1 file truthfully meant by leaving it out: constant
+# learning rates (no cool-down) over a budget it did not record, and the swiss roll's outer radius of 3.
+V1_DEFAULTS = {"train": {"epochs": 100.0, "cool_fraction": 0.0, "cool_factor": 1.0}, "prior": {"roll_radius": 3.0}}
 META_KEY = "aae_explorer"
 SUFFIX = ".safetensors"
 MAX_CHECKPOINT_BYTES = 1 << 30
@@ -123,8 +126,10 @@ def _metadata(path: Path, f) -> dict:
     except (json.JSONDecodeError, RecursionError):   # RecursionError: a crafted, absurdly nested document
         raise AAEError(f"{path}: metadata is not valid JSON") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
-    if version != FORMAT_VERSION:
-        raise AAEError(f"{path}: format_version {version!r} is not supported (this AAE Explorer reads {FORMAT_VERSION})")
+    if version not in (1, FORMAT_VERSION):
+        raise AAEError(f"{path}: format_version {version!r} is not supported (this AAE Explorer reads 1 and {FORMAT_VERSION})")
+    if version == 1:
+        meta = _upgrade_v1(meta)
     try:
         config = RunConfig.from_dict(meta["config"])
     except KeyError:
@@ -135,6 +140,18 @@ def _metadata(path: Path, f) -> dict:
         raise AAEError(f"{path}: metadata kind {meta.get('kind')!r} disagrees with its config ({config.model.kind!r})")
     meta["run_config"] = config
     return meta
+
+
+def _upgrade_v1(meta: dict) -> dict:
+    """A version-1 metadata dict in version 2's form: the fields v2 added get the values v1 implied."""
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        return meta
+    config = dict(config)
+    for section, added in V1_DEFAULTS.items():
+        if isinstance(config.get(section), dict):
+            config[section] = {**added, **config[section]}
+    return {**meta, "config": config, "format_version": FORMAT_VERSION}
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:

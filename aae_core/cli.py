@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import SIZE_PRESETS, AAEError, PRIOR_NAMES, MODEL_KINDS, TrainConfig, build_run_config
+from .config import SIZE_PRESETS, AAEError, PRIOR_NAMES, MODEL_KINDS, PriorConfig, TrainConfig, build_run_config
 
 EXIT_BAD_INPUT = 2
 
@@ -22,32 +22,41 @@ def add_prior_arguments(p: argparse.ArgumentParser) -> None:
     """Prior flags, shared by every command that builds a prior."""
     p.add_argument("--prior", choices=PRIOR_NAMES, default="gaussian")
     p.add_argument("--latent-dim", type=int, default=2)
-    p.add_argument("--prior-std", type=float, default=1.0, help="gaussian: sigma")
-    p.add_argument("--n-components", type=int, default=10, help="mixture: K")
-    p.add_argument("--radius", type=float, default=1.4, help="mixture: distance of the petals from the origin")
-    p.add_argument("--radial-std", type=float, default=0.5)
-    p.add_argument("--tangential-std", type=float, default=0.1)
+    p.add_argument("--prior-std", type=float, default=PriorConfig.std, help="gaussian: sigma")
+    p.add_argument("--n-components", type=int, default=PriorConfig.n_components,
+                   help="mixture: K petals; swiss roll: K label segments")
+    p.add_argument("--radius", type=float, default=PriorConfig.radius, help="mixture: distance of the petals from the origin")
+    p.add_argument("--radial-std", type=float, default=PriorConfig.radial_std)
+    p.add_argument("--tangential-std", type=float, default=PriorConfig.tangential_std)
+    p.add_argument("--roll-radius", type=float, default=PriorConfig.roll_radius, help="swiss roll: its outer radius")
 
 
 def prior_params(args: argparse.Namespace) -> dict:
     return {"std": args.prior_std, "n_components": args.n_components, "radius": args.radius,
-            "radial_std": args.radial_std, "tangential_std": args.tangential_std, "n_segments": args.n_components}
+            "radial_std": args.radial_std, "tangential_std": args.tangential_std, "n_segments": args.n_components,
+            "roll_radius": args.roll_radius}
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aae-train", description="Train an AAE or a VAE and save a checkpoint.")
+    p = argparse.ArgumentParser(prog="aae-train", description="Train an AAE, a VAE or a plain autoencoder (ae) "
+                                "and save a checkpoint. The defaults are the project's one recipe.")
     p.add_argument("--model", choices=MODEL_KINDS, default="aae")
     p.add_argument("--dataset", default="mnist5k", help="mnist5k, digits, fashion, a folder of IDX files, or an .npz")
     add_prior_arguments(p)
     p.add_argument("--size", choices=tuple(SIZE_PRESETS), default="explorer", help="hidden widths preset")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--seconds", type=float, help="train for this many seconds of wall time")
-    budget.add_argument("--epochs", type=float, help="train for this many epochs (default 10)")
+    budget.add_argument("--epochs", type=float, help=f"train for this many epochs (default {TrainConfig.epochs:g}); "
+                        "the learning-rate schedule spans them")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--lr-recon", type=float, default=TrainConfig.lr_recon)
     p.add_argument("--lr-disc", type=float, default=TrainConfig.lr_disc)
     p.add_argument("--lr-gen", type=float, default=TrainConfig.lr_gen)
-    p.add_argument("--disc-noise", type=float, default=0.0, help="std of noise on the discriminator's inputs")
+    p.add_argument("--disc-noise", type=float, default=TrainConfig.disc_noise,
+                   help="std of noise on the discriminator's inputs")
+    p.add_argument("--cool-fraction", type=float, default=TrainConfig.cool_fraction,
+                   help="the last fraction of the epochs trains at every learning rate x --cool-factor (0: none)")
+    p.add_argument("--cool-factor", type=float, default=TrainConfig.cool_factor)
     p.add_argument("--label-conditioned", action="store_true", help="discriminator also sees labels (Fig. 4)")
     p.add_argument("--label-fraction", type=float, default=1.0, help="fraction of training labels it sees")
     p.add_argument("--seed", type=int, default=0)
@@ -73,9 +82,11 @@ def train(args: argparse.Namespace) -> int:
         model=args.model, prior=args.prior, dataset=args.dataset, latent_dim=args.latent_dim, size=args.size,
         input_dim=data.input_dim, n_classes=data.n_classes, label_conditioned=args.label_conditioned,
         label_fraction=args.label_fraction, prior_params=prior_params(args), batch_size=args.batch_size,
-        lr_recon=args.lr_recon, lr_disc=args.lr_disc, lr_gen=args.lr_gen, disc_noise=args.disc_noise, seed=args.seed)
+        lr_recon=args.lr_recon, lr_disc=args.lr_disc, lr_gen=args.lr_gen, disc_noise=args.disc_noise, seed=args.seed,
+        epochs=TrainConfig.epochs if args.epochs is None else args.epochs, cool_fraction=args.cool_fraction,
+        cool_factor=args.cool_factor)
     trainer = Trainer(config, data, device=args.device, publish_every_s=math.inf)
-    epochs = 10.0 if args.seconds is None and args.epochs is None else args.epochs
+    epochs = config.train.epochs if args.seconds is None else None
     steps_per_epoch = data.x_train.shape[0] / config.train.batch_size
     total = args.seconds if args.seconds is not None else math.ceil(epochs * steps_per_epoch)
     unit = "s" if args.seconds is not None else "step"

@@ -16,7 +16,7 @@ class AAEError(ValueError):
 
 
 PRIOR_NAMES = ("gaussian", "mixture", "swissroll")
-MODEL_KINDS = ("aae", "vae")
+MODEL_KINDS = ("aae", "vae", "ae")   # ae: a plain autoencoder, no regularizer (the baseline)
 SIZE_PRESETS = {"explorer": (256, 256), "paper": (1000, 1000)}
 # Upper bounds: a typo, a widget or a crafted checkpoint's metadata must not be able to exhaust memory.
 MAX_PARAMETERS = 50_000_000   # weights of the autoencoder, and of the discriminator: 200 MB of float32 each
@@ -25,6 +25,7 @@ MAX_LATENT_DIM = 1024
 MAX_PARTS = 1000              # mixture components, swiss-roll segments, label classes
 MAX_HISTORY = 100_000
 MAX_SEED = 2**32 - 1
+MAX_EPOCHS = 100_000
 
 
 def _check(cond: bool, fieldname: str, value: Any, why: str) -> None:
@@ -55,13 +56,17 @@ class PriorConfig:
 
     name: str = "gaussian"
     dim: int = 2
-    std: float = 1.0            # gaussian: sigma of N(0, sigma^2 I)
+    # Scales: a plain autoencoder's 2-D codes on mnist5k have a natural std of 6-7 per dimension, and a prior near
+    # that scale lets reconstruction and regularization agree (the paper's likelihood model used std 5). Each
+    # prior's default has a per-dimension std near 5; the sweep behind them is bench/results/recipe-sweep.json.
+    std: float = 5.0            # gaussian: sigma of N(0, sigma^2 I)
     n_components: int = 10      # mixture: K petals
-    radius: float = 1.4         # mixture: distance of each petal's centre from the origin
-    radial_std: float = 0.5     # mixture: spread along the petal
-    tangential_std: float = 0.1  # mixture: spread across the petal
-    rest_std: float = 1.0       # mixture in d > 2: std of the dims beyond the first two
+    radius: float = 7.0         # mixture: distance of each petal's centre from the origin (the paper's 1.4, x5)
+    radial_std: float = 2.5     # mixture: spread along the petal (0.5, x5)
+    tangential_std: float = 0.5  # mixture: spread across the petal (0.1, x5)
+    rest_std: float = 5.0       # mixture in d > 2: std of the dims beyond the first two
     n_segments: int = 10        # swiss roll: label segments along the roll
+    roll_radius: float = 10.0   # swiss roll: radius of its outer end (two turns, so the turns are 5 apart)
 
     def validate(self) -> "PriorConfig":
         _check(self.name in PRIOR_NAMES, "prior", self.name, f"must be one of {', '.join(PRIOR_NAMES)}")
@@ -73,6 +78,7 @@ class PriorConfig:
         _positive_number("tangential_std", self.tangential_std)
         _positive_number("rest_std", self.rest_std)
         _int_at_least("n_segments", self.n_segments, 1, MAX_PARTS)
+        _positive_number("roll_radius", self.roll_radius)
         if self.name == "mixture":
             _check(self.dim >= 2, "latent_dim", self.dim, "the mixture prior lays its petals out in 2-D, so it needs latent_dim >= 2")
         if self.name == "swissroll":
@@ -83,7 +89,7 @@ class PriorConfig:
         """Only the parameters that matter for this prior, for metadata and display."""
         keep = {"gaussian": ("std",),
                 "mixture": ("n_components", "radius", "radial_std", "tangential_std", "rest_std"),
-                "swissroll": ("n_segments",)}[self.name]
+                "swissroll": ("n_segments", "roll_radius")}[self.name]
         return {"name": self.name, "dim": self.dim, **{k: getattr(self, k) for k in keep}}
 
 
@@ -114,7 +120,7 @@ class ModelConfig:
         for name, widths, n in (("hidden", self.hidden, autoencoder), ("disc_hidden", self.disc_hidden, discriminator)):
             _check(n <= MAX_PARAMETERS, name, widths,
                    f"with input_dim={self.input_dim} gives about {n:,} weights, more than the {MAX_PARAMETERS:,} limit")
-        _check(not (self.kind == "vae" and self.n_label_classes), "label_conditioned", True,
+        _check(not (self.kind != "aae" and self.n_label_classes), "label_conditioned", True,
                "label-conditioned regularization needs a discriminator, so it works with --model aae only")
         return self
 
@@ -127,13 +133,20 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings. lr_* and disc_noise can change while a job runs; the rest need a restart."""
+    """Optimisation settings: the defaults are the project's one recipe (bench/results/recipe-sweep.json).
+    lr_* and disc_noise can change while a job runs; the rest need a restart. The learning rates are the base
+    rates of a step schedule: the last `cool_fraction` of the run's `epochs` trains at lr x `cool_factor`."""
 
     batch_size: int = 100
-    lr_recon: float = 2e-3   # fits mnist5k in 6/6 seeds (1e-3: 1/6 in 800 steps); bench/results/fit-tuning.json
+    lr_recon: float = 1e-3
+    # The adversarial phases run 5x slower than reconstruction: at 5e-4 the adversary destroyed the codes' class
+    # structure (5-NN 0.40), at 2e-4 it kept it (0.66) with the codes on the prior (MMD^2 2x its floor).
     lr_disc: float = 2e-4
     lr_gen: float = 2e-4
     disc_noise: float = 0.0            # std of Gaussian noise added to the discriminator's inputs
+    epochs: float = 100.0              # the run's length: the schedule below is laid out over it
+    cool_fraction: float = 0.2         # the last 20 % of the steps ...
+    cool_factor: float = 0.1           # ... run at a tenth of each rate, so the adversarial game settles
     label_fraction: float | None = None  # None: unconditioned; else fraction of train labels the discriminator sees
     seed: int = 0
     history_len: int = 2000            # bounded loss histories
@@ -151,10 +164,26 @@ class TrainConfig:
         if self.label_fraction is not None:
             _check(isinstance(self.label_fraction, (int, float)) and 0 <= self.label_fraction <= 1,
                    "label_fraction", self.label_fraction, "must be between 0 and 1")
+        _check(isinstance(self.epochs, (int, float)) and not isinstance(self.epochs, bool)
+               and math.isfinite(self.epochs) and 0 < self.epochs <= MAX_EPOCHS,
+               "epochs", self.epochs, f"must be a finite number > 0 and at most {MAX_EPOCHS:,}")
+        _check(isinstance(self.cool_fraction, (int, float)) and not isinstance(self.cool_fraction, bool)
+               and 0 <= self.cool_fraction < 1,
+               "cool_fraction", self.cool_fraction, "must be at least 0 and below 1")
+        _check(isinstance(self.cool_factor, (int, float)) and not isinstance(self.cool_factor, bool)
+               and 0 < self.cool_factor <= 1,
+               "cool_factor", self.cool_factor, "must be above 0 and at most 1")
         _int_at_least("seed", self.seed, 0, MAX_SEED)
         _int_at_least("history_len", self.history_len, 10, MAX_HISTORY)
         _int_at_least("n_eval_codes", self.n_eval_codes, 10)
         return self
+
+    def lr_factor(self, step: int, steps_per_epoch: float) -> float:
+        """The schedule's multiplier of every learning rate at `step` (0-based): 1, then cool_factor once the
+        last cool_fraction of the `epochs` budget begins."""
+        total = math.ceil(self.epochs * steps_per_epoch)
+        cooled = round(self.cool_fraction * total)
+        return self.cool_factor if cooled and step >= total - cooled else 1.0
 
     def with_updates(self, **changes: Any) -> "TrainConfig":
         """A validated copy with some fields changed (unknown fields are refused by name)."""

@@ -1,23 +1,32 @@
 """How well codes match the prior, and how useful they are: the numbers behind the pictures.
 
-Users ask for a number as well as a picture (REFERENCE.md section 3). All five metrics compare
-held-out codes with samples from the prior, so an AAE and a VAE under the same prior are comparable.
+Users ask for a number as well as a picture (REFERENCE.md section 3), and a number means little without
+its noise floor: every prior-match measure is also computed between two independent samples of the
+prior of the same size (`prior_floor`), and the model's value is reported beside it and as a multiple
+of it. All measures compare held-out codes with prior samples, so an AAE, a VAE and a plain autoencoder
+under the same prior are comparable.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import torch
 
-from .config import AAEError
+from .config import AAEError, PriorConfig
 from .data import Dataset
 from .models import AutoEncoderBase
-from .priors import Prior
+from .priors import MixturePrior, Prior, SwissRollPrior, make_prior
 
-METRIC_KEYS = ("reconstruction_mse", "knn_accuracy", "prior_mmd", "prior_swd", "prior_coverage")
-MAX_POINTS = 2000   # codes and prior samples compared; MMD is quadratic in this
+MAX_POINTS = 2000     # codes and prior samples compared; MMD and the k-NN radii are quadratic in this
+NEAREST_K = 5         # Naeem et al. (2020) recommend k = 5 for coverage and density
+FLOOR_DRAWS = 5       # independent prior-vs-prior draws behind each floor
+N_DECODED = 2000      # decoded prior samples whose digits the pixel classifier counts
+# Measures of how well codes match the prior, with the direction that is better. Each has a floor.
+METRIC_KEYS = ("reconstruction_mse", "knn_accuracy", "prior_mmd", "prior_swd", "prior_coverage", "prior_density")
+PRIOR_MEASURES = {"prior_mmd": "lower", "prior_swd": "lower", "prior_coverage": "higher", "prior_density": "closer to 1"}
 
 
 def mmd2(a: np.ndarray, b: np.ndarray, scales: np.ndarray) -> float:
@@ -40,42 +49,122 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_projections: int = 200, s
     return float(np.abs(pa - pb).mean())
 
 
-def coverage(codes: np.ndarray, prior_samples: np.ndarray) -> float:
-    """Fraction of prior samples with a code closer than the median nearest-neighbour distance among
-    the prior samples themselves: low where the codes leave holes in the prior."""
-    from sklearn.neighbors import NearestNeighbors   # imported here: scikit-learn adds ~1 s to the app's first page
-    nn_prior = NearestNeighbors(n_neighbors=2).fit(prior_samples)
-    radius = np.median(nn_prior.kneighbors(prior_samples)[0][:, 1])   # column 0 is the point itself
-    nearest_code = NearestNeighbors(n_neighbors=1).fit(codes).kneighbors(prior_samples)[0][:, 0]
-    return float((nearest_code < radius).mean())
+def coverage_density(real: np.ndarray, fake: np.ndarray, k: int = NEAREST_K) -> tuple[float, float]:
+    """Coverage and density of Naeem et al. (2020). Each real point (a prior sample) gets a ball reaching its
+    k-th nearest real neighbour. Coverage: the fraction of balls holding at least one fake point (a code), so a
+    region of the prior that no code reaches lowers it. Density: how many balls each fake point falls in, over k
+    (about 1 for a perfect match; above 1 where codes pile up on the prior's dense parts, below where they stray)."""
+    r, f = torch.as_tensor(real, dtype=torch.float64), torch.as_tensor(fake, dtype=torch.float64)
+    if len(r) <= k or len(f) == 0:
+        raise AAEError(f"coverage: needs more than k={k} prior samples and at least one code")
+    radii = torch.cdist(r, r).kthvalue(k + 1, dim=1).values      # k + 1: each point is its own nearest neighbour
+    inside = torch.cdist(r, f) < radii[:, None]                    # (real, fake)
+    return float(inside.any(1).double().mean()), float(inside.sum().item() / (k * len(f)))
+
+
+def _prior_measures(codes: np.ndarray, samples: np.ndarray, scales: np.ndarray, seed: int) -> dict[str, float]:
+    cov, dens = coverage_density(samples, codes)
+    return {"prior_mmd": mmd2(codes, samples, scales), "prior_swd": sliced_wasserstein(codes, samples, seed=seed),
+            "prior_coverage": cov, "prior_density": dens}
+
+
+def _bandwidths(prior: Prior, seed: int) -> np.ndarray:
+    """RBF bandwidths: fractions and multiples of the prior's median pairwise distance, so they follow its scale."""
+    ref = prior.sample(500, generator=torch.Generator().manual_seed(seed + 7919)).double()
+    return float(torch.pdist(ref).median()) * np.array([0.125, 0.25, 0.5, 1.0, 2.0])
+
+
+def _sample(prior: Prior, n: int, seed: int) -> np.ndarray:
+    return prior.sample(n, generator=torch.Generator().manual_seed(seed)).numpy().astype(np.float64)
+
+
+@functools.lru_cache(maxsize=64)
+def _floor_cached(config: PriorConfig, n: int, seed: int) -> tuple[tuple[str, float, float], ...]:
+    prior = make_prior(config)
+    scales = _bandwidths(prior, seed)
+    draws = [_prior_measures(_sample(prior, n, 1000 + 2 * i + seed), _sample(prior, n, 1001 + 2 * i + seed), scales, seed)
+             for i in range(FLOOR_DRAWS)]
+    return tuple((key, float(np.mean([d[key] for d in draws])), float(np.std([d[key] for d in draws], ddof=1)))
+                 for key in PRIOR_MEASURES)
+
+
+def prior_floor(prior: Prior, n: int, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Each prior-match measure between two independent prior samples of size n: (mean, sd) over FLOOR_DRAWS
+    draws. What a perfect encoder would score at this sample size, so a model's value can be read against it."""
+    return {key: (mean, sd) for key, mean, sd in _floor_cached(prior.config, min(n, MAX_POINTS), seed)}
 
 
 def prior_match(codes: np.ndarray, prior: Prior, seed: int = 0) -> dict[str, float]:
-    """MMD^2, sliced Wasserstein and coverage between codes and as many samples of the prior.
-    Bandwidths are fractions and multiples of the prior's median pairwise distance, so they follow its scale."""
+    """Each prior-match measure between codes and as many prior samples, with its floor (`<key>_floor`,
+    `<key>_floor_sd`) and, for MMD and SWD, the value as a multiple of the floor (`<key>_ratio`)."""
     rng = np.random.default_rng(seed)
     if len(codes) > MAX_POINTS:
         codes = codes[rng.choice(len(codes), MAX_POINTS, replace=False)]
-    g = torch.Generator().manual_seed(seed)
-    samples = prior.sample(len(codes), generator=g).numpy().astype(np.float64)
     codes = codes.astype(np.float64)
-    median = float(np.median(torch.pdist(torch.as_tensor(samples[:500])).numpy()))
-    scales = median * np.array([0.125, 0.25, 0.5, 1.0, 2.0])
-    return {"prior_mmd": mmd2(codes, samples, scales),
-            "prior_swd": sliced_wasserstein(codes, samples, seed=seed),
-            "prior_coverage": coverage(codes, samples)}
+    out = _prior_measures(codes, _sample(prior, len(codes), seed), _bandwidths(prior, seed), seed)
+    for key, (mean, sd) in prior_floor(prior, len(codes), seed).items():
+        out[f"{key}_floor"], out[f"{key}_floor_sd"] = mean, sd
+        if PRIOR_MEASURES[key] == "lower":
+            out[f"{key}_ratio"] = out[key] / mean
+    return out
+
+
+def component_shares(codes: np.ndarray, prior: MixturePrior) -> np.ndarray:
+    """The share of codes whose most likely mixture component is k, for each k (1/K each for a perfect match)."""
+    part = prior.component_log_prob(torch.as_tensor(codes, dtype=torch.float32)).argmax(1)
+    return np.bincount(part.numpy(), minlength=prior.n_classes) / len(codes)
+
+
+def roll_distance(codes: np.ndarray, prior: SwissRollPrior) -> np.ndarray:
+    """Each code's distance to the swiss roll, in units of the gap between the roll's turns (its radius grows by
+    that much per turn): 0 on the roll, 0.5 halfway to the next turn."""
+    curve = prior.roll(torch.linspace(0, 1, 20_000))
+    d = torch.cdist(torch.as_tensor(codes[:, :2], dtype=torch.float32), curve).min(1).values
+    return d.numpy() / prior.turn_gap
+
+
+def shape_diagnostics(codes: np.ndarray, prior: Prior) -> dict[str, float | list[float]]:
+    """Prior-specific checks: each mixture component's share of the codes and the largest deviation from 1/K;
+    the codes' median and 90th-percentile distance to the swiss roll, in units of the gap between its turns."""
+    if isinstance(prior, MixturePrior):
+        shares = component_shares(codes, prior)
+        return {"component_shares": [round(float(s), 4) for s in shares],
+                "component_share_max_dev": float(np.abs(shares - 1 / prior.n_classes).max())}
+    if isinstance(prior, SwissRollPrior):
+        d = roll_distance(codes, prior)
+        return {"roll_distance_median": float(np.median(d)), "roll_distance_p90": float(np.percentile(d, 90))}
+    return {}
 
 
 def knn_accuracy(train_codes: np.ndarray, train_y: np.ndarray, test_codes: np.ndarray, test_y: np.ndarray) -> float:
     """5-NN accuracy of test codes classified from train codes: how much class structure the codes keep."""
-    from sklearn.neighbors import KNeighborsClassifier   # imported here: see coverage()
+    from sklearn.neighbors import KNeighborsClassifier   # imported here: scikit-learn adds ~1 s to the app's first page
     return float(KNeighborsClassifier(n_neighbors=5).fit(train_codes, train_y).score(test_codes, test_y))
 
 
+def pixel_classify(data: Dataset, images: np.ndarray) -> np.ndarray:
+    """Labels for images (N, D) from a 5-NN classifier on the training split's pixels (0.9 accuracy on
+    mnist5k's held-out images): the judge of which digit a decoded prior sample shows."""
+    from sklearn.neighbors import KNeighborsClassifier
+    x, y = data.x_train.cpu().numpy(), data.y_train.cpu().numpy()
+    return KNeighborsClassifier(n_neighbors=5).fit(x, y).predict(images.reshape(len(images), -1))
+
+
 @torch.no_grad()
-def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0) -> dict[str, float | None]:
-    """All five metrics on the test split (knn_accuracy is None for unlabelled data), plus
-    `prior_coverage_reference`: the coverage a second sample of the prior itself scores, the ideal to compare with."""
+def decoded_class_shares(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0) -> np.ndarray:
+    """The share of N_DECODED decoded prior samples that the pixel classifier labels as each class: a class
+    with no share is a digit the model never generates from its prior."""
+    param = next(model.parameters())
+    z = prior.sample(N_DECODED, generator=torch.Generator().manual_seed(seed + 3)).to(param)
+    images = model.decode(z).cpu().numpy()
+    return np.bincount(pixel_classify(data, images), minlength=data.n_classes) / N_DECODED
+
+
+@torch.no_grad()
+def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0) -> dict:
+    """Every metric on the test split: reconstruction, class structure (None for unlabelled data), the
+    prior-match measures with their floors, prior-specific diagnostics, and which digits the prior's samples
+    decode to."""
     model.eval()
     device = next(model.parameters()).device
 
@@ -85,16 +174,18 @@ def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0)
     test_codes = codes_of(data.x_test)
     recon = torch.cat([model.decode(model.encode(data.x_test[i:i + 2000].to(device))).cpu()
                        for i in range(0, len(data.x_test), 2000)])
-    out: dict[str, float | None] = {"reconstruction_mse": float((recon - data.x_test.cpu()).pow(2).mean())}
-    out["knn_accuracy"] = None if data.y_train is None else knn_accuracy(
-        codes_of(data.x_train), data.y_train.cpu().numpy(), test_codes, data.y_test.cpu().numpy())
+    out: dict = {"reconstruction_mse": float((recon - data.x_test.cpu()).pow(2).mean())}
+    labelled = data.y_train is not None
+    out["knn_accuracy"] = knn_accuracy(codes_of(data.x_train), data.y_train.cpu().numpy(), test_codes,
+                                       data.y_test.cpu().numpy()) if labelled else None
     if not np.isfinite(test_codes).all():
-        return {**out, "prior_mmd": float("nan"), "prior_swd": float("nan"), "prior_coverage": 0.0}
+        return {**out, **dict.fromkeys(PRIOR_MEASURES, float("nan"))}
     out.update(prior_match(test_codes, prior, seed))
-    n = min(len(test_codes), MAX_POINTS)
-    g = torch.Generator().manual_seed(seed + 1)
-    out["prior_coverage_reference"] = coverage(prior.sample(n, generator=g).numpy(),
-                                               prior.sample(n, generator=torch.Generator().manual_seed(seed)).numpy())
+    out.update(shape_diagnostics(test_codes, prior))
+    if labelled:
+        shares = decoded_class_shares(model, prior, data, seed)
+        out["decoded_class_shares"] = [round(float(s), 4) for s in shares]
+        out["decoded_class_min_share"] = float(shares.min())
     return out
 
 

@@ -55,6 +55,17 @@ class AAE(AutoEncoderBase):
         return self.encoder(x)
 
 
+class PlainAE(AutoEncoderBase):
+    """A plain autoencoder: the AAE's encoder and decoder with no regularizer, so nothing shapes its codes.
+    The baseline: it keeps class structure, but its codes follow no prior, so prior samples decode to garbage."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config, config.latent_dim)
+
+    def encode(self, x):
+        return self.encoder(x)
+
+
 class VAE(AutoEncoderBase):
     """Gaussian encoder q(z|x) = N(mu, diag(exp(logvar))) on the same trunk as the AAE's."""
 
@@ -70,10 +81,6 @@ class VAE(AutoEncoderBase):
         return self.posterior(x)[0]
 
 
-def build_model(config: ModelConfig) -> AAE | VAE:
+def build_model(config: ModelConfig) -> AAE | VAE | PlainAE:
     """The model a config names."""
-    return (AAE if config.validate().kind == "aae" else VAE)(config)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+    return {"aae": AAE, "vae": VAE, "ae": PlainAE}[config.validate().kind](config)

@@ -101,26 +101,31 @@ class MixturePrior(Prior):
 
 
 class SwissRollPrior(Prior):
-    """A 2-D swiss roll with label segments: for label k, u = (U(0,1) + k) / K, r = 3 sqrt(u),
-    phi = 4 pi sqrt(u), z = r (cos phi, sin phi)."""
+    """A 2-D swiss roll with label segments: for label k, u = (U(0,1) + k) / K, r = R sqrt(u),
+    phi = 4 pi sqrt(u), z = r (cos phi, sin phi), where R is `roll_radius`. Two turns, so the radius
+    grows by R / 2 per turn: that gap between turns is the unit the roll's distance measure uses."""
 
     exact_density = False
-    # The roll is a curve with zero area, so it has no density. The VAE gets the roll blurred by
-    # N(0, BLUR^2 I), approximated by an equal-weight mixture of N_ANCHORS Gaussians at evenly spaced u.
-    BLUR = 0.1
+    # The roll is a curve with zero area, so it has no density. The VAE gets the roll blurred by N(0, s^2 I) with
+    # s = BLUR_GAPS x the gap between turns, as an equal-weight mixture of N_ANCHORS Gaussians at evenly spaced u.
+    # A narrow blur (0.1 at R = 3, i.e. 0.07 gaps) gives log-density gradients of order 75 that pull each code to
+    # the nearest ridge, and the VAE's codes collapsed onto the inner turn; at a quarter of the gap the ridges still
+    # separate (they are 4 s apart) but the pull is gentle enough for the codes to spread along the whole roll.
+    BLUR_GAPS = 0.25
     N_ANCHORS = 400
-    density_note = (f"approximate: the roll blurred by N(0, {BLUR}^2 I), as an equal-weight mixture of "
-                    f"{N_ANCHORS} Gaussians along it (the roll itself has no density)")
+    density_note = (f"approximate: the roll blurred by a Gaussian of std {BLUR_GAPS} x the gap between its turns, "
+                    f"as an equal-weight mixture of {N_ANCHORS} Gaussians along it (the roll itself has no density)")
 
     def __init__(self, config: PriorConfig):
         super().__init__(config)
         self.n_classes = config.n_segments
+        self.turn_gap = config.roll_radius / 2
+        self.blur = self.BLUR_GAPS * self.turn_gap
         self.anchors = self.roll((torch.arange(self.N_ANCHORS, dtype=torch.float32) + 0.5) / self.N_ANCHORS)
 
-    @staticmethod
-    def roll(u: torch.Tensor) -> torch.Tensor:
+    def roll(self, u: torch.Tensor) -> torch.Tensor:
         """Points on the roll for positions u in [0, 1] (0: centre, 1: outer end)."""
-        r = 3 * u.sqrt()
+        r = self.config.roll_radius * u.sqrt()
         phi = 4 * math.pi * u.sqrt()
         return torch.stack([r * phi.cos(), r * phi.sin()], 1)
 
@@ -131,7 +136,7 @@ class SwissRollPrior(Prior):
         return self.roll(u)
 
     def log_prob(self, z):
-        s = self.BLUR
+        s = self.blur
         sq = torch.cdist(z, self.anchors.to(z)).pow(2)
         lp = -0.5 * sq / s**2 - 2 * math.log(s) - LOG_2PI
         return torch.logsumexp(lp, 1) - math.log(self.N_ANCHORS)

@@ -6,6 +6,8 @@ AAE step (Makhzani et al., section 2), per minibatch:
      then the encoder, as generator, to make its codes look real.
 VAE step: reconstruction + KL(q(z|x) || p(z)), closed form for a Gaussian prior, else a
 one-sample Monte-Carlo estimate through the prior's log_prob.
+Plain autoencoder (the baseline, no regularizer): the reconstruction phase alone.
+Every learning rate follows the config's step schedule (`TrainConfig.lr_factor`).
 
 Other threads read `snapshot()`: an immutable object the trainer republishes every
 `publish_every_s`, so readers never block training and never see a half-updated state.
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
-from .models import AAE, VAE, build_model
+from .models import AAE, VAE, PlainAE, build_model
 from .priors import GaussianPrior, Prior, make_prior
 
 HISTORY_KEYS = ("recon", "d_loss", "g_loss", "d_acc", "kl")
@@ -98,7 +100,7 @@ class Trainer:
     """Trains one AAE or VAE step by step; see the module docstring for the math."""
 
     def __init__(self, config: RunConfig, data: Dataset, device: str = "cpu", publish_every_s: float = 0.5,
-                 model: AAE | VAE | None = None, start_step: int = 0):
+                 model: AAE | VAE | PlainAE | None = None, start_step: int = 0):
         config.validate(n_train=data.x_train.shape[0])
         if config.model.input_dim != data.input_dim:
             raise AAEError(f"input_dim={config.model.input_dim}: the dataset {data.name!r} has {data.input_dim} pixels per image")
@@ -120,14 +122,15 @@ class Trainer:
                 model = build_model(config.model)
         self.model = model.to(self.device)
         self.is_aae = isinstance(model, AAE)
-        self._build_optimizers(config.train)
         n = self.data.x_train.shape[0]
+        self.steps_per_epoch = n / config.train.batch_size
+        self.step_count = start_step
+        self._build_optimizers(config.train)
         # Which training labels the conditioned discriminator may see: a fixed, seeded subset.
         keep = torch.rand(n, generator=torch.Generator().manual_seed(seed + 1)) < (config.train.label_fraction or 0.0)
         self.labelled = keep.to(self.device)
         self.eval_x = self.data.x_test[: config.train.n_eval_codes]
         self.eval_y = None if data.y_test is None else data.y_test[: config.train.n_eval_codes].cpu().numpy()
-        self.step_count = start_step
         self.samples_seen = start_step * config.train.batch_size
         self._perm = torch.randperm(n, generator=self.gen, device=self.device)
         self._pos = 0
@@ -149,15 +152,27 @@ class Trainer:
 
     def _build_optimizers(self, t: TrainConfig) -> None:
         m = self.model
+        self.lr_factor = t.lr_factor(self.step_count, self.steps_per_epoch)
         ae_params = list(m.encoder.parameters()) + list(m.decoder.parameters())
         # fused=True: one kernel updates each parameter in a single pass over its memory, where the default
         # CPU Adam makes ~10 elementwise passes per tensor. Same Adam math, to float rounding
         # (tests/test_training_equivalence.py); the optimizer was ~30 % of the paper-size AAE step before.
-        self.opt_recon = torch.optim.Adam(ae_params, lr=t.lr_recon, fused=True)
+        f = self.lr_factor
+        self.opt_recon = torch.optim.Adam(ae_params, lr=t.lr_recon * f, fused=True)
         if self.is_aae:
             # beta1 = 0.5 is the usual choice for adversarial updates: less momentum, less oscillation.
-            self.opt_disc = torch.optim.Adam(m.discriminator.parameters(), lr=t.lr_disc, betas=(0.5, 0.999), fused=True)
-            self.opt_gen = torch.optim.Adam(m.encoder.parameters(), lr=t.lr_gen, betas=(0.5, 0.999), fused=True)
+            self.opt_disc = torch.optim.Adam(m.discriminator.parameters(), lr=t.lr_disc * f, betas=(0.5, 0.999),
+                                             fused=True)
+            self.opt_gen = torch.optim.Adam(m.encoder.parameters(), lr=t.lr_gen * f, betas=(0.5, 0.999), fused=True)
+
+    def _set_learning_rates(self) -> None:
+        """Each optimizer's rate: the config's base rate times the schedule's factor at this step."""
+        t, f = self.config.train, self.lr_factor
+        for opt, lr in ((self.opt_recon, t.lr_recon), (getattr(self, "opt_disc", None), t.lr_disc),
+                        (getattr(self, "opt_gen", None), t.lr_gen)):
+            if opt is not None:
+                for g in opt.param_groups:
+                    g["lr"] = lr * f
 
     def update_settings(self, **changes) -> TrainConfig:
         """Change learning rates or discriminator noise without a restart; applied before the next step.
@@ -174,15 +189,14 @@ class Trainer:
     def _apply_pending(self) -> None:
         with self._pending_lock:
             pending, self._pending = self._pending, {}
-        if not pending:
+        factor = self.config.train.lr_factor(self.step_count, self.steps_per_epoch)
+        if not pending and factor == self.lr_factor:
             return
-        t = self.config.train.with_updates(**pending)
-        self.config = RunConfig(self.config.model, self.config.prior, t, self.config.dataset)
-        for opt, lr in ((self.opt_recon, t.lr_recon), (getattr(self, "opt_disc", None), t.lr_disc),
-                        (getattr(self, "opt_gen", None), t.lr_gen)):
-            if opt is not None:
-                for g in opt.param_groups:
-                    g["lr"] = lr
+        if pending:
+            t = self.config.train.with_updates(**pending)
+            self.config = RunConfig(self.config.model, self.config.prior, t, self.config.dataset)
+        self.lr_factor = factor
+        self._set_learning_rates()
 
     # ---- one step ------------------------------------------------------------------------------
 
@@ -256,6 +270,13 @@ class Trainer:
                 g_loss = loss.detach()
         return [recon, d_loss, g_loss, d_acc, math.nan]
 
+    def _ae_step(self, x: torch.Tensor) -> list[float]:
+        loss = self._recon_loss(x, self.model.decoder(self.model.encoder(x)))
+        self.opt_recon.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_recon.step()
+        return [loss.detach(), math.nan, math.nan, math.nan, math.nan]
+
     def _vae_step(self, x: torch.Tensor) -> list[float]:
         m = self.model
         mu, logvar = m.posterior(x)
@@ -286,7 +307,10 @@ class Trainer:
         self._apply_pending()
         self.model.train()
         x, idx = self._next_batch()
-        raw = self._aae_step(x, idx, phase) if self.is_aae else self._vae_step(x)
+        if self.is_aae:
+            raw = self._aae_step(x, idx, phase)
+        else:
+            raw = self._vae_step(x) if isinstance(self.model, VAE) else self._ae_step(x)
         used = [isinstance(v, torch.Tensor) for v in raw]   # phases that did not run report NaN
         # One device-to-host copy for all losses: on CUDA each float(tensor) would wait for the GPU on its own.
         ran = iter(torch.stack([v for v, u in zip(raw, used) if u]).tolist())
@@ -317,8 +341,7 @@ class Trainer:
         """Train until `epochs` more epochs, `seconds` of wall time, or `stop` is set (whichever first)."""
         if epochs is None and seconds is None and stop is None:
             raise AAEError("run: give epochs, seconds or a stop event, or it would never end")
-        steps_per_epoch = self.data.x_train.shape[0] / self.config.train.batch_size
-        end_step = math.inf if epochs is None else self.step_count + math.ceil(epochs * steps_per_epoch)
+        end_step = math.inf if epochs is None else self.step_count + math.ceil(epochs * self.steps_per_epoch)
         deadline = math.inf if seconds is None else time.perf_counter() + seconds
         while self.step_count < end_step and time.perf_counter() < deadline and not (stop and stop.is_set()):
             self.step()

@@ -7,7 +7,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from aae_core.checkpoints import list_checkpoints, load_checkpoint, path_for, read_metadata, save_checkpoint
+from aae_core.checkpoints import (FORMAT_VERSION, list_checkpoints, load_checkpoint, path_for, read_metadata,
+                                  save_checkpoint)
 from aae_core.config import AAEError, build_run_config
 from aae_core.models import build_model
 
@@ -31,7 +32,7 @@ def test_round_trip_gives_identical_outputs(saved):
     assert torch.equal(ck.model.decode(z), model.decode(z))
     assert torch.equal(ck.model.discriminator(d_in), model.discriminator(d_in))
     assert ck.config == config and ck.meta["step"] == 7 and ck.meta["metrics"] == {"prior_mmd": 0.5}
-    assert ck.meta["prior"]["name"] == "mixture" and ck.meta["format_version"] == 1
+    assert ck.meta["prior"]["name"] == "mixture" and ck.meta["format_version"] == FORMAT_VERSION
 
 
 def test_vae_round_trip_and_half_precision(tmp_path):
@@ -118,3 +119,21 @@ def test_bad_names_are_refused(tmp_path, name):
 
 def test_good_name_stays_inside_its_folder(tmp_path):
     assert path_for("aae-mixture_v1.2", tmp_path) == tmp_path / "aae-mixture_v1.2.safetensors"
+
+
+def test_version_1_files_load_with_the_constant_rates_they_were_trained_with(saved, tmp_path):
+    path, model, config = saved
+    meta = read_metadata(path)
+    meta.pop("run_config")
+    meta["format_version"] = 1
+    for section, added in (("train", ("epochs", "cool_fraction", "cool_factor")), ("prior", ("roll_radius",))):
+        for key in added:
+            del meta["config"][section][key]
+    old = tmp_path / "old.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, old,
+              metadata={"aae_explorer": json.dumps(meta)})
+    ck = load_checkpoint(old)
+    assert ck.config.train.cool_fraction == 0.0 and ck.config.train.lr_recon == config.train.lr_recon
+    assert ck.config.prior.roll_radius == 3.0 and ck.meta["format_version"] == FORMAT_VERSION
+    x = torch.rand(4, 784)
+    assert torch.equal(ck.model.encode(x), model.eval().encode(x))

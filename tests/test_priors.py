@@ -12,7 +12,7 @@ from aae_core.priors import MixturePrior, SwissRollPrior, make_prior
 GEN = lambda seed=0: torch.Generator().manual_seed(seed)
 
 
-def grid_integral(prior, half_width=7.0, n=701):
+def grid_integral(prior, half_width=35.0, n=701):   # the default priors reach ~30 from the origin
     g = torch.linspace(-half_width, half_width, n, dtype=torch.float64)
     xx, yy = torch.meshgrid(g, g, indexing="ij")
     z = torch.stack([xx.ravel(), yy.ravel()], 1)
@@ -48,14 +48,14 @@ def test_mixture_components_have_their_means_and_spreads():
 
 
 def test_mixture_in_more_dims_keeps_layout_and_gaussian_rest():
-    prior = make_prior(PriorConfig(name="mixture", dim=4, rest_std=1.0))
+    prior = make_prior(PriorConfig(name="mixture", dim=4, radius=1.4, radial_std=0.5, tangential_std=0.1, rest_std=1.0))
     z = prior.sample(20000, generator=GEN())
     assert z[:, 2:].std(0).numpy() == pytest.approx([1.0, 1.0], rel=0.03)
     assert z[:, :2].norm(dim=1).mean() == pytest.approx(1.45, abs=0.1)
 
 
 def test_swiss_roll_segments_are_ordered_along_the_roll():
-    prior = make_prior(PriorConfig(name="swissroll"))
+    prior = make_prior(PriorConfig(name="swissroll", roll_radius=3.0))
     radii = [float(prior.sample(2000, labels=torch.full((2000,), k), generator=GEN(k)).norm(dim=1).mean())
              for k in range(10)]
     assert radii == sorted(radii)

@@ -12,6 +12,9 @@ from aae_core.priors import make_prior
 from aae_core.training import Trainer, kl_gaussian, kl_monte_carlo
 
 
+UNIT_PETALS = {"radius": 1.4, "radial_std": 0.5, "tangential_std": 0.1}
+
+
 def make(data, **kw):
     kw.setdefault("input_dim", data.input_dim)
     return Trainer(build_run_config(**kw), data, publish_every_s=float("inf"))
@@ -86,7 +89,9 @@ def test_single_phases_touch_only_their_networks(digits):
 
 
 def test_label_conditioned_discriminator_sees_code_plus_eleven_way_onehot(mnist5k):
-    t = make(mnist5k, prior="mixture", label_conditioned=True, label_fraction=1.0, lr_disc=1e-3, lr_gen=1e-3)
+    # The paper's unit-scale petals: six epochs are enough for codes starting near 0 to reach them.
+    t = make(mnist5k, prior="mixture", label_conditioned=True, label_fraction=1.0, lr_recon=2e-3, lr_disc=1e-3,
+             lr_gen=1e-3, prior_params=UNIT_PETALS)
     assert t.model.discriminator[0].in_features == 2 + 11
     assert bool(t.labelled.all())
     t.run(epochs=6)
@@ -131,3 +136,35 @@ def test_history_is_bounded(digits):
         t.step()
     h = t.publish()
     assert len(h.history["recon"]) == 50 and h.history["step"][-1] == 120 and h.history["step"][0] == 71
+
+
+def test_learning_rates_follow_the_schedule_and_live_changes_keep_it(digits):
+    # 1438 training images / 100 = 14.38 steps per epoch; 10 epochs = 144 steps, the last 20 % (29) cooled.
+    t = make(digits, prior="gaussian", epochs=10, lr_recon=1e-3, lr_disc=2e-4, lr_gen=2e-4)
+    lrs = lambda: [g["lr"] for o in (t.opt_recon, t.opt_disc, t.opt_gen) for g in o.param_groups]
+    for _ in range(115):
+        t.step()
+    assert lrs() == pytest.approx([1e-3, 2e-4, 2e-4])
+    t.step()   # step 116 of 144 starts the cool-down
+    assert lrs() == pytest.approx([1e-4, 2e-5, 2e-5])
+    t.update_settings(lr_disc=5e-4)
+    t.step()
+    assert lrs() == pytest.approx([1e-4, 5e-5, 2e-5])
+    assert t.config.train.lr_disc == 5e-4   # the config keeps the base rate, never the cooled one
+
+
+def test_no_cool_down_keeps_the_rates(digits):
+    t = make(digits, prior="gaussian", epochs=1, cool_fraction=0.0)
+    t.run(epochs=2)
+    assert t.opt_recon.param_groups[0]["lr"] == t.config.train.lr_recon
+
+
+def test_plain_autoencoder_trains_reconstruction_only(digits):
+    t = make(digits, model="ae", prior="gaussian", input_dim=64)
+    assert not hasattr(t.model, "discriminator")
+    before = t.step()["recon"]
+    for _ in range(60):
+        losses = t.step()
+    assert losses["recon"] < before and np.isnan(losses["d_loss"]) and np.isnan(losses["kl"])
+    with pytest.raises(AAEError, match="aae only"):
+        build_run_config(model="ae", prior="mixture", label_conditioned=True)

@@ -1,0 +1,79 @@
+"""Metrics that mean what they say: Naeem coverage/density against the prdc package, holes and shrinkage
+that must lower the score, floors from two prior samples, and the prior-specific diagnostics."""
+
+import numpy as np
+import pytest
+import torch
+
+from aae_core.config import PriorConfig
+from aae_core.metrics import (component_shares, coverage_density, prior_floor, prior_match, roll_distance,
+                              shape_diagnostics)
+from aae_core.priors import make_prior
+
+GEN = lambda seed: torch.Generator().manual_seed(seed)
+
+
+def sample(prior, n, seed, labels=None):
+    return prior.sample(n, labels, GEN(seed)).numpy().astype(np.float64)
+
+
+def test_coverage_and_density_equal_the_prdc_package_on_fixed_samples():
+    prdc = pytest.importorskip("prdc")
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(400, 2)), rng.normal(0.3, 1.2, size=(300, 2))
+    expected = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=5)
+    cov, dens = coverage_density(real, fake, k=5)
+    assert cov == pytest.approx(expected["coverage"], abs=1e-12)
+    assert dens == pytest.approx(expected["density"], abs=1e-12)
+
+
+def test_an_empty_petal_lowers_coverage_well_below_a_perfect_sample():
+    prior = make_prior(PriorConfig(name="mixture"))
+    n = 1000
+    perfect = [prior_match(sample(prior, n, s), prior, seed=s)["prior_coverage"] for s in range(10, 15)]
+    # Codes on nine petals only: petal 0 is a hole.
+    nine = torch.arange(n) % 9 + 1
+    holed = [prior_match(sample(prior, n, s, nine), prior, seed=s)["prior_coverage"] for s in range(10, 15)]
+    assert np.mean(holed) < np.mean(perfect) - 0.06          # a tenth of the prior is uncovered
+    assert max(holed) < min(perfect)
+
+
+@pytest.mark.parametrize("name", ["gaussian", "mixture", "swissroll"])
+def test_shrunken_codes_never_score_above_a_prior_sample(name):
+    prior = make_prior(PriorConfig(name=name))
+    n = 1000
+    for s in range(3):
+        good = prior_match(sample(prior, n, 20 + s), prior, seed=s)
+        shrunk = prior_match(0.8 * sample(prior, n, 20 + s), prior, seed=s)
+        assert shrunk["prior_coverage"] < good["prior_coverage"]
+        assert shrunk["prior_mmd"] > good["prior_mmd"]
+
+
+def test_floor_is_what_two_prior_samples_score_and_a_prior_sample_sits_on_it():
+    prior = make_prior(PriorConfig(name="gaussian"))
+    floor = prior_floor(prior, 1000)
+    mmd_mean, mmd_sd = floor["prior_mmd"]
+    assert 0 < mmd_sd < mmd_mean < 0.01        # REFERENCE.md section 7: 0.0016 +- 0.0003 at n = 1000
+    assert 0.9 < floor["prior_coverage"][0] < 1 and 0.9 < floor["prior_density"][0] < 1.1
+    m = prior_match(sample(prior, 1000, 99), prior, seed=0)
+    assert m["prior_mmd_floor"] == mmd_mean and m["prior_mmd_ratio"] == pytest.approx(m["prior_mmd"] / mmd_mean)
+    assert m["prior_mmd_ratio"] < 3
+    off = prior_match(2.0 * sample(prior, 1000, 99), prior, seed=0)   # codes at twice the prior's spread
+    assert off["prior_mmd_ratio"] > 20 and off["prior_density"] < m["prior_density"] - 0.15
+
+
+def test_component_shares_count_codes_per_petal():
+    prior = make_prior(PriorConfig(name="mixture"))
+    labels = torch.tensor([0] * 500 + [3] * 300 + [7] * 200)
+    shares = component_shares(sample(prior, 1000, 1, labels), prior)
+    assert shares[[0, 3, 7]] == pytest.approx([0.5, 0.3, 0.2], abs=0.02)
+    assert shape_diagnostics(sample(prior, 1000, 2), prior)["component_share_max_dev"] < 0.05
+
+
+def test_roll_distance_is_zero_on_the_roll_and_half_a_gap_between_turns():
+    prior = make_prior(PriorConfig(name="swissroll"))
+    assert np.median(roll_distance(sample(prior, 500, 3), prior)) < 1e-3
+    # Halfway between the turns along the positive x axis: radii R/4 * (1, 2) lie on the roll there (phi = 2 pi, 4 pi).
+    gap = prior.turn_gap
+    between = np.array([[prior.config.roll_radius / 2 + gap / 2, 0.0]])
+    assert roll_distance(between, prior)[0] == pytest.approx(0.5, abs=0.02)
