@@ -10,6 +10,7 @@ and checks every field and tensor shape before it builds a model.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -91,6 +92,13 @@ def save_checkpoint(path: str | Path, model: AAE | VAE, config: RunConfig, *, st
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def short_history(history: dict, points: int = 200) -> dict:
+    """At most `points` evenly spaced entries of each loss curve, with NaN as null, for metadata."""
+    n = len(history.get("step", []))
+    idx = sorted({round(i * (n - 1) / max(points - 1, 1)) for i in range(min(n, points))})
+    return {k: [None if not math.isfinite(float(v[i])) else round(float(v[i]), 5) for i in idx] for k, v in history.items()}
 
 
 @contextmanager

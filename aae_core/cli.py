@@ -70,7 +70,7 @@ def train(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from .checkpoints import resolve, save_checkpoint, validate_name
+    from .checkpoints import resolve, save_checkpoint, short_history, validate_name
     from .data import load_dataset
     from .metrics import evaluate
     from .training import Trainer
@@ -114,13 +114,6 @@ def train(args: argparse.Namespace) -> int:
     print(format_metrics(metrics))
     print(f"saved {path}")
     return 0
-
-
-def short_history(history: dict, points: int = 200) -> dict:
-    """At most `points` evenly spaced entries of each loss curve, with NaN as null, for metadata."""
-    n = len(history.get("step", []))
-    idx = sorted({round(i * (n - 1) / max(points - 1, 1)) for i in range(min(n, points))})
-    return {k: [None if not math.isfinite(float(v[i])) else round(float(v[i]), 5) for i in idx] for k, v in history.items()}
 
 
 def format_metrics(metrics: dict) -> str:

@@ -72,7 +72,7 @@ def load_dataset(source: str | Path, seed: int = 0) -> Dataset:
         if not FASHION_DIR.is_dir():
             raise AAEError(f"dataset 'fashion': {FASHION_DIR} not found; install it with "
                            f"'apt-get install dataset-fashion-mnist', or pass a folder of IDX files")
-        return _from_idx_folder(FASHION_DIR, "fashion", seed)
+        return _official_split(FASHION_DIR, "fashion")
     path = Path(source)
     if not path.exists():
         raise AAEError(f"dataset {source!r}: no such built-in ({', '.join(BUILTINS)}) and no such file or folder")
@@ -138,6 +138,21 @@ def _from_idx_folder(folder: Path, name: str, seed: int) -> Dataset:
         raise AAEError(f"{folder}: IDX image files have different image sizes {[x.shape[1:] for x in xs]}")
     y = None if any(v is None for v in ys) else np.concatenate(ys)
     return _from_arrays(np.concatenate(xs), y, name, str(folder), seed)
+
+
+def _official_split(folder: Path, name: str) -> Dataset:
+    """A folder holding the MNIST-format train-* and t10k-* files, split as published (Fashion-MNIST: 60K/10K),
+    so its numbers compare with other work; the order within each split is kept."""
+    parts = []
+    for prefix in ("train", "t10k"):
+        x, y = (parse_idx(_read_limited(p), str(p)) for p in (folder / f"{prefix}-images-idx3-ubyte.gz",
+                                                            folder / f"{prefix}-labels-idx1-ubyte.gz"))
+        if x.ndim != 3 or y.shape != (x.shape[0],):
+            raise AAEError(f"{folder}: {prefix} images {x.shape} and labels {y.shape} do not match")
+        parts.append((torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0),
+                      torch.from_numpy(y.astype(np.int64))))
+    (x_train, y_train), (x_test, y_test) = parts
+    return Dataset(name, x_train, y_train, x_test, y_test, tuple(x.shape[1:]), int(y_train.max()) + 1)
 
 
 def _from_npz(path: Path, seed: int) -> Dataset:

@@ -36,8 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, validate_name
-from .cli import short_history
+from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, short_history, validate_name
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
 from .metrics import evaluate

@@ -31,39 +31,42 @@ import numpy as np
 import streamlit as st
 
 from aae_core.checkpoints import DEFAULT_DIR, list_checkpoints, load_checkpoint, read_metadata
-from aae_core.config import PRIOR_NAMES, SIZE_PRESETS, AAEError, RunConfig, TrainConfig, build_run_config
+from aae_core.config import PRIOR_NAMES, SIZE_PRESETS, AAEError, PriorConfig, RunConfig, TrainConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset, load_dataset
 from aae_core.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, Job, JobRegistry
 
 LIVE_FIELDS = ("lr_recon", "lr_disc", "lr_gen", "disc_noise")   # change while training, no restart
 UPLOAD = "upload"
 MAX_UPLOAD_MB = 200
-MODEL_NAMES = {"aae": "AAE", "vae": "VAE"}
+MODEL_NAMES = {"aae": "AAE", "vae": "VAE", "ae": "AE"}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the sidebar sets; field names are the widget keys and the URL query-param names."""
+    """Everything the sidebar sets; field names are the widget keys and the URL query-param names.
+    The defaults are the recipe's (aae_core.config)."""
 
     data: str = "mnist5k"
-    prior: str = "gaussian"
-    std: float = 1.0
-    k: int = 10
-    radius: float = 1.4
-    radial: float = 0.5
-    tangential: float = 0.1
+    prior: str = PriorConfig.name
+    std: float = PriorConfig.std
+    k: int = PriorConfig.n_components
+    radius: float = PriorConfig.radius
+    radial: float = PriorConfig.radial_std
+    tangential: float = PriorConfig.tangential_std
+    roll: float = PriorConfig.roll_radius
     dim: int = 2
     cond: bool = False
     labels: float = 1.0
     size: str = "explorer"
     vae: bool = True
+    ae: bool = False
     batch: int = 100
     seed: int = 0
-    epochs: int = 50
+    epochs: int = int(TrainConfig.epochs)
     lr_recon: float = TrainConfig.lr_recon
     lr_disc: float = TrainConfig.lr_disc
     lr_gen: float = TrainConfig.lr_gen
-    noise: float = 0.0
+    noise: float = TrainConfig.disc_noise
 
     @staticmethod
     def current() -> "Settings":
@@ -81,8 +84,9 @@ BATCHES = (16, 32, 64, 100, 128, 256, 512)
 # The values each setting's widget accepts: options, or an inclusive (low, high) range.
 CHOICES = {"data": (*BUILTINS, UPLOAD), "prior": PRIOR_NAMES, "size": tuple(SIZE_PRESETS), "batch": BATCHES,
            "lr_recon": LEARNING_RATES, "lr_disc": LEARNING_RATES, "lr_gen": LEARNING_RATES, "noise": NOISES,
-           "cond": (False, True), "vae": (False, True)}
-RANGES = {"std": (0.1, 10.0), "k": (2, 20), "radius": (0.1, 10.0), "radial": (0.01, 5.0), "tangential": (0.01, 5.0),
+           "cond": (False, True), "vae": (False, True), "ae": (False, True)}
+RANGES = {"std": (0.1, 20.0), "k": (2, 20), "radius": (0.1, 30.0), "radial": (0.01, 10.0), "tangential": (0.01, 5.0),
+          "roll": (0.5, 30.0),
           "dim": (1, 32), "labels": (0.0, 1.0), "seed": (0, 2**31 - 1), "epochs": (1, 10_000)}
 
 PRESETS = {
@@ -92,6 +96,7 @@ PRESETS = {
     "Swiss roll, label-conditioned (Fig. 4)": Settings(prior="swissroll", cond=True, labels=0.2),
     "Mixture, label-conditioned (Fig. 4)": Settings(prior="mixture", cond=True, labels=0.2),
     "8-D Gaussian, σ = 5 (Appendix A)": Settings(dim=8, std=5.0),
+    "Plain autoencoder beside them (no regularizer)": Settings(ae=True),
 }
 
 
@@ -247,19 +252,22 @@ def run_configs(s: Settings, data: Dataset) -> dict[str, RunConfig]:
     """The AAE's config (and the VAE's, when trained alongside): same data, prior and architecture.
     The VAE is never label-conditioned: conditioning needs a discriminator."""
     prior_params = {"std": s.std, "n_components": s.k, "radius": s.radius, "radial_std": s.radial,
-                    "tangential_std": s.tangential, "n_segments": s.k}
+                    "tangential_std": s.tangential, "n_segments": s.k, "roll_radius": s.roll}
     common = dict(prior=s.prior, dataset=data.name, latent_dim=s.dim, size=s.size, input_dim=data.input_dim,
                   n_classes=data.n_classes, prior_params=prior_params, batch_size=s.batch, lr_recon=s.lr_recon,
-                  lr_disc=s.lr_disc, lr_gen=s.lr_gen, disc_noise=s.noise, seed=s.seed)
+                  lr_disc=s.lr_disc, lr_gen=s.lr_gen, disc_noise=s.noise, seed=s.seed, epochs=s.epochs)
     configs = {"AAE": build_run_config(model="aae", label_conditioned=s.cond, label_fraction=s.labels, **common)}
     if s.vae:
         configs["VAE"] = build_run_config(model="vae", **common)
+    if s.ae:
+        configs["AE"] = build_run_config(model="ae", **common)
     return configs
 
 
 def restart_key(config: RunConfig) -> tuple:
-    """What cannot change under a running job: everything but the live training settings."""
-    live = {"lr_recon": 0.0, "lr_disc": 0.0, "lr_gen": 0.0, "disc_noise": 0.0}
+    """What cannot change under a running job: everything but the live training settings and the epoch budget
+    (a new budget moves the pause; the learning-rate schedule keeps the budget the run started with)."""
+    live = {"lr_recon": 0.0, "lr_disc": 0.0, "lr_gen": 0.0, "disc_noise": 0.0, "epochs": 1.0}
     return config.model, config.prior, config.dataset, replace(config.train, **live)
 
 
@@ -275,7 +283,7 @@ def settings_of(config: RunConfig, current: Settings) -> Settings:
     size = next((name for name, w in SIZE_PRESETS.items() if w == config.model.hidden), current.size)
     return replace(current, data=data, prior=p.name, std=p.std,
                    k=p.n_segments if p.name == "swissroll" else p.n_components, radius=p.radius,
-                   radial=p.radial_std, tangential=p.tangential_std, dim=p.dim, cond=config.model.n_label_classes > 0,
+                   radial=p.radial_std, tangential=p.tangential_std, roll=p.roll_radius, dim=p.dim, cond=config.model.n_label_classes > 0,
                    labels=t.label_fraction if t.label_fraction is not None else current.labels, size=size,
                    batch=t.batch_size, seed=t.seed, lr_recon=t.lr_recon, lr_disc=t.lr_disc, lr_gen=t.lr_gen,
                    noise=t.disc_noise)
@@ -343,7 +351,7 @@ def load_into_session(sess: Session, path: Path, current: Settings | None = None
     if s.data == UPLOAD and getattr(st.session_state.get("_upload"), "name", None) != config.dataset:
         raise AAEError(f"{path.name}: trained on {config.dataset}; upload that file again first")
     name = MODEL_NAMES[config.model.kind]
-    s = replace(s, vae=s.vae or name == "VAE")
+    s = replace(s, vae=s.vae or name == "VAE", ae=s.ae or name == "AE")
     data = dataset(s)
     configs = run_configs(s, data)
     for stale in set(sess.jobs()) - set(configs):

@@ -15,7 +15,7 @@ from aae_core.config import AAEError, PriorConfig
 from aae_core.data import FASHION_DIR
 from aae_core.metrics import PARZEN_SIGMAS, parzen_log_likelihood, select_parzen_sigma
 from aae_core.priors import make_prior
-from aae_core.report import DEMO_RUNS, mode_mass, part_of
+from aae_core.report import DEMO_RUNS, SHIPPED, mode_mass, part_of
 
 NUMBER = r"-?\d+(?:\.\d+)?"
 
@@ -92,16 +92,22 @@ def test_quick_report_writes_every_section(quick):
     rc, out = quick
     assert rc == 0
     md = (out / "report.md").read_text()
-    for heading in ("## Fig. 2", "## Fig. 4", "## Metrics of every panel", "### Do the paper's claims hold here?",
-                    "## Table 1: Parzen-window log-likelihood", "## How this report was made"):
+    for heading in ("## The recipe", "## Fig. 2", "## Fig. 4", "## Metrics of every 2-D model",
+                    "### Do the paper's claims hold here?", "## Table 1: Parzen-window log-likelihood",
+                    "## Fig. 5 analogue", "## How this report was made"):
         assert heading in md
-    for name in DEMO_RUNS:   # one metrics row per model, every cell a number (mode mass n/a only for the roll)
+    pm = rf"{NUMBER} ± {NUMBER}"
+    for name in DEMO_RUNS:   # one metrics row per model: mean ± sd over seeds in every cell (no mode mass on the roll)
         row = next(line for line in md.splitlines() if line.startswith(f"| `{name}` |"))
-        assert len(re.findall(NUMBER, row.split("|", 4)[4])) == (6 if "swissroll" in name else 8)
-    assert len(re.findall(r"\*\*The .*: (holds|does NOT hold) here\.\*\*", md)) == 4
+        assert len(re.findall(pm, row)) == (8 if "swissroll" in name else 9), row
+    assert re.search(rf"\| PCA to 2-D \(pixels\) \| none \| none \| n/a \| {NUMBER} \|", md)
+    for prior in ("Gaussian", "mixture of 10 Gaussians", "swiss roll"):   # each prior's floors, mean ± sd
+        assert len(re.findall(pm, next(line for line in md.splitlines() if line.startswith(f"| {prior} |")))) == 4
+    assert len(re.findall(r"\*\*The .*: (holds|does NOT hold) here\.\*\*", md)) == 9
     parzen = [line for line in md.splitlines() if re.match(r"\| (mnist5k|Fashion-MNIST) \| (AAE|VAE) \|", line)]
     assert len(parzen) == (4 if FASHION_DIR.is_dir() else 2)
-    assert all(re.search(rf"\| {NUMBER} ± {NUMBER} \|", line) for line in parzen)
+    assert all(len(re.findall(pm, line)) == 6 for line in parzen)   # score, se and the code diagnostics
+    assert "over 2 seeds" in md and "Theis" in md and "no VAE row" in md
     assert "Full MNIST skipped" in md and "aae-report --out" in md and "| total |" in md
 
 
@@ -109,7 +115,7 @@ def test_quick_report_figures_are_valid_images(quick):
     _, out = quick
     md = (out / "report.md").read_text()
     names = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", md)
-    assert len(names) == 6
+    assert len(names) == 8
     for name in names:
         with Image.open(out / name) as im:
             im.verify()
@@ -121,7 +127,7 @@ def test_quick_report_figures_are_valid_images(quick):
 def test_saved_demo_checkpoints_reevaluate_to_their_stored_metrics(quick):
     _, out = quick
     paths = sorted((out / "ckpt").glob("*.safetensors"))
-    assert {p.name[: -len(".safetensors")] for p in paths} == set(DEMO_RUNS)
+    assert {p.name[: -len(".safetensors")] for p in paths} == set(SHIPPED)
     for p in paths[:2]:   # the rest are made by the same code; test_shipped_checkpoints checks all shipped ones
         stored = read_metadata(p)["metrics"]
         again = evaluate_checkpoint(p, device="cpu")
