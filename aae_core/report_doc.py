@@ -444,7 +444,7 @@ def write(out: Path, d: Inputs, start: float) -> None:
                out / "report-swissroll-codes.png", seed)
     for r in d.parzen:
         if "fig5" in r:
-            write_atomic(out / "report-fig5-nearest.png", to_png(tile(r["fig5"]), scale=2))
+            write_atomic(out / "report-fig5-nearest.png", to_png(tile(r["fig5"]), scale=4))
     timings = {**d.timings, "figures": time.perf_counter() - t}
     timings["total"] = time.perf_counter() - start
     doc = Inputs(**{**d.__dict__, "timings": timings})

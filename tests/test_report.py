@@ -99,7 +99,7 @@ def test_quick_report_writes_every_section(quick):
     pm = rf"{NUMBER} ± {NUMBER}"
     for name in DEMO_RUNS:   # one metrics row per model: mean ± sd over seeds in every cell (no mode mass on the roll)
         row = next(line for line in md.splitlines() if line.startswith(f"| `{name}` |"))
-        assert len(re.findall(pm, row)) == (8 if "swissroll" in name else 9), row
+        assert len(re.findall(pm, row)) == (7 if "swissroll" in name else 8), row
     assert re.search(rf"\| PCA to 2-D \(pixels\) \| none \| none \| n/a \| {NUMBER} \|", md)
     for prior in ("Gaussian", "mixture of 10 Gaussians", "swiss roll"):   # each prior's floors, mean ± sd
         assert len(re.findall(pm, next(line for line in md.splitlines() if line.startswith(f"| {prior} |")))) == 4
