@@ -29,7 +29,7 @@ from .latent import decode
 from .metrics import evaluate, knn_accuracy, parzen_log_likelihood, select_parzen_sigma
 from .models import AAE, VAE, PlainAE, build_model
 from .priors import GaussianPrior, MixturePrior, Prior, SwissRollPrior, make_prior
-from .report_doc import Inputs, check_writable, demo_title, summary, write
+from .report_doc import Inputs, check_writable, demo_title, write
 
 LABEL_FRACTION = 0.2   # the paper's Fig. 4a: 10K of 50K training images labelled
 DEMO_DATASET = "mnist5k"

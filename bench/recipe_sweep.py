@@ -31,9 +31,12 @@ CELLS = {
     "mixture x5, adv 1e-4": ("mixture", 5, 1e-4, True, 0.0),
     "mixture x5, adv 2e-4": ("mixture", 5, 2e-4, True, 0.0),
     "mixture x5, adv 3e-4": ("mixture", 5, 3e-4, True, 0.0),
+    "mixture x5, adv 5e-4": ("mixture", 5, 5e-4, True, 0.0),
     "swissroll R=3, adv 2e-4, noise 0.1": ("swissroll", 1, 2e-4, True, 0.1),
     "swissroll R=10, adv 2e-4": ("swissroll", 10 / 3, 2e-4, True, 0.0),
     "swissroll R=10, adv 2e-4, noise 0.33": ("swissroll", 10 / 3, 2e-4, True, 1 / 3),
+    "swissroll R=10, adv 5e-4": ("swissroll", 10 / 3, 5e-4, True, 0.0),
+    "swissroll R=10, adv 1e-3": ("swissroll", 10 / 3, 1e-3, True, 0.0),
 }
 REPORTED = ("knn_accuracy", "prior_mmd_ratio", "prior_swd_ratio", "prior_coverage", "prior_density",
             "decoded_class_min_share", "component_share_max_dev", "roll_distance_median", "reconstruction_mse")
@@ -80,11 +83,12 @@ def main() -> None:
     p.add_argument("--epochs", type=float, default=100)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default="bench/results/recipe-sweep.json")
+    p.add_argument("--only", default="", help="run only the cells whose name contains this")
     args = p.parse_args()
     log = Path(args.out).with_suffix(".jsonl")
     rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     done = {(r["cell"], r["seed"]) for r in rows if r["epochs"] == args.epochs}
-    todo = [(c, s) for s in range(args.seeds) for c in CELLS if (c, s) not in done]
+    todo = [(c, s) for s in range(args.seeds) for c in CELLS if (c, s) not in done and args.only in c]
     with ProcessPoolExecutor(args.workers) as pool, log.open("a") as f:
         for row in pool.map(run_one, *zip(*todo), [args.epochs] * len(todo)) if todo else ():
             rows.append(row)
@@ -92,6 +96,7 @@ def main() -> None:
             f.flush()
             print(f"{row['cell']:<48} seed {row['seed']}: knn {row['knn_accuracy']:.3f}, "
                   f"MMD {row['prior_mmd_ratio']:.1f}x floor, coverage {row['prior_coverage']:.3f}", flush=True)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]   # with any other run's rows since
     result = {"dataset": "mnist5k", "size": "explorer", "epochs": args.epochs, "lr_recon": 1e-3, "batch_size": 100,
               "cool_down": "last 20% of steps at every lr / 10", "cells": {c: list(v) for c, v in CELLS.items()},
               "summary": summarise(rows), "runs": rows}
