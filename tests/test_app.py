@@ -153,7 +153,7 @@ def test_save_then_load_a_checkpoint(app, tmp_path):
     assert (tmp_path / "mine-aae.safetensors").is_file()
 
 
-def test_comparison_tab_shows_five_metrics(app):
+def test_comparison_tab_shows_the_metrics_beside_their_floors(app):
     app.session_state["tab"] = "AAE vs VAE"
     app.run()
     assert "Over-weighted modes" in texts(app, "markdown") and "holes" in texts(app, "markdown").lower()
@@ -162,8 +162,10 @@ def test_comparison_tab_shows_five_metrics(app):
         time.sleep(0.5)
         app.run()
     table = app.dataframe[0].value
-    assert list(table.columns) == ["AAE", "VAE", "better"]
-    assert len(table) == 5 and "prior coverage" in table.index and "MMD² (codes vs prior)" in table.index
+    assert list(table.columns) == ["AAE", "VAE", "floor: two prior samples", "better"]
+    assert len(table) == 6 and "MMD² (codes vs prior)" in table.index
+    assert "× floor)" in table.loc["MMD² (codes vs prior)", "AAE"]
+    assert 0.9 < float(table.loc["coverage of the prior (holes lower it)", "floor: two prior samples"]) < 1
     assert len(charts(app)) == 2 and not app.exception
 
 
