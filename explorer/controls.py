@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aae_core.config import SIZE_PRESETS, AAEError
+from aae_core.config import SIZE_PRESETS, AAEError, TrainConfig
 
 from . import state
 from .state import LIVE_FIELDS, UPLOAD, Session, Settings
@@ -76,9 +76,9 @@ def _step(sess: Session) -> list[str]:
     for job in sess.jobs().values():
         if not job.alive:
             continue
-        if job.kind == "vae" and phase != "full":
+        if job.kind != "aae" and phase != "full":
             job.pause()
-            done.append("VAE: paused (it has no discriminator, so only full steps apply to it)")
+            done.append(f"{job.name}: paused (it has no discriminator, so only full steps apply to it)")
             continue
         job.step(phase)
     return done
@@ -97,7 +97,7 @@ def _revert(sess: Session) -> None:
     """Put the widgets back to what the running jobs were built with."""
     job = next(iter(sess.jobs().values()))
     current = state.settings_of(job.config, Settings.current())
-    st.session_state.update(current.to_state() | {"vae": "VAE" in sess.jobs()})
+    st.session_state.update(current.to_state() | {"vae": "VAE" in sess.jobs(), "ae": "AE" in sess.jobs()})
 
 
 def _preset(sess: Session, name: str) -> list[str]:
@@ -145,6 +145,9 @@ def sidebar(sess: Session) -> Settings:
         else:
             st.number_input("Components" if prior == "mixture" else "Segments (one per class)", key="k",
                             **span("k"), **v("k"), **keep)
+        if prior == "swissroll":
+            st.number_input("Roll radius", step=0.5, key="roll", **span("roll"), **v("roll"), **keep,
+                            help="The outer end's distance from the centre; the two turns lie half of it apart.")
         if prior == "mixture":
             st.number_input("Radius", step=0.1, key="radius", **span("radius"), **v("radius"), **keep)
             st.number_input("Radial spread", step=0.05, key="radial", **span("radial"), **v("radial"), **keep)
@@ -161,6 +164,8 @@ def sidebar(sess: Session) -> Settings:
         st.radio("Size", state.CHOICES["size"], key="size", horizontal=True,
                  format_func=lambda s: f"{s} ({'-'.join(map(str, SIZE_PRESETS[s]))})")
         st.checkbox("Train a VAE alongside", key="vae", **v("vae"))
+        st.checkbox("Train a plain autoencoder alongside", key="ae", **v("ae"),
+                    help="No regularizer: the baseline. Its codes keep the classes apart but follow no prior.")
         st.selectbox("Batch size", state.BATCHES, key="batch", index=state.BATCHES.index(d.batch))
         st.number_input("Seed", key="seed", **span("seed"), **v("seed"))
         st.number_input("Epochs before pausing", key="epochs", **span("epochs"), **v("epochs"),
@@ -173,6 +178,10 @@ def sidebar(sess: Session) -> Settings:
             st.select_slider(label, state.LEARNING_RATES, key=key, format_func=fmt, **v(key))
         st.select_slider("Discriminator input noise σ", state.NOISES, key="noise", format_func=fmt, **v("noise"),
                          help="Small noise on the discriminator's inputs keeps it from overpowering.")
+        t = TrainConfig()
+        st.caption(f"The recipe's schedule: the last {t.cool_fraction:.0%} of a run's epochs train at "
+                   f"{t.cool_factor:g}× these rates, so the adversarial game settles. A run continued past its "
+                   "epochs stays there.")
     s = Settings.current()
     _apply_live(sess, s)
     return s
@@ -199,7 +208,8 @@ def _epochs_changed(sess: Session) -> None:
 def _relevant(name: str, s: Settings) -> bool:
     """Whether a setting means anything under these settings (σ only for a Gaussian, and so on)."""
     return {"std": s.prior == "gaussian", "radius": s.prior == "mixture", "radial": s.prior == "mixture",
-            "tangential": s.prior == "mixture", "k": s.prior != "gaussian", "labels": s.cond}.get(name, True)
+            "tangential": s.prior == "mixture", "roll": s.prior == "swissroll", "k": s.prior != "gaussian",
+            "labels": s.cond}.get(name, True)
 
 
 def transport(sess: Session) -> None:
@@ -241,7 +251,7 @@ def confirm_reset(sess: Session, s: Settings) -> None:
     changed = [label for name, label in SETTING_LABELS.items()
                if getattr(old, name) != getattr(s, name) and _relevant(name, old) | _relevant(name, s)]
     if set(wanted) != set(jobs):
-        changed.append("VAE alongside")
+        changed.append("the models trained alongside")
     with st.container(border=True, key="confirm-reset"):
         st.warning(f"Changing {', '.join(changed) or 'the architecture'} restarts training from scratch.")
         a, b, _ = st.columns([1, 1, 3])

@@ -114,12 +114,13 @@ CURVES = {"aae": [("recon", [("recon", "reconstruction (nats/image)")]),
                   ("D / G loss", [("d_loss", "discriminator loss"), ("g_loss", "generator loss")]),
                   ("D accuracy", [("d_acc", "discriminator accuracy")])],
           "vae": [("recon", [("recon", "reconstruction (nats/image)")]),
-                  ("KL", [("kl", "KL(q(z|x) ‖ p(z))")])]}
+                  ("KL", [("kl", "KL(q(z|x) ‖ p(z))")])],
+          "ae": [("recon", [("recon", "reconstruction (nats/image)")])]}
 
 
 def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int | None = None,
                 height: int = 330, uirevision: str = "losses") -> dict:
-    """Stacked panels sharing the step axis: recon, D/G loss, D accuracy (AAE) or recon, KL (VAE).
+    """Stacked panels sharing the step axis: recon, D/G loss, D accuracy (AAE), recon, KL (VAE) or recon (AE).
     Phases a step skipped are gaps; a divergence is marked by a red line (the app also says so in words)."""
     panels = CURVES[kind]
     steps = np.asarray(history.get("step", []))

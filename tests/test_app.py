@@ -244,3 +244,17 @@ def test_charts_fall_back_to_st_plotly_chart_without_static_serving(app, monkeyp
     monkeypatch.setattr(chart_module, "plotly_js_served", lambda: False)
     app.run()
     assert not chart_elements(app) and len(app.get("plotly_chart")) == 4 and not app.exception
+
+
+def test_a_plain_autoencoder_trains_beside_and_joins_the_comparison(app):
+    app.session_state["ae"] = True
+    app.session_state["tab"] = "AAE vs VAE"
+    app.run()
+    app.button(key="apply").click().run()
+    assert set(jobs(app)) == {"AAE", "VAE", "AE"} and jobs(app)["AE"].kind == "ae"
+    deadline = time.monotonic() + 60
+    while not app.dataframe and time.monotonic() < deadline:
+        time.sleep(0.5)
+        app.run()
+    assert list(app.dataframe[0].value.columns) == ["AAE", "VAE", "AE", "floor: two prior samples", "better"]
+    assert len(charts(app)) == 3 and not app.exception

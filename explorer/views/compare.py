@@ -1,4 +1,5 @@
-"""AAE vs VAE: the same data, prior and architecture side by side, with the numbers behind the pictures."""
+"""AAE vs VAE (and, optionally, a plain autoencoder): the same data, prior and architecture side by side, with
+the numbers behind the pictures."""
 
 from __future__ import annotations
 
@@ -22,9 +23,17 @@ METRIC_LABELS = {"reconstruction_mse": ("reconstruction MSE", "lower"),
                  "prior_density": ("density (1: matched, > 1: piled up)", "closer to 1")}
 
 
+def _compared(sess: Session) -> list:
+    """The AAE, the VAE and, when trained, the plain autoencoder, in that order (empty without a VAE)."""
+    jobs = sess.jobs()
+    if not {"AAE", "VAE"} <= set(jobs):
+        return []
+    return [jobs[name] for name in ("AAE", "VAE", "AE") if name in jobs]
+
+
 def show(sess: Session) -> None:
     jobs = sess.jobs()
-    if set(jobs) != {"AAE", "VAE"}:
+    if not _compared(sess):
         st.info("Tick “Train a VAE alongside” in the sidebar (and apply) to compare an AAE and a VAE.")
         return
     _explain(jobs["AAE"], jobs["VAE"])
@@ -37,28 +46,28 @@ def _explain(aae, vae) -> None:
     note = "" if prior.exact_density else f" For this swiss roll the VAE uses an {prior.density_note}."
     cond = (" The AAE here is label-conditioned (its discriminator sees labels); the VAE cannot be, so it "
             "trains unconditioned on the same prior.") if aae.config.model.n_label_classes else ""
+    plain = (" The plain autoencoder (“Train a plain autoencoder alongside”) has no regularizer at all: it keeps "
+             "the classes apart but its codes follow no prior, so its prior samples decode to garbage.")
     st.markdown(
         "**What to look for.** *Holes*: regions where the prior has mass but no codes land (coverage counts them). "
         "*Over-weighted modes*: codes piled up where p(z) is high, leaving its tails empty. The paper found the "
         "AAE fills the prior while the VAE leaves gaps. Note also what each needs from the prior: the AAE's "
         "discriminator only ever sees *samples* of p(z), whereas the VAE's KL term needs the *density* log p(z)."
-        + note + cond)
+        + note + cond + plain)
 
 
 def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
-    jobs = sess.jobs()
-    if set(jobs) != {"AAE", "VAE"}:
+    compared = _compared(sess)
+    if not compared:
         return
-    aae, vae = jobs["AAE"], jobs["VAE"]
     figs = {}
     lim = 0.0
-    for job in (aae, vae):
+    for job in compared:
         snap = job.snapshot()
         figs[job.name], used = scatter_of(job, snap.codes, overlay, axes, key="cmp",
                                           title=f"{job.name} codes (step {snap.codes_step:,})")
         lim = max(lim, used)
-    left, right = st.columns(2)
-    for col, job in ((left, aae), (right, vae)):
+    for col, job in zip(st.columns(len(compared)), compared):
         fig = figs[job.name]
         for axis in ("xaxis", "yaxis"):
             fig["layout"][axis]["range"] = [-lim, lim]   # the same scale for both
@@ -67,13 +76,13 @@ def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
         step, model = job.frozen_model()
         col.image(png_uri(sample_grid(job, model)), caption=f"{job.name}: decoded prior samples (step {step:,})",
                   width="stretch")
-    metrics_table(aae, vae)
+    metrics_table(compared)
     catch_up(was_periodic, sess)
 
 
-def metrics_table(aae, vae) -> None:
-    """aae_core.metrics for both models, computed in the background every few seconds (never in this run)."""
-    results = {job.name: job.metrics() for job in (aae, vae)}
+def metrics_table(compared: list) -> None:
+    """aae_core.metrics for every model, computed in the background every few seconds (never in this run)."""
+    results = {job.name: job.metrics() for job in compared}
     if any(r is None for r in results.values()):
         st.caption("Computing metrics…")
         return
