@@ -468,7 +468,7 @@ def _show_server_decode(models, state, key, shape, train_codes, train_images, tr
         for col, (name, model) in zip(st.columns(len(models)), models.items()):
             z = state.z[name]
             col.markdown(f"**{name}** at {format_z(z)}")
-            col.image(png_data_uri(server_decode(model, z[None]), shape, IMAGE_SCALE), caption=name)
+            col.image(png_data_uri(server_decode(model, z[None]), shape, IMAGE_SCALE))
             if train_codes is not None:
                 idx, dist = nearest(train_codes[name], z)
                 who = [f"{d:.2f}" + (f" ({train_labels[i]})" if train_labels is not None else "") for i, d in zip(idx, dist)]
