@@ -109,7 +109,7 @@ class SwissRollPrior(Prior):
     # N(0, BLUR^2 I), approximated by an equal-weight mixture of N_ANCHORS Gaussians at evenly spaced u.
     BLUR = 0.1
     N_ANCHORS = 400
-    density_note = (f"approximate: the roll blurred by N(0, {BLUR}^2 I), as an equal-weight mixture of "
+    density_note = (f"approximate: the roll blurred by N(0, {BLUR}² I), as an equal-weight mixture of "
                     f"{N_ANCHORS} Gaussians along it (the roll itself has no density)")
 
     def __init__(self, config: PriorConfig):
