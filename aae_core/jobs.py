@@ -156,7 +156,12 @@ class Job:
         first claims a training slot: JobLimitReached when the server's are all taken."""
         if self._claim is not None:
             self._claim([self])
-        return self._call(self._do_resume)
+        try:
+            return self._call(self._do_resume)
+        except JobError:
+            if self.status().state != "running":   # it never resumed: give the slot back
+                self.holds_slot = False
+            raise
 
     def step(self, phase: str = "full") -> Snapshot:
         """Pause, then train exactly one minibatch: 'full', or for an AAE 'recon', 'disc' (discriminator only)

@@ -73,7 +73,7 @@ def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
     for col, job in ((left, aae), (right, vae)):
         snap = job.snapshot()
         # Each on its own scale: one shared range shrank the narrower model's codes to a thumbnail.
-        fig, _ = scatter_of(job, snap.codes, overlay, axes, key="cmp", title=f"{job.name} codes (step {snap.codes_step:,})")
+        fig = scatter_of(job, snap.codes, overlay, axes, key="cmp", title=f"{job.name} codes (step {snap.codes_step:,})")
         with col:
             charts.plotly_chart(fig, key=f"cmp-scatter-{job.name}")
         step, model = job.frozen_model()

@@ -46,7 +46,7 @@ def _job_panel(job: Job, overlay: str, axes, smoothing: float) -> None:
         st.progress(*budget_progress(snap.step, job.max_steps, job.budget))
     prior = job.config.prior
     title = f"{job.name}: held-out codes (step {snap.codes_step:,}) over the {prior.name} prior"
-    fig, _ = scatter_of(job, snap.codes, overlay, axes, title=title, key="live")
+    fig = scatter_of(job, snap.codes, overlay, axes, title=title, key="live")
     charts.plotly_chart(fig, key=f"live-scatter-{job.name}")
     if len(job.history()["step"]):
         charts.plotly_chart(_loss_figure(job, smoothing), key=f"live-loss-{job.name}")
