@@ -229,7 +229,8 @@ def test_live_tab_offers_loss_smoothing(app):
     app.button(key="step").click().run()
     app.button(key="step").click().run()
     raw = chart_elements(app)["live-loss-AAE"][1]["data"][0]["y"]
-    app.select_slider(key="smooth").set_value(0.9).run()
+    (control,) = [e for e in app.get("button_group") if e.key == "smooth"]
+    control.set_value(0.9).run()
     smoothed = chart_elements(app)["live-loss-AAE"][1]["data"][0]["y"]
     assert smoothed != raw
 

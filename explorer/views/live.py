@@ -19,8 +19,10 @@ def show(sess: Session) -> None:
         st.info("No model yet: press Train, pick a preset, or load a checkpoint.")
         return
     overlay, axes = view_options(next(iter(jobs.values())).config.prior.dim)
-    smoothing = st.select_slider("Loss curve smoothing (EMA weight; 0 shows every step as it came)", plots.SMOOTHING,
-                                 value=plots.SMOOTHING[0], key="smooth", bind="query-params")
+    smoothing = st.segmented_control("Loss curve smoothing (EMA weight)", plots.SMOOTHING, default=plots.SMOOTHING[0],
+                                     key="smooth", bind="query-params", format_func=lambda w: f"{w:g}" if w else "off",
+                                     help="An exponential moving average over the curves' points; off shows them as "
+                                          "they came.") or 0.0
     periodic(_body, sess, LIVE_EVERY_S, overlay, axes, smoothing)
 
 
