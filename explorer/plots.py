@@ -146,7 +146,7 @@ def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int |
                 height: int = 330, uirevision: str = "losses") -> dict:
     """Stacked panels sharing the step axis: recon, D/G loss, D accuracy (AAE) or recon, KL (VAE), each curve
     smoothed by an EMA of weight `smoothing` (0: raw). Phases a step skipped are gaps; a divergence is marked by
-    a red line (the app also says so in words). Few ticks per panel, so their labels never crowd."""
+    a red line (the app also says so in words). At most 4 ticks per panel, so their labels never crowd."""
     panels = CURVES[kind]
     steps = np.asarray(history.get("step", []))
     keep = _thin(steps)
@@ -160,7 +160,7 @@ def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int |
         axis = "" if i == 0 else str(i + 1)
         top = 1 - i * (h + gap)
         layout[f"yaxis{axis}"] = {"domain": [max(0.0, round(top - h, 6)), round(top, 6)], "title": {"text": title, "font": {"size": 10}},
-                                  "gridcolor": GRID_COLOUR, "nticks": 3, "tickfont": {"size": 10},
+                                  "gridcolor": GRID_COLOUR, "nticks": 4, "tickfont": {"size": 10},
                                   **({"range": [0, 1.02]} if title == "D accuracy" else {})}
         layout[f"xaxis{axis}"] = {"anchor": f"y{axis}", "matches": "x" if i else None, "showticklabels": i == len(panels) - 1,
                                   "gridcolor": GRID_COLOUR, "nticks": 6, "tickfont": {"size": 10}}
