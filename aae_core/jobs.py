@@ -15,8 +15,10 @@ Lifetimes
   re-attaches). `lease(token)` claims a token for one live session; `Lease.release()` (the session ended)
   starts a grace period, after which the owner's jobs are stopped unless a new lease re-attached them.
   A token already held by another live session is never shared: that caller gets a fresh token.
-  The number of live jobs (running, paused, diverged) across all owners is capped; at the cap `start`
-  raises `JobLimitReached` at once instead of queueing.
+  The number of jobs *training* (holding a CPU slot) across all owners is capped; paused, diverged and
+  stopped jobs hold no slot. At the cap, running jobs of sessions that have closed (in their grace period)
+  are paused to free their slots; if that is not enough, `start` or `resume` raises `JobLimitReached` at
+  once instead of queueing. `start_group` and `resume` claim the slots of several jobs together: all or none.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ class Job:
     """One model training on its own worker thread; created by `JobRegistry.start`."""
 
     def __init__(self, trainer: Trainer, *, name: str, owner: str, threads: int = 1, paused: bool = False,
-                 max_steps: int | None = None, call_timeout_s: float = CALL_TIMEOUT_S, history: dict | None = None):
+                 max_steps: int | None = None, call_timeout_s: float = CALL_TIMEOUT_S, history: dict | None = None,
+                 claim: Callable[[list["Job"]], None] | None = None):
         self.trainer = trainer
         self.name = name
         self.owner = owner
@@ -93,6 +96,10 @@ class Job:
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._running = not paused          # written only on the worker (and before it starts)
+        # Whether it counts against its registry's cap: set when a slot is claimed (resume, start), cleared by the
+        # worker whenever it stops training (pause, divergence, failure, stop).
+        self.holds_slot = not paused
+        self._claim = claim
         self._status_lock = threading.Lock()
         self._status = JobStatus("paused" if paused else "running")
         self._train_settings = trainer.config.train
@@ -138,13 +145,22 @@ class Job:
 
     # ---- control, from any thread ---------------------------------------------------------------
 
-    def pause(self) -> Snapshot:
-        """Stop stepping after the current step; returns the snapshot it paused at."""
-        return self._call(self._do_pause)
+    def pause(self, message: str | None = None) -> Snapshot:
+        """Stop stepping after the current step (`message`: why, for the status line); returns the snapshot it
+        paused at."""
+        return self._call(lambda: self._do_pause(message))
 
     def resume(self) -> JobStatus:
-        """Continue training (past the step budget, if it was reached: the budget starts again)."""
-        return self._call(self._do_resume)
+        """Continue training (past the step budget, if it was reached: the budget starts again). In a registry it
+        first claims a training slot: JobLimitReached when the server's are all taken."""
+        if self._claim is not None:
+            self._claim([self])
+        try:
+            return self._call(self._do_resume)
+        except JobError:
+            if self.status().state != "running":   # it never resumed: give the slot back
+                self.holds_slot = False
+            raise
 
     def step(self, phase: str = "full") -> Snapshot:
         """Pause, then train exactly one minibatch: 'full', or for an AAE 'recon', 'disc' (discriminator only)
@@ -243,6 +259,7 @@ class Job:
                 elif self._running and not self._stop.is_set():
                     self._train_one()
         finally:
+            self.holds_slot = False
             self._drain()
             self._set_status("stopped", self.status().message if self.status().state in ("diverged", "failed") else None)
 
@@ -269,34 +286,37 @@ class Job:
         try:
             t.step()
         except TrainingDiverged as e:
-            self._running = False
+            self._running = self.holds_slot = False
             self._set_status("diverged", str(e))
             return
         except Exception as e:   # a bug or out-of-memory: keep the worker (and the last weights) alive to save
             t.publish(force_codes=False)
-            self._running = False
+            self._running = self.holds_slot = False
             self._set_status("failed", f"training failed at step {t.step_count}: {type(e).__name__}: "
                                        f"{str(e).splitlines()[0] if str(e) else ''}")
             return
         if self.max_steps is not None and t.step_count >= self.max_steps:
-            self._do_pause(message=f"paused at the step budget ({t.step_count} steps, {t.snapshot().epoch:.1f} "
-                                   f"epochs); press train to continue")
+            self._do_pause(message=lambda snap: f"paused at the step budget ({snap.step:,} steps, {snap.epoch:.1f} "
+                                                f"epochs); press Train to continue")
 
-    def _do_pause(self, message: str | None = None) -> Snapshot:
-        self._running = False
+    def _do_pause(self, message: str | Callable[[Snapshot], str] | None = None) -> Snapshot:
+        """Pause on the worker; `message` may be a function of the snapshot it publishes (so its figures are
+        those the page shows)."""
+        self._running = self.holds_slot = False
         snapshot = self.trainer.publish(force_codes=True)   # before the status: "paused" means published
         if snapshot.error and self.status().state != "failed":   # the publish found non-finite weights or codes
             self._set_status("diverged", snapshot.error)
         elif self.status().state in ("running", "paused"):
-            self._set_status("paused", message)
+            self._set_status("paused", message(snapshot) if callable(message) else message)
         return snapshot
 
     def _do_resume(self) -> JobStatus:
         if self.status().state in ("diverged", "failed"):
+            self.holds_slot = False
             return self.status()
         if self.max_steps is not None and self.budget and self.trainer.step_count >= self.max_steps:
             self.max_steps = self.trainer.step_count + self.budget
-        self._running = True
+        self._running = self.holds_slot = True
         self._set_status("running")
         return self.status()
 
@@ -341,6 +361,19 @@ def _as_arrays(history: dict, like: dict[str, np.ndarray]) -> dict[str, np.ndarr
         return {}
     return {k: np.array([np.nan if x is None else x for x in history.get(k, [None] * n)], dtype=np.float64)
             .astype(v.dtype) for k, v in like.items()}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What `JobRegistry.start_group` needs to start one job (the arguments of `JobRegistry.start`)."""
+
+    config: RunConfig
+    data: Dataset
+    model: AutoEncoderBase | None = None
+    start_step: int = 0
+    paused: bool = False
+    max_steps: int | None = None
+    history: dict | None = None
 
 
 class Lease:
@@ -418,38 +451,92 @@ class JobRegistry:
         """Build a Trainer and start it as the owner's job `name`, replacing (stopping) one of that name.
         `history`: loss curves to show before this job's own (a checkpoint's, as stored in its metadata).
         Raises JobLimitReached at the cap, or AAEError for a bad config, before any thread starts."""
-        with self._lock:
-            # Take the job being replaced out of the books first, so concurrent starts cannot both count it.
-            old = self._jobs.get(owner, {}).pop(name, None)
-            live = sum(j.alive for jobs in self._jobs.values() for j in jobs.values()) + self._starting
-            if live >= self.max_live:
-                if old is not None:
-                    self._jobs[owner][name] = old
-                raise JobLimitReached(f"{self.max_live} models are already training on this server (the limit, "
-                                      f"across all sessions); stop one of yours, or try again when a session ends")
-            self._starting += 1
+        spec = JobSpec(config, data, model=model, start_step=start_step, paused=paused, max_steps=max_steps,
+                       history=history)
+        return self.start_group(owner, {name: spec})[name]
+
+    def start_group(self, owner: str, specs: dict[str, JobSpec]) -> dict[str, Job]:
+        """Start several of the owner's jobs together (an AAE and the VAE beside it): the training slots of all
+        are claimed at once, so at the cap none starts (JobLimitReached), and a bad config starts none."""
+        need = sum(not spec.paused for spec in specs.values())
+        for attempt in range(2):
+            with self._lock:
+                # Jobs being replaced give their slots back, so a reset is allowed at the cap.
+                mine = self._jobs.get(owner, {})
+                old = {name: mine[name] for name in specs if name in mine}
+                if self._training(leaving=old.values()) + need <= self.max_live:
+                    for name in old:   # out of the books first, so concurrent starts cannot both count them
+                        del mine[name]
+                    self._starting += need
+                    break
+            if attempt or not self._reclaim():
+                raise JobLimitReached(self._cap_message())
         try:
-            trainer = Trainer(config, data, publish_every_s=0.5, model=model, start_step=start_step)
+            trainers = {name: Trainer(spec.config, spec.data, publish_every_s=0.5, model=spec.model,
+                                      start_step=spec.start_step) for name, spec in specs.items()}
         except BaseException:
             with self._lock:
-                self._starting -= 1
-                if old is not None and name not in self._jobs.get(owner, {}):
-                    self._jobs.setdefault(owner, {})[name] = old   # a bad config leaves the running job alone
-                    old = None
-            if old is not None:
-                old.stop()
+                self._starting -= need
+                for name, job in list(old.items()):
+                    if name not in self._jobs.get(owner, {}):
+                        self._jobs.setdefault(owner, {})[name] = job   # a bad config leaves the running jobs alone
+                        del old[name]
+            for job in old.values():
+                job.stop()
             raise
-        if old is not None:
-            old.stop()
-        job = Job(trainer, name=name, owner=owner, threads=self.threads, paused=paused, max_steps=max_steps,
-                  call_timeout_s=self.call_timeout_s, history=history)
+        for job in old.values():
+            job.stop()
+        jobs = {name: Job(trainers[name], name=name, owner=owner, threads=self.threads, paused=spec.paused,
+                          max_steps=spec.max_steps, call_timeout_s=self.call_timeout_s, history=spec.history,
+                          claim=self._claim) for name, spec in specs.items()}
         with self._lock:
-            self._starting -= 1
-            displaced = self._jobs.setdefault(owner, {}).get(name)
-            self._jobs[owner][name] = job
-        if displaced is not None:   # a concurrent start of the same name finished first: last one wins
-            displaced.stop()
-        return job
+            self._starting -= need
+            mine = self._jobs.setdefault(owner, {})
+            displaced = [mine[name] for name in jobs if name in mine]
+            mine.update(jobs)
+        for job in displaced:   # a concurrent start of the same name finished first: last one wins
+            job.stop()
+        return jobs
+
+    def resume(self, owner: str) -> dict[str, JobStatus]:
+        """Resume all the owner's paused jobs, claiming their training slots together: all or none."""
+        jobs = [job for job in self.jobs(owner).values() if job.alive and job.status().state == "paused"]
+        self._claim(jobs)
+        return {job.name: job.resume() for job in jobs}
+
+    def _training(self, leaving=()) -> int:
+        """Jobs holding a training slot, plus slots reserved by starts still building (call under the lock)."""
+        return self._starting + sum(j.alive and j.holds_slot and all(j is not k for k in leaving)
+                                    for jobs in self._jobs.values() for j in jobs.values())
+
+    def _cap_message(self) -> str:
+        return (f"{self.max_live} models are already training on this server (the limit, across all sessions); "
+                f"pause or stop one of yours, or try again in a minute")
+
+    def _claim(self, jobs: list[Job]) -> None:
+        """Give these jobs training slots, all or none; JobLimitReached when the free ones are too few."""
+        for attempt in range(2):
+            with self._lock:
+                need = [job for job in jobs if not job.holds_slot]
+                if self._training() + len(need) <= self.max_live:
+                    for job in need:
+                        job.holds_slot = True
+                    return
+            if attempt or not self._reclaim():
+                raise JobLimitReached(self._cap_message())
+
+    def _reclaim(self) -> bool:
+        """Pause the training jobs of sessions that have closed (their grace period runs): nobody watches them, and
+        a reload within the grace period finds them paused, weights intact. Returns whether any was paused."""
+        with self._lock:
+            idle = [job for owner in self._timers for job in self._jobs.get(owner, {}).values()
+                    if job.alive and job.holds_slot]
+        for job in idle:
+            try:
+                job.pause("paused while its page was closed, to give another session a training slot")
+            except JobError:
+                pass   # stopped meanwhile: its slot is free anyway
+        return bool(idle)
 
     def jobs(self, owner: str) -> dict[str, Job]:
         """The owner's jobs by name (live or stopped; stopped ones keep their last state for viewing and saving)."""
@@ -470,8 +557,14 @@ class JobRegistry:
             job.stop()
 
     def live_count(self) -> int:
+        """Jobs whose worker thread is alive (training, paused or diverged)."""
         with self._lock:
             return sum(j.alive for jobs in self._jobs.values() for j in jobs.values())
+
+    def training_count(self) -> int:
+        """Jobs holding a training slot: what the cap counts."""
+        with self._lock:
+            return self._training()
 
     def stop_all(self, timeout: float = JOIN_TIMEOUT_S) -> None:
         """Stop every job and cancel every pending release (server shutdown, tests)."""

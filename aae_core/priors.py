@@ -113,14 +113,15 @@ class SwissRollPrior(Prior):
     # separate (they are 4 s apart) but the pull is gentle enough for the codes to spread along the whole roll.
     BLUR_GAPS = 0.25
     N_ANCHORS = 400
-    density_note = (f"approximate: the roll blurred by a Gaussian of std {BLUR_GAPS} x the gap between its turns, "
-                    f"as an equal-weight mixture of {N_ANCHORS} Gaussians along it (the roll itself has no density)")
 
     def __init__(self, config: PriorConfig):
         super().__init__(config)
         self.n_classes = config.n_segments
         self.turn_gap = config.roll_radius / 2
         self.blur = self.BLUR_GAPS * self.turn_gap
+        self.density_note = (f"approximate: the roll blurred by N(0, {self.blur:g}² I), a quarter of the gap between "
+                             f"its turns, as an equal-weight mixture of {self.N_ANCHORS} Gaussians along it (the roll "
+                             "itself has no density)")
         self.anchors = self.roll((torch.arange(self.N_ANCHORS, dtype=torch.float32) + 0.5) / self.N_ANCHORS)
 
     def roll(self, u: torch.Tensor) -> torch.Tensor:

@@ -257,7 +257,7 @@ def render(d: Inputs) -> str:
     t = TrainConfig()
     p = PriorConfig()
     first = d.demos["aae-gaussian"][0]
-    roll_gap = SwissRollPrior(PriorConfig(name="swissroll")).turn_gap
+    roll = SwissRollPrior(PriorConfig(name="swissroll"))
     seeds = ", ".join(map(str, d.seeds))
     parzen_aae = [r for r in d.parzen if r["dataset"] == "mnist5k" and r["model"] == "AAE"]
     pa = summary([r["mean"] for r in parzen_aae])
@@ -285,7 +285,7 @@ def render(d: Inputs) -> str:
         f"- Priors at the scale of the codes an autoencoder makes on its own here (a std of 6–7 per dimension): "
         f"N(0, {p.std:g}² I); the paper's 10 petals scaled by 5 (radius {p.radius:g}, spreads {p.radial_std:g} "
         f"along and {p.tangential_std:g} across); a swiss roll of outer radius {p.roll_radius:g} (its turns "
-        f"{roll_gap:g} apart). Against N(0, I) reconstruction and regularization fight: a fast adversary destroys "
+        f"{roll.turn_gap:g} apart). Against N(0, I) reconstruction and regularization fight: a fast adversary destroys "
         "the class structure, a slow one lets the codes drift off the prior.",
         f"- Each 2-D model trains for {d.budget.demo_epochs:g} epochs on mnist5k "
         f"({first['n_train']:,} training images, {len(first['labels']):,} held out) at the explorer's size (256-256 hidden units); all codes and metrics are of the held-out images. "
@@ -365,7 +365,7 @@ def render(d: Inputs) -> str:
         "## The swiss roll without labels",
         "",
         "Not in the paper; shipped as demos. The roll has zero thickness, so it has no density, and the VAE's KL "
-        f"term needs an approximation: {SwissRollPrior.density_note.removeprefix('approximate: ')}. A narrow blur "
+        f"term needs an approximation: {roll.density_note.removeprefix('approximate: ')}. A narrow blur "
         "(0.07 of the gap) pulled every code onto the nearest ridge, and the VAE's codes collapsed onto the inner "
         "turn; a quarter of the gap lets them spread, but the VAE still matches a blurred band, not the roll. The "
         "AAE needs only samples of the roll.",

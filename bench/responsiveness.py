@@ -78,7 +78,7 @@ def main() -> None:
         at, elapsed = visit()
         first_visits.append(round(elapsed, 3))
         sessions.append(at)
-        if state.registry().live_count() >= state.registry().max_live:
+        if state.registry().training_count() >= state.registry().max_live:
             break
     turned_away, refused_s = visit()
     refusal = [str(e.value) for e in turned_away.error] + [str(t.value) for t in turned_away.toast]

@@ -33,7 +33,7 @@ def main() -> None:
                 result = json.loads(subprocess.run([sys.executable, "-m", "aae_core", "eval", out, "--json"],
                                                    check=True, capture_output=True, text=True).stdout)
                 rows.append({"model": model, "prior": prior, "summary": summary,
-                             **{k: result[k] for k in (*METRIC_KEYS, "prior_coverage_reference", "step")}})
+                             **{k: result[k] for k in (*METRIC_KEYS, "prior_mmd_ratio", "step")}})
                 print(summary, file=sys.stderr)
     RESULTS.write_text(json.dumps({"seconds": args.seconds, "rows": rows}, indent=1))
     print("| model | prior | steps | " + " | ".join(METRIC_KEYS) + " |")

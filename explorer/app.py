@@ -16,7 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # `streamlit r
 
 from explorer import charts  # noqa: E402
 
-st.set_page_config(page_title="AAE Explorer", page_icon=":material/scatter_plot:", layout="wide")
+# The icon is a file served by this server: a material-icon or emoji page icon is fetched from a font/emoji host.
+st.set_page_config(page_title="AAE Explorer", page_icon=str(Path(__file__).resolve().parent / "icon.svg"),
+                   layout="wide")
 # Before the heavy imports below (torch, the models): the browser fetches and parses plotly.js while they load
 # and the first jobs start, so the first chart does not wait for it (~1 s sooner on a cold server).
 charts.preload_plotly()
@@ -45,7 +47,7 @@ if not st.session_state.get("_started"):
     # First visit: show a saved or shipped model matching the settings if there is one, else start training.
     st.session_state["_started"] = True
     if not sess.jobs():
-        controls.guarded(state.start_jobs, sess, settings, prefer_checkpoints=True)
+        controls.guarded(state.start_jobs, sess, settings, prefer_checkpoints=True, level="note")
         if "_apply_settings" in st.session_state:
             st.rerun()   # a checkpoint was loaded: its settings go into the widgets before they are drawn
 

@@ -24,7 +24,9 @@ import streamlit as st
 _HERE = Path(__file__).resolve().parent
 STATIC_DIR = _HERE / "static"          # Streamlit serves the main script's static/ folder at app/static/
 PLOTLY_FILE = "plotly.min.js"
-CONFIG = {"displaylogo": False, "responsive": True}
+# No plotly logo link and no "Share chart" (upload to Plotly Cloud) button: nothing leaves this server in one click.
+CONFIG = {"displaylogo": False, "showSendToCloud": False, "modeBarButtonsToRemove": ["sendChartToCloud"],
+          "responsive": True}
 
 _chart_component = st.components.v2.component(
     "aae_explorer.chart",

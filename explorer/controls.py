@@ -28,23 +28,30 @@ SETTING_LABELS = {"data": "dataset", "prior": "prior", "std": "σ", "k": "compon
 # ---- flash messages ------------------------------------------------------------------------------
 
 def flash(level: str, text: str) -> None:
-    """Keep a one-line message for this run: an error stays on the page, anything else is a toast."""
+    """Keep a one-line message for this run: an error stays on the page, a "note" is a caption under the transport
+    bar (what the page did by itself, e.g. on the first visit: no toast over the buttons), anything else a toast."""
     st.session_state.setdefault("_flash", []).append((level, text))
 
 
 def show_flash() -> None:
-    for level, text in st.session_state.pop("_flash", []):
+    """Show this run's flash messages (the notes as one caption line)."""
+    messages = st.session_state.pop("_flash", [])
+    notes = [text for level, text in messages if level == "note"]
+    if notes:
+        st.caption(" · ".join(notes))
+    for level, text in messages:
         if level == "error":
             st.error(text)
-        else:
+        elif level != "note":
             st.toast(text, icon=":material/check_circle:" if level == "success" else ":material/info:")
 
 
-def guarded(action, *args, **kwargs) -> None:
-    """Run an action; a user-facing error becomes one flash line instead of a traceback."""
+def guarded(action, *args, level: str = "info", **kwargs) -> None:
+    """Run an action; its lines become flash messages of `level`, and a user-facing error one flash line instead of
+    a traceback."""
     try:
         for line in action(*args, **kwargs) or ():
-            flash("info", line)
+            flash(level, line)
     except AAEError as e:
         flash("error", str(e))
 
@@ -56,11 +63,11 @@ def _train(sess: Session) -> list[str]:
     if not jobs:
         return state.start_jobs(sess, Settings.current())
     done = state.continue_stopped(sess, Settings.current())
+    sess.registry.resume(sess.owner)
     for job in sess.jobs().values():
-        if job.alive:
-            status = job.resume()
-            if status.message and status.state != "running":
-                done.append(f"{job.name}: {status.message}")
+        status = job.status()
+        if status.message and status.state in ("diverged", "failed"):
+            done.append(f"{job.name}: {status.message}")
     return done
 
 
@@ -73,6 +80,8 @@ def _pause(sess: Session) -> None:
 def _step(sess: Session) -> list[str]:
     phase = st.session_state.get("phase", "full")
     done = []
+    if sess.jobs() and not any(job.alive for job in sess.jobs().values()):   # after Stop: back, paused, then step
+        done = state.continue_stopped(sess, Settings.current(), paused=True)
     for job in sess.jobs().values():
         if not job.alive:
             continue
@@ -166,7 +175,8 @@ def sidebar(sess: Session) -> Settings:
         st.checkbox("Train a VAE alongside", key="vae", **v("vae"))
         st.checkbox("Train a plain autoencoder alongside", key="ae", **v("ae"),
                     help="No regularizer: the baseline. Its codes keep the classes apart but follow no prior.")
-        st.selectbox("Batch size", state.BATCHES, key="batch", index=state.BATCHES.index(d.batch))
+        st.selectbox("Batch size", state.BATCHES, key="batch",
+                     **({} if "batch" in st.session_state else {"index": state.BATCHES.index(d.batch)}))
         st.number_input("Seed", key="seed", **span("seed"), **v("seed"))
         st.number_input("Epochs before pausing", key="epochs", **span("epochs"), **v("epochs"),
                         on_change=_epochs_changed, args=(sess,))
@@ -250,10 +260,12 @@ def confirm_reset(sess: Session, s: Settings) -> None:
     old = state.settings_of(next(iter(jobs.values())).config, s)
     changed = [label for name, label in SETTING_LABELS.items()
                if getattr(old, name) != getattr(s, name) and _relevant(name, old) | _relevant(name, s)]
+    if "dataset" not in changed and any(wanted[n].dataset != j.config.dataset for n, j in jobs.items() if n in wanted):
+        changed.insert(0, "dataset")   # one upload replaced by another: the setting still reads "upload"
     if set(wanted) != set(jobs):
         changed.append("the models trained alongside")
     with st.container(border=True, key="confirm-reset"):
-        st.warning(f"Changing {', '.join(changed) or 'the architecture'} restarts training from scratch.")
+        st.warning(f"Changing {', '.join(changed) or 'these settings'} restarts training from scratch.")
         a, b, _ = st.columns([1, 1, 3])
         a.button("Apply and restart", key="apply", type="primary", on_click=guarded, args=(_reset, sess))
         b.button("Keep the current run", key="revert", on_click=_revert, args=(sess,))

@@ -76,8 +76,12 @@ export function decode(net, z, out) {
 
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-const PAD_PX = 300;          // CSS size of each square pad
-const IMAGE_PX = 112;        // CSS size of the live decoded image
+// Each pad's data area is a square of `size` CSS px: the width the page gives a panel, within these bounds.
+const MIN_PAD_PX = 240;
+const MAX_PAD_PX = 460;
+const PANEL_GAP_PX = 24;      // between panels (.lp-panels gap)
+const MARGIN = { l: 32, r: 10, t: 10, b: 22 };   // around the data area: tick labels sit here, never clipped
+const AXIS_FONT = "11px sans-serif";
 const THUMB_PX = 44;         // pin thumbnails
 const MAX_CACHED = 8;        // decoders kept across reruns, keyed by model name and version
 const REQUEST_RETRY_MS = 3000;
@@ -136,6 +140,12 @@ function niceTicks(lo, hi) {
 
 function fmt(v) { return (Math.round(v * 1000) / 1000).toFixed(3); }
 
+/** The pad size (CSS px of the square data area) for `n` panels side by side in `width` px. */
+export function padSize(width, n) {
+  const per = (width - PANEL_GAP_PX * (n - 1)) / Math.max(1, n) - MARGIN.l - MARGIN.r;
+  return Math.round(Math.min(MAX_PAD_PX, Math.max(MIN_PAD_PX, per)));
+}
+
 class Pad {
   constructor(root) {
     this.root = root;
@@ -151,8 +161,16 @@ class Pad {
     this.thumbsDirty = true;
     this.lastRequest = -Infinity;
     this.newerTimer = 0;
+    this.size = padSize(root.clientWidth || 0, 2);
     window.__padStats = stats;
     this.buildToolbar();
+    // Panels follow the page's width (a wide page gets wide pads): rebuilt when the size they should have changes.
+    this.resize = new ResizeObserver(() => {
+      if (!this.data) return;
+      const size = padSize(this.root.clientWidth, this.data.models.length);
+      if (size !== this.size) this.update(this.data, this.setStateValue, this.setTriggerValue);
+    });
+    this.resize.observe(root);
   }
 
   // ---- data from Python
@@ -162,13 +180,15 @@ class Pad {
     this.setTriggerValue = setTriggerValue;
     if (!this.data) this.restore(data.state || {});
     this.data = data;
-    const layout = JSON.stringify([data.models.map((m) => m.name), data.image_shape]);
+    this.size = padSize(this.root.clientWidth, data.models.length);
+    const layout = JSON.stringify([data.models.map((m) => m.name), data.image_shape, this.size]);
     if (layout !== this.layout) this.buildPanels(data.models);
     this.layout = layout;
     this.legend(data);
     data.models.forEach((m, i) => this.updatePanel(this.panels[i], m));
     this.requestMissingWeights();
     stats.range = data.range;
+    stats.area = { left: MARGIN.l, top: MARGIN.t, size: this.size };   // the data area within each pad canvas
     stats.updates += 1;
     stats.ready = true;
     this.thumbsDirty = true;
@@ -201,9 +221,8 @@ class Pad {
       : m.decoder.newer_in ? "decoded in your browser while you drag (its weights catch up every few seconds)"
       : "decoded in your browser while you drag";
     p.mode.classList.toggle("lp-fallback", !m.decoder);
-    p.image.style.display = m.decoder ? "" : "none";
-    p.serverImage.style.display = m.decoder ? "none" : "";
     if (!m.decoder && m.server && m.server.point) p.serverImage.src = m.server.point;
+    this.showImage(p);
     this.drawBase(p);
   }
 
@@ -267,25 +286,36 @@ class Pad {
     this.panels = models.map((m) => {
       const box = el("div", "lp-panel", this.panelRow);
       box.dataset.model = m.name;
+      const size = this.size;
+      const [cw, ch] = [size + MARGIN.l + MARGIN.r, size + MARGIN.t + MARGIN.b];
+      box.style.width = `${cw}px`;
       el("div", "lp-title", box, m.name);
       const mode = el("div", "lp-mode", box);
       const plot = el("div", "lp-plot", box);
-      plot.style.width = plot.style.height = `${PAD_PX}px`;
+      plot.style.width = `${cw}px`;
+      plot.style.height = `${ch}px`;
       const dpr = window.devicePixelRatio || 1;
-      const base = pixelCanvas("lp-base", plot, PAD_PX * dpr, PAD_PX * dpr, PAD_PX, PAD_PX);
-      const overlay = pixelCanvas("lp-overlay", plot, PAD_PX * dpr, PAD_PX * dpr, PAD_PX, PAD_PX);
-      const readout = el("div", "lp-readout", box, "click the pad to place a point");
+      const base = pixelCanvas("lp-base", plot, cw * dpr, ch * dpr, cw, ch);
+      const overlay = pixelCanvas("lp-overlay", plot, cw * dpr, ch * dpr, cw, ch);
+      const below = el("div", "lp-below", box);
       const [h, w] = this.data.image_shape;
-      const scale = IMAGE_PX / Math.max(h, w);
-      const image = pixelCanvas("lp-image", box, w, h, w * scale, h * scale);
-      const serverImage = el("img", "lp-image lp-server-image", box);
+      const imagePx = Math.round(Math.min(168, Math.max(112, 0.4 * size)));
+      const scale = imagePx / Math.max(h, w);
+      const frame = el("div", "lp-image-frame", below);
+      frame.style.width = `${w * scale}px`;
+      frame.style.height = `${h * scale}px`;
+      const placeholder = el("div", "lp-placeholder", frame, "click the pad: the decoded image appears here");
+      const image = pixelCanvas("lp-image", frame, w, h, w * scale, h * scale);
+      const serverImage = el("img", "lp-image lp-server-image", frame);
       serverImage.style.width = `${w * scale}px`;
       serverImage.style.height = `${h * scale}px`;
-      el("div", "lp-caption", box, "pins");
-      const pins = el("div", "lp-pins", box);
+      const side = el("div", "lp-side", below);
+      const readout = el("div", "lp-readout", side, "z = (…)");
+      el("div", "lp-caption", side, "pins");
+      const pins = el("div", "lp-pins", side);
       el("div", "lp-caption", box, "path");
       const strip = el("div", "lp-strip", box);
-      const p = { box, mode, plot, base, overlay, readout, image, serverImage, pins, strip, h, w,
+      const p = { box, mode, plot, base, overlay, readout, image, serverImage, placeholder, pins, strip, h, w,
                   pixels: new Float32Array(h * w) };
       for (const type of ["pointerdown", "pointermove", "pointerup", "pointercancel"]) {
         overlay.addEventListener(type, (ev) => this.onPointer(p, ev));
@@ -315,19 +345,28 @@ class Pad {
     }
   }
 
-  // ---- coordinates
+  /** Before the first click a placeholder, not a black square; then the browser's image, or the server's. */
+  showImage(p) {
+    const placed = Boolean(this.points && this.points[p.model.name]);
+    const server = !p.model.decoder;
+    p.placeholder.style.display = placed && (!server || p.serverImage.getAttribute("src")) ? "none" : "";
+    p.image.style.display = placed && !server ? "" : "none";
+    p.serverImage.style.display = placed && server && p.serverImage.getAttribute("src") ? "" : "none";
+  }
+
+  // ---- coordinates (CSS px within a pad canvas; the data area starts at MARGIN.l, MARGIN.t)
 
   toPixel(x, y) {
     const [x0, x1, y0, y1] = this.data.range;
-    return [(x - x0) / (x1 - x0) * PAD_PX, (y1 - y) / (y1 - y0) * PAD_PX];
+    return [MARGIN.l + (x - x0) / (x1 - x0) * this.size, MARGIN.t + (y1 - y) / (y1 - y0) * this.size];
   }
 
   toData(p, ev) {
     const r = this.dragRect;
-    const px = Math.min(Math.max(ev.clientX - r.left, 0), r.width);
-    const py = Math.min(Math.max(ev.clientY - r.top, 0), r.height);
+    const px = Math.min(Math.max(ev.clientX - r.left - MARGIN.l, 0), this.size);
+    const py = Math.min(Math.max(ev.clientY - r.top - MARGIN.t, 0), this.size);
     const [x0, x1, y0, y1] = this.data.range;
-    return [x0 + px / r.width * (x1 - x0), y1 - py / r.height * (y1 - y0)];
+    return [x0 + px / this.size * (x1 - x0), y1 - py / this.size * (y1 - y0)];
   }
 
   /** The full latent vector a model decodes at pad point xy: origin + x u + y v. */
@@ -398,7 +437,8 @@ class Pad {
       const xy = this.points && this.points[p.model.name];
       if (xy) {
         const z = this.latent(p, xy);
-        p.readout.textContent = `z = [${z.map(fmt).join(", ")}]`;
+        p.readout.textContent = `z = (${z.map(fmt).join(", ")})`;
+        if (p.image.style.display === "none" && p.net) this.showImage(p);
         if (p.net) {
           decode(p.net, z, p.pixels);
           paintGray(p.image.getContext("2d"), p.pixels, p.h, p.w);
@@ -421,11 +461,25 @@ class Pad {
     stats.points = this.points && structuredClone(this.points);
   }
 
-  drawBase(p) {
-    const ctx = p.base.getContext("2d");
-    const s = p.base.width / PAD_PX;
+  /** A pad canvas's 2-D context in CSS px, cleared; drawing is clipped to the data area unless `whole`. */
+  context(canvas, whole = false) {
+    const ctx = canvas.getContext("2d");
+    const s = canvas.width / parseFloat(canvas.style.width);
     ctx.setTransform(s, 0, 0, s, 0, 0);
-    ctx.clearRect(0, 0, PAD_PX, PAD_PX);
+    ctx.clearRect(0, 0, canvas.width / s, canvas.height / s);
+    ctx.save();
+    if (!whole) {
+      ctx.beginPath();
+      ctx.rect(MARGIN.l, MARGIN.t, this.size, this.size);
+      ctx.clip();
+    }
+    return ctx;
+  }
+
+  drawBase(p) {
+    const ctx = this.context(p.base);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(MARGIN.l, MARGIN.t, this.size, this.size);
     ctx.fillStyle = "rgba(140, 140, 140, 0.25)";
     for (let i = 0; i < p.prior.length; i += 2) {
       const [px, py] = this.toPixel(p.prior[i], p.prior[i + 1]);
@@ -441,34 +495,51 @@ class Pad {
       ctx.fill();
     }
     ctx.globalAlpha = 1;
+    ctx.restore();
     this.drawAxes(ctx);
   }
 
+  /** The frame, ticks and tick labels in the margins around the data area (recorded in stats for the browser test). */
   drawAxes(ctx) {
     const [x0, x1, y0, y1] = this.data.range;
     const [ax, ay] = this.data.axis_names;
-    ctx.fillStyle = "rgba(90, 90, 90, 0.9)";
-    ctx.strokeStyle = "rgba(90, 90, 90, 0.35)";
-    ctx.font = "10px sans-serif";
+    const { l, t: top } = MARGIN;
+    const bottom = top + this.size;
+    ctx.strokeStyle = "rgba(49, 51, 63, 0.25)";
+    ctx.strokeRect(l - 0.5, top - 0.5, this.size + 1, this.size + 1);
+    ctx.fillStyle = "rgba(49, 51, 63, 0.8)";
+    ctx.strokeStyle = "rgba(49, 51, 63, 0.45)";
+    ctx.font = AXIS_FONT;
+    const boxes = [];
+    const label = (text, x, y, align, baseline) => {
+      ctx.textAlign = align;
+      ctx.textBaseline = baseline;
+      ctx.fillText(text, x, y);
+      const width = ctx.measureText(text).width;
+      const left = align === "center" ? x - width / 2 : align === "right" ? x - width : x;
+      const height = 11;
+      const upper = baseline === "top" ? y : baseline === "middle" ? y - height / 2 : y - height;
+      boxes.push([left, upper, left + width, upper + height]);
+    };
     for (const t of niceTicks(x0, x1)) {
       const [px] = this.toPixel(t, 0);
-      ctx.beginPath(); ctx.moveTo(px, PAD_PX); ctx.lineTo(px, PAD_PX - 5); ctx.stroke();
-      ctx.fillText(String(+t.toPrecision(3)), px + 2, PAD_PX - 3);
+      ctx.beginPath(); ctx.moveTo(px, bottom); ctx.lineTo(px, bottom + 4); ctx.stroke();
+      label(String(+t.toPrecision(3)), px, bottom + 5, "center", "top");
     }
     for (const t of niceTicks(y0, y1)) {
       const [, py] = this.toPixel(0, t);
-      ctx.beginPath(); ctx.moveTo(0, py); ctx.lineTo(5, py); ctx.stroke();
-      ctx.fillText(String(+t.toPrecision(3)), 7, py + 3);
+      ctx.beginPath(); ctx.moveTo(l - 4, py); ctx.lineTo(l, py); ctx.stroke();
+      label(String(+t.toPrecision(3)), l - 6, py, "right", "middle");
     }
-    ctx.fillText(ax, PAD_PX - 24, PAD_PX - 14);
-    ctx.fillText(ay, 7, 12);
+    ctx.font = `italic ${AXIS_FONT}`;
+    label(ax, l + this.size - 3, bottom - 3, "right", "bottom");
+    label(ay, l + 4, top + 3, "left", "top");
+    stats.labelBoxes = boxes;
+    stats.canvasSize = [this.size + MARGIN.l + MARGIN.r, this.size + MARGIN.t + MARGIN.b];
   }
 
   drawOverlay(p) {
-    const ctx = p.overlay.getContext("2d");
-    const s = p.overlay.width / PAD_PX;
-    ctx.setTransform(s, 0, 0, s, 0, 0);
-    ctx.clearRect(0, 0, PAD_PX, PAD_PX);
+    const ctx = this.context(p.overlay);
     const name = p.model.name;
     const ends = this.pathEnds(name);
     if (ends) {
@@ -494,6 +565,7 @@ class Pad {
       ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
       ctx.lineWidth = 1;
     }
+    ctx.restore();
   }
 
   endpoint(which, name) {
@@ -520,7 +592,7 @@ class Pad {
         continue;
       }
       let c = p.strip.querySelector("canvas");
-      const cell = PAD_PX / steps;    // the strip spans the pad's width
+      const cell = this.size / steps;    // the strip spans the pad's width
       if (!c) c = pixelCanvas("lp-strip-image", null, p.w * steps, p.h, cell * steps, cell * p.h / p.w);
       if (!c.isConnected) p.strip.replaceChildren(c);
       const ctx = c.getContext("2d");
@@ -554,6 +626,7 @@ class Pad {
   }
 
   dispose() {
+    this.resize.disconnect();
     clearTimeout(this.newerTimer);
     if (this.raf) cancelAnimationFrame(this.raf);
     this.raf = 0;

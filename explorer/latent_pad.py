@@ -50,7 +50,6 @@ from __future__ import annotations
 import base64
 import copy
 import io
-import json
 import math
 import time
 import weakref
@@ -217,6 +216,11 @@ class Plane:
         return {"origin": origin.tolist(), "u": self.basis[:, 0].tolist(), "v": self.basis[:, 1].tolist()}
 
 
+def axis_name(index: int) -> str:
+    """The name of latent axis `index` (0-based): z1, z2, ..., as on every plot and in the CSV export."""
+    return f"z{index + 1}"
+
+
 def make_plane(codes: np.ndarray, mode: str = "axes", axes: tuple[int, int] = (0, 1),
                held: Sequence[float] = ()) -> Plane:
     """The plane through two latent axes ("axes") or through the codes' top-2 principal directions ("pca")."""
@@ -229,7 +233,7 @@ def make_plane(codes: np.ndarray, mode: str = "axes", axes: tuple[int, int] = (0
         if i == j or not (0 <= i < dim and 0 <= j < dim):
             raise AAEError(f"axes={axes}: need two different axes in 0..{dim - 1}")
         order = [i, j, *(k for k in range(dim) if k not in (i, j))]
-        return Plane(np.zeros(dim), np.eye(dim)[:, order], held, (f"z{i}", f"z{j}"))
+        return Plane(np.zeros(dim), np.eye(dim)[:, order], held, (axis_name(i), axis_name(j)))
     if mode == "pca":
         center = codes.mean(0)
         _, _, vt = np.linalg.svd(codes - center, full_matrices=True)
@@ -264,12 +268,12 @@ def _plane_controls(codes: Mapping[str, np.ndarray], dim: int, key: str) -> dict
     axes = (0, 1)
     if mode == "axes":
         left, right = st.columns(2)
-        axes = (left.selectbox("x axis", range(dim), index=0, format_func=lambda k: f"z{k}", key=f"{key}-x"),
-                right.selectbox("y axis", range(dim), index=1, format_func=lambda k: f"z{k}", key=f"{key}-y"))
+        axes = (left.selectbox("x axis", range(dim), index=0, format_func=axis_name, key=f"{key}-x"),
+                right.selectbox("y axis", range(dim), index=1, format_func=axis_name, key=f"{key}-y"))
         if axes[0] == axes[1]:
             st.warning("Pick two different axes; showing the next one up as y.")
             axes = (axes[0], (axes[0] + 1) % dim)
-        labels = [f"z{k}" for k in range(dim) if k not in axes]
+        labels = [axis_name(k) for k in range(dim) if k not in axes]
     else:
         labels = [f"PC{k + 1}" for k in range(2, dim)]
     st.caption("Other coordinates are held at:" if mode == "axes" else "Other principal coordinates (from the mean):")
@@ -448,6 +452,11 @@ def latent_pad(models: Mapping[str, AutoEncoderBase], codes: Mapping[str, np.nda
     return state
 
 
+def format_z(z: np.ndarray) -> str:
+    """A latent vector as people read it: z = (0.500, -1.000)."""
+    return "z = (" + ", ".join(f"{float(v):.3f}" for v in z) + ")"
+
+
 def _show_server_decode(models, state, key, shape, train_codes, train_images, train_labels) -> None:
     """The released point decoded by torch, full size, beside its nearest training images."""
     with st.container(key=f"{key}-server"):
@@ -456,10 +465,10 @@ def _show_server_decode(models, state, key, shape, train_codes, train_images, tr
                        "next to its nearest training images.")
             return
         st.markdown("**Released point, decoded on the server (torch)**")
-        st.code(json.dumps({name: [round(float(v), 5) for v in z] for name, z in state.z.items()}), language="json")
         for col, (name, model) in zip(st.columns(len(models)), models.items()):
             z = state.z[name]
-            col.image(png_data_uri(server_decode(model, z[None]), shape, IMAGE_SCALE), caption=name)
+            col.markdown(f"**{name}** at {format_z(z)}")
+            col.image(png_data_uri(server_decode(model, z[None]), shape, IMAGE_SCALE))
             if train_codes is not None:
                 idx, dist = nearest(train_codes[name], z)
                 who = [f"{d:.2f}" + (f" ({train_labels[i]})" if train_labels is not None else "") for i, d in zip(idx, dist)]

@@ -20,7 +20,9 @@ from aae_core.priors import make_prior
 
 PALETTE = qualitative.D3 + qualitative.Alphabet   # D3 category10: the latent pad's colours too
 PRIOR_COLOUR = "rgba(90, 90, 90, 0.35)"
-MAX_CURVE_POINTS = 400       # loss histories are thinned to this many points before they are sent
+MAX_CURVE_POINTS = 400       # loss histories are thinned to at most this many points, evenly spaced in steps
+SMOOTHING = (0.0, 0.6, 0.9, 0.97)   # EMA weights the loss curves offer (0: raw)
+GRID_COLOUR = "rgba(0, 0, 0, 0.08)"   # light on white, and darker (not white) over the prior's density
 N_PRIOR_SAMPLES = 1500
 DENSITY_PIXELS = 240      # the density image is n x n
 NICE_STEPS = (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)   # axis half-widths, times a power of 10
@@ -35,18 +37,24 @@ def prior_samples(config: PriorConfig, n: int = N_PRIOR_SAMPLES) -> np.ndarray:
 @functools.lru_cache(maxsize=32)
 def prior_density(config: PriorConfig, n: int = DENSITY_PIXELS) -> tuple[str, float]:
     """A 2-D prior's density p(z) as banded contours in a transparent PNG (data URI), and the half-width of the
-    square it covers. An image, not a contour trace: drawn once per prior, so a live refresh recomputes nothing."""
+    square it covers. An image, not a contour trace: drawn once per prior, so a live refresh recomputes nothing.
+    An approximate density (the swiss roll's, a band a few pixels wide) is shaded smoothly instead: contour lines
+    a pixel apart read as hatching."""
     lim = extent(prior_samples(config))
     xs = np.linspace(-lim, lim, n)
     grid = torch.as_tensor(np.stack(np.meshgrid(xs, xs[::-1]), -1).reshape(-1, 2), dtype=torch.float32)  # top row first
-    p = make_prior(config).log_prob(grid).exp().numpy().reshape(n, n)
-    # Bands every 15 % of the peak from 5 %, darker towards the modes; a line where the band changes.
-    band = np.clip(np.floor((p / p.max() - 0.05) / 0.15) + 1, 0, 7).astype(np.int16)
-    alpha = band * (0.5 * 255 / 7)
-    edge = np.zeros_like(band, bool)
-    edge[:, 1:] |= band[:, 1:] != band[:, :-1]
-    edge[1:, :] |= band[1:, :] != band[:-1, :]
-    alpha = np.where(edge, 150, alpha)
+    prior = make_prior(config)
+    p = prior.log_prob(grid).exp().numpy().reshape(n, n)
+    if prior.exact_density:
+        # Bands every 15 % of the peak from 5 %, darker towards the modes; a line where the band changes.
+        band = np.clip(np.floor((p / p.max() - 0.05) / 0.15) + 1, 0, 7).astype(np.int16)
+        alpha = band * (0.5 * 255 / 7)
+        edge = np.zeros_like(band, bool)
+        edge[:, 1:] |= band[:, 1:] != band[:, :-1]
+        edge[1:, :] |= band[1:, :] != band[:-1, :]
+        alpha = np.where(edge, 150, alpha)
+    else:
+        alpha = np.sqrt(np.clip(p / p.max(), 0, 1)) * 150
     rgba = np.empty((n, n, 4), np.uint8)
     rgba[..., :3] = 90
     rgba[..., 3] = alpha.astype(np.uint8)
@@ -90,7 +98,7 @@ def latent_scatter(points: np.ndarray | None, labels: np.ndarray | None, *, lim:
             traces.append({"type": "scattergl", "mode": "markers", "x": points[mask, 0], "y": points[mask, 1],
                            "marker": {"size": 4, "color": colour, "opacity": 0.85}, "name": name,
                            "hovertemplate": f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"})
-    axis = {"range": [-lim, lim], "zeroline": False, "showgrid": True, "gridcolor": "#eeeeee"}
+    axis = {"range": [-lim, lim], "zeroline": False, "showgrid": True, "gridcolor": GRID_COLOUR}
     layout = {"title": {"text": title, "font": {"size": 14}}, "height": height, "uirevision": uirevision,
               "margin": {"l": 40, "r": 10, "t": 36, "b": 36}, "plot_bgcolor": "white",
               "xaxis": {**axis, "title": {"text": axis_names[0]}},
@@ -103,11 +111,28 @@ def latent_scatter(points: np.ndarray | None, labels: np.ndarray | None, *, lim:
     return {"data": traces, "layout": layout}
 
 
-def _thin(values: np.ndarray) -> np.ndarray:
-    """Every k-th index so at most MAX_CURVE_POINTS remain (the last point always kept)."""
-    n = len(values)
-    idx = np.arange(0, n, max(1, -(-n // MAX_CURVE_POINTS)))
-    return idx if not n or idx[-1] == n - 1 else np.append(idx, n - 1)
+def _thin(steps: np.ndarray) -> np.ndarray:
+    """Indices of at most MAX_CURVE_POINTS entries evenly spaced in *steps* (the last of each of as many equal step
+    bins; the last point always kept). By step, not by index: a loaded history (thinned when saved) followed by the
+    live one (every step) then has the same density of points, so the curve keeps one texture across the join."""
+    steps = np.asarray(steps, dtype=np.float64)
+    n = len(steps)
+    if n <= MAX_CURVE_POINTS:
+        return np.arange(n)
+    edges = np.linspace(steps[0], steps[-1], MAX_CURVE_POINTS + 1)
+    bins = np.clip(np.searchsorted(edges, steps, side="right") - 1, 0, MAX_CURVE_POINTS - 1)
+    return np.flatnonzero(np.append(bins[1:] != bins[:-1], True))
+
+
+def ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """Exponential moving average (bias-corrected, as TensorBoard's smoothing), skipping NaN entries (left NaN)."""
+    out = np.full(len(values), np.nan)
+    acc = norm = 0.0
+    for i, v in enumerate(values):
+        if np.isfinite(v):
+            acc, norm = weight * acc + (1 - weight) * v, weight * norm + (1 - weight)
+            out[i] = acc / norm
+    return out
 
 
 CURVES = {"aae": [("recon", [("recon", "reconstruction (nats/image)")]),
@@ -118,10 +143,11 @@ CURVES = {"aae": [("recon", [("recon", "reconstruction (nats/image)")]),
           "ae": [("recon", [("recon", "reconstruction (nats/image)")])]}
 
 
-def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int | None = None,
+def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int | None = None, smoothing: float = 0.0,
                 height: int = 330, uirevision: str = "losses") -> dict:
-    """Stacked panels sharing the step axis: recon, D/G loss, D accuracy (AAE), recon, KL (VAE) or recon (AE).
-    Phases a step skipped are gaps; a divergence is marked by a red line (the app also says so in words)."""
+    """Stacked panels sharing the step axis: recon, D/G loss, D accuracy (AAE), recon, KL (VAE) or recon (AE),
+    each curve smoothed by an EMA of weight `smoothing` (0: raw). Phases a step skipped are gaps; a divergence is
+    marked by a red line (the app also says so in words). At most 4 ticks per panel, so their labels never crowd."""
     panels = CURVES[kind]
     steps = np.asarray(history.get("step", []))
     keep = _thin(steps)
@@ -135,12 +161,15 @@ def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int |
         axis = "" if i == 0 else str(i + 1)
         top = 1 - i * (h + gap)
         layout[f"yaxis{axis}"] = {"domain": [max(0.0, round(top - h, 6)), round(top, 6)], "title": {"text": title, "font": {"size": 10}},
-                                  "gridcolor": "#eeeeee", **({"range": [0, 1.02]} if title == "D accuracy" else {})}
+                                  "gridcolor": GRID_COLOUR, "nticks": 4, "tickfont": {"size": 10},
+                                  **({"range": [0, 1.02]} if title == "D accuracy" else {})}
         layout[f"xaxis{axis}"] = {"anchor": f"y{axis}", "matches": "x" if i else None, "showticklabels": i == len(panels) - 1,
-                                  "gridcolor": "#eeeeee"}
+                                  "gridcolor": GRID_COLOUR, "nticks": 6, "tickfont": {"size": 10}}
         for key, name in series:
             y = np.asarray(history.get(key, []), dtype=np.float64)[keep]
             y = np.where(np.isfinite(y), y, np.nan)
+            if smoothing > 0:
+                y = ema(y, smoothing)
             traces.append({"type": "scatter", "mode": "lines", "x": steps[keep], "y": y, "name": name,
                            "xaxis": f"x{axis}", "yaxis": f"y{axis}", "connectgaps": True,
                            "line": {"width": 1.5, "color": next(colours)}})

@@ -14,7 +14,7 @@ Session lifetime (documented design):
     after which that session's jobs are stopped unless a reload re-attached them.
   * A token already held by another open tab is never shared: that tab gets a fresh token and its own jobs.
     "Share this view" links carry settings only, never the owner token.
-  * AAE_EXPLORER_MAX_JOBS (default 4) caps live jobs across all sessions; AAE_EXPLORER_CHECKPOINTS
+  * AAE_EXPLORER_MAX_JOBS (default 4) caps the jobs training across all sessions (paused ones do not count); AAE_EXPLORER_CHECKPOINTS
     overrides the checkpoint folder (default: the repository's checkpoints/).
 """
 
@@ -33,7 +33,7 @@ import streamlit as st
 from aae_core.checkpoints import DEFAULT_DIR, list_checkpoints, load_checkpoint, read_metadata
 from aae_core.config import PRIOR_NAMES, SIZE_PRESETS, AAEError, PriorConfig, RunConfig, TrainConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset, load_dataset
-from aae_core.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, Job, JobRegistry
+from aae_core.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, Job, JobRegistry, JobSpec
 
 LIVE_FIELDS = ("lr_recon", "lr_disc", "lr_gen", "disc_noise")   # change while training, no restart
 UPLOAD = "upload"
@@ -314,32 +314,33 @@ def start_jobs(sess: Session, s: Settings, *, prefer_checkpoints: bool = False) 
             path = matching_checkpoint(config)
             if path is not None:
                 return load_into_session(sess, path, s)
+    sess.registry.start_group(sess.owner, {name: JobSpec(config, data, max_steps=budget_steps(s.epochs, config, data))
+                                           for name, config in configs.items()})
     for name in set(sess.jobs()) - set(configs):
         sess.registry.remove(sess.owner, name)
-    for name, config in configs.items():
-        sess.registry.start(sess.owner, name, config, data, max_steps=budget_steps(s.epochs, config, data))
     return [f"{name}: training from scratch" for name in configs]
 
 
-def continue_stopped(sess: Session, s: Settings) -> list[str]:
-    """Start stopped jobs again from their last weights (same config; the optimizers start fresh)."""
-    done = []
+def continue_stopped(sess: Session, s: Settings, *, paused: bool = False) -> list[str]:
+    """Start stopped jobs again from their last weights (same config; the optimizers start fresh), together."""
+    specs = {}
     for name, job in sess.jobs().items():
         if not job.alive:
             t = job.trainer   # its worker has ended, so nothing else touches this model
             history = {k: [None if np.isnan(x) else float(x) for x in v] for k, v in job.history().items()}
-            sess.registry.start(sess.owner, name, job.config, t.data, model=t.model, start_step=t.step_count,
-                                max_steps=t.step_count + budget_steps(s.epochs, job.config, t.data), history=history)
-            done.append(f"{name}: continuing from step {t.step_count}")
-    return done
+            specs[name] = JobSpec(job.config, t.data, model=t.model, start_step=t.step_count, paused=paused,
+                                  max_steps=t.step_count + budget_steps(s.epochs, job.config, t.data), history=history)
+    sess.registry.start_group(sess.owner, specs)
+    return [f"{name}: continuing from step {spec.start_step:,}" for name, spec in specs.items()]
 
 
-def _start_loaded(sess: Session, name: str, path: Path, s: Settings, data: Dataset) -> str:
+def _loaded_spec(path: Path, s: Settings, data: Dataset) -> tuple[JobSpec, str]:
+    """A paused job of a checkpoint, and the line saying so."""
     ckpt = load_checkpoint(path)
     step = int(ckpt.meta["step"])
-    sess.registry.start(sess.owner, name, ckpt.config, data, model=ckpt.model, start_step=step, paused=True,
-                        max_steps=step + budget_steps(s.epochs, ckpt.config, data), history=ckpt.meta.get("history"))
-    return f"{name}: loaded {path.stem} (step {step:,}), paused; Train trains it further"
+    spec = JobSpec(ckpt.config, data, model=ckpt.model, start_step=step, paused=True,
+                   max_steps=step + budget_steps(s.epochs, ckpt.config, data), history=ckpt.meta.get("history"))
+    return spec, f"loaded {path.stem} (step {step:,}), paused; Train trains it further"
 
 
 def load_into_session(sess: Session, path: Path, current: Settings | None = None) -> list[str]:
@@ -354,21 +355,22 @@ def load_into_session(sess: Session, path: Path, current: Settings | None = None
     s = replace(s, vae=s.vae or name == "VAE", ae=s.ae or name == "AE")
     data = dataset(s)
     configs = run_configs(s, data)
-    for stale in set(sess.jobs()) - set(configs):
-        sess.registry.remove(sess.owner, stale)
-    done = [_start_loaded(sess, name, path, s, data)]
+    specs, done = {}, {}
+    specs[name], done[name] = _loaded_spec(path, s, data)
     for other, other_config in configs.items():
         if other == name:
             continue
         match = matching_checkpoint(other_config)
         if match is not None:
-            done.append(_start_loaded(sess, other, match, s, data))
+            specs[other], done[other] = _loaded_spec(match, s, data)
         else:
-            sess.registry.start(sess.owner, other, other_config, data,
-                                max_steps=budget_steps(s.epochs, other_config, data))
-            done.append(f"{other}: training from scratch alongside, with the same prior and architecture")
+            specs[other] = JobSpec(other_config, data, max_steps=budget_steps(s.epochs, other_config, data))
+            done[other] = "training from scratch alongside, with the same prior and architecture"
+    sess.registry.start_group(sess.owner, specs)
+    for stale in set(sess.jobs()) - set(configs):
+        sess.registry.remove(sess.owner, stale)
     st.session_state["_apply_settings"] = s.to_state()
-    return done
+    return [f"{n}: {done[n]}" for n in specs]
 
 
 def apply_pending_settings() -> bool:

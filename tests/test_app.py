@@ -27,7 +27,7 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("AAE_EXPLORER_CHECKPOINTS", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception, at.exception
-    at.first_run_info = texts(at, "toast")
+    at.first_run_info, at.first_run_toasts = texts(at, "caption"), texts(at, "toast")
     at.button(key="pause").click().run()
     yield at
     state.registry().stop_all()
@@ -162,7 +162,7 @@ def test_comparison_tab_shows_the_metrics_beside_their_floors(app):
         time.sleep(0.5)
         app.run()
     table = app.dataframe[0].value
-    assert list(table.columns) == ["AAE", "VAE", "floor: two prior samples", "better"]
+    assert list(table.columns) == ["AAE", "VAE", "floor: two prior samples", "better", "which way"]
     assert len(table) == 6 and "MMD² (codes vs prior)" in table.index
     assert "× floor)" in table.loc["MMD² (codes vs prior)", "AAE"]
     assert 0.9 < float(table.loc["coverage of the prior (holes lower it)", "floor: two prior samples"]) < 1
@@ -176,8 +176,9 @@ def test_latent_pad_decodes_a_released_point(app):
     app.run()
     assert not app.exception
     assert "Released point, decoded on the server" in texts(app, "markdown")
-    released = [json.loads(c.value) for c in app.get("code") if c.value.startswith("{")]
-    assert released == [{"AAE": [0.5, -1.0], "VAE": [0.5, -1.0]}]
+    assert not [c for c in app.get("code") if c.value.startswith("{")], "the released point is words, not a JSON dump"
+    assert "**AAE** at z = (0.500, -1.000)" in texts(app, "markdown")
+    assert "**VAE** at z = (0.500, -1.000)" in texts(app, "markdown")
 
 
 def test_timeline_and_decoded_tabs_render(app):
@@ -256,5 +257,6 @@ def test_a_plain_autoencoder_trains_beside_and_joins_the_comparison(app):
     while not app.dataframe and time.monotonic() < deadline:
         time.sleep(0.5)
         app.run()
-    assert list(app.dataframe[0].value.columns) == ["AAE", "VAE", "AE", "floor: two prior samples", "better"]
+    assert list(app.dataframe[0].value.columns) == ["AAE", "VAE", "AE", "floor: two prior samples", "better",
+                                                    "which way"]
     assert len(charts(app)) == 3 and not app.exception

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from aae_core.bench import step_flops
+from aae_core.bench import peak_and_mfu, step_flops
 from aae_core.config import build_run_config
 from aae_core.training import Trainer
 
@@ -25,7 +25,11 @@ def test_quick_json_run_reports_every_figure():
     for t in r["train"].values():
         assert t["batch_size"] == 100 and t["samples_per_s"] > 0
         assert t["gflops"] == pytest.approx(t["gflop_per_step"] * t["samples_per_s"] / 100, rel=0.02)
-        assert t["mfu"] == pytest.approx(t["gflops"] / r["sgemm_gflops"], abs=0.01)
+        assert t["mfu"] == pytest.approx(t["gflops"] / r["sgemm_gflops"], abs=0.01) and t["mfu"] <= 1
+    # The peak is read before every throughput figure, each reading with the load average beside it.
+    assert len(r["sgemm"]["readings"]) == len(r["sgemm"]["load_avg_1min"]) == len(r["train"]) + 1
+    assert r["sgemm_gflops"] >= max(r["sgemm"]["readings"]) - 0.05
+    assert r["machine"]["load_avg_1min_at_start"] >= 0 and r["machine"]["load_avg_1min_at_end"] >= 0
     assert r["train"]["aae_paper"]["layers"] == "784-1000-1000-2"
     assert r["train"]["aae_paper"]["gflop_per_step"] == pytest.approx(4.505, abs=0.001)
     assert r["train"]["vae_explorer"]["gflop_per_step"] < r["train"]["aae_explorer"]["gflop_per_step"]
@@ -71,3 +75,14 @@ def test_counted_flops_are_the_analytic_minimum_of_the_paper_loop(digits):
     vae_enc, vae_enc0 = dense([n, *h, 2 * d])
     v = Trainer(build_run_config(model="vae", input_dim=n), digits, publish_every_s=float("inf"))
     assert step_flops(v) == 2 * b * (3 * (vae_enc + dec) - vae_enc0)
+
+
+def test_the_peak_is_the_best_reading_so_no_mfu_exceeds_one():
+    """Issue 14, item 18: one reading under a transient load (110 against 195-199 quiet) printed MFU 1.19."""
+    train = {"aae_paper": {"gflops": 131.0}, "vae_paper": {"gflops": 120.0}}
+    assert peak_and_mfu(train, [110.0, 198.0, 195.5]) == 198.0
+    assert train["aae_paper"]["mfu"] == pytest.approx(131 / 198, abs=1e-3)
+    # Should every reading be disturbed, a step's own matmul rate bounds the peak from below: MFU at most 1.
+    train = {"aae_paper": {"gflops": 131.0}, "vae_paper": {"gflops": 120.0}}
+    assert peak_and_mfu(train, [110.0, 101.0]) == 131.0
+    assert train["aae_paper"]["mfu"] == 1.0 and train["vae_paper"]["mfu"] == pytest.approx(120 / 131, abs=1e-3)

@@ -84,17 +84,63 @@ def test_step_budget_pauses_and_resume_extends_it(registry, mnist5k):
 
 def test_cap_refuses_at_once_with_a_message_and_frees_on_stop(registry, mnist5k):
     a, b, c = (registry.lease().owner for _ in range(3))
-    registry.start(a, "AAE", aae_config(), mnist5k, paused=True)
-    registry.start(b, "AAE", aae_config(), mnist5k, paused=True)
+    registry.start(a, "AAE", aae_config(), mnist5k)
+    registry.start(b, "AAE", aae_config(), mnist5k)
     t0 = time.monotonic()
     with pytest.raises(JobLimitReached, match="2 models are already training"):
         registry.start(c, "AAE", aae_config(), mnist5k)
     assert time.monotonic() - t0 < 1.0
     # Replacing one's own job (reset) is allowed at the cap: the old one is stopped.
-    registry.start(a, "AAE", aae_config(seed=1), mnist5k, paused=True)
-    assert registry.live_count() == 2
+    registry.start(a, "AAE", aae_config(seed=1), mnist5k)
+    assert registry.live_count() == registry.training_count() == 2
     registry.stop(b)
-    assert registry.start(c, "AAE", aae_config(), mnist5k, paused=True).alive
+    assert registry.start(c, "AAE", aae_config(), mnist5k).alive
+
+
+def test_the_cap_counts_only_training_jobs(registry, mnist5k):
+    """Paused jobs hold no CPU, so they hold no slot; resuming one claims a slot again, and is refused at the cap."""
+    a, b, c = (registry.lease().owner for _ in range(3))
+    held = registry.start(a, "AAE", aae_config(), mnist5k, paused=True)
+    paused_later = registry.start(b, "AAE", aae_config(), mnist5k)
+    paused_later.pause()
+    assert registry.training_count() == 0
+    running = [registry.start(c, name, aae_config(), mnist5k) for name in ("AAE", "VAE")]
+    assert registry.training_count() == 2 and registry.live_count() == 4
+    with pytest.raises(JobLimitReached, match="2 models are already training on this server"):
+        held.resume()
+    assert held.status().state == "paused"
+    running[0].pause()
+    assert held.resume().state == "running" and registry.training_count() == 2
+
+
+def test_the_cap_pauses_jobs_of_closed_pages_to_make_room(registry, mnist5k):
+    """A page closed a moment ago keeps its jobs for a reload, but not its slots: a new visitor gets them."""
+    closed = registry.lease()
+    mine = [registry.start(closed.owner, name, aae_config(), mnist5k) for name in ("AAE", "VAE")]
+    closed.release()
+    visitor = registry.lease().owner
+    job = registry.start(visitor, "AAE", aae_config(), mnist5k)
+    assert job.status().state == "running"
+    assert all(j.alive and j.status().state == "paused" for j in mine), "paused, weights kept for a reload"
+    assert "page was closed" in mine[0].status().message
+
+
+def test_a_group_gets_all_its_slots_or_none(registry, mnist5k):
+    """Issue 15, item 12: at the cap a session used to get its AAE but not the VAE beside it."""
+    from aae_core.jobs import JobSpec
+    other = registry.lease().owner
+    registry.start(other, "AAE", aae_config(), mnist5k)
+    owner = registry.lease().owner
+    pair = {name: JobSpec(aae_config(), mnist5k) for name in ("AAE", "VAE")}
+    with pytest.raises(JobLimitReached):
+        registry.start_group(owner, pair)
+    assert registry.jobs(owner) == {} and registry.training_count() == 1
+    paused = registry.start_group(owner, {name: JobSpec(aae_config(), mnist5k, paused=True) for name in pair})
+    with pytest.raises(JobLimitReached):
+        registry.resume(owner)
+    assert all(j.status().state == "paused" for j in paused.values())
+    registry.stop(other)
+    assert {s.state for s in registry.resume(owner).values()} == {"running"}
 
 
 def test_bad_config_leaves_the_running_job_alone(registry, mnist5k):
@@ -203,7 +249,7 @@ def test_ten_sessions_against_the_cap(registry, mnist5k):
     def session() -> None:
         owner = registry.lease().owner
         try:
-            registry.start(owner, "AAE", aae_config(), mnist5k, paused=True)
+            registry.start(owner, "AAE", aae_config(), mnist5k)
             outcome = "started"
         except JobLimitReached:
             outcome = "refused"
@@ -216,7 +262,7 @@ def test_ten_sessions_against_the_cap(registry, mnist5k):
     for t in threads:
         t.join(30)
     assert sorted(results) == ["refused"] * 8 + ["started"] * 2
-    assert registry.live_count() == 2
+    assert registry.live_count() == registry.training_count() == 2
 
 
 def test_job_is_usable_without_a_registry(mnist5k):

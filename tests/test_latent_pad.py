@@ -152,7 +152,8 @@ def test_huge_decoder_falls_back():
 def test_axes_plane_moves_two_axes_and_holds_the_rest():
     plane = lp.make_plane(np.zeros((10, 4)), "axes", (2, 0), held=[0.5, -1.0])
     z = plane.latent(np.array([[3.0, 4.0]]))[0]
-    np.testing.assert_allclose(z, [4.0, 0.5, 3.0, -1.0])      # x -> z2, y -> z0, held z1, z3
+    np.testing.assert_allclose(z, [4.0, 0.5, 3.0, -1.0])      # x -> z3, y -> z1, held z2, z4
+    assert plane.axis_names == ("z3", "z1"), "1-based, as on the scatters and in the CSV export"
     np.testing.assert_allclose(plane.project(z[None])[0], [3.0, 4.0])
 
 
@@ -247,7 +248,8 @@ def test_released_point_is_decoded_on_the_server(app):
     state = app.session_state["result"]
     np.testing.assert_allclose(state.z["VAE"], [0.25, 2.0])
     assert state.linked is False and len(state.pins) == 1
-    assert json.loads(app.code[0].value) == {"AAE": [0.5, -1.0], "VAE": [0.25, 2.0]}
+    shown = " | ".join(m.value for m in app.markdown)
+    assert "**AAE** at z = (0.500, -1.000)" in shown and "**VAE** at z = (0.250, 2.000)" in shown
     assert pad_data(app)["state"]["point"]["AAE"] == [0.5, -1.0]     # echoed, so a remounted pad restores it
 
 
@@ -279,16 +281,17 @@ def test_higher_dim_pad_moves_a_chosen_plane(app):
     app.session_state["pad"] = {"pad": {"point": {"AAE": [1.0, 2.0], "VAE": [1.0, 2.0]}}}
     app.run()
     app.selectbox(key="pad-x").select(3).run()
-    app.number_input(key="pad-held-z2").set_value(0.7).run()
+    assert app.selectbox(key="pad-x").options == ["z1", "z2", "z3", "z4"]
+    app.number_input(key="pad-held-z3").set_value(0.7).run()
     assert not app.exception
     plane = pad_data(app)["models"][0]["plane"]
     assert plane == {"origin": [0.0, 0.0, 0.7, 0.0], "u": [0.0, 0.0, 0.0, 1.0], "v": [0.0, 1.0, 0.0, 0.0]}
-    # x drives z3, y drives z1, z0 and z2 stay at their held values
+    # x drives z4, y drives z2, z1 and z3 stay at their held values
     np.testing.assert_allclose(app.session_state["result"].z["AAE"], [0.0, 2.0, 0.7, 1.0])
 
     app.radio(key="pad-plane").set_value("pca")
     app.run()
     aae = pad_data(app)["models"][0]["plane"]
     u, v = np.array(aae["u"]), np.array(aae["v"])
-    assert abs(u @ v) < 1e-9 and abs(u[0]) > 0.9       # codes spread most along z0, then z1
+    assert abs(u @ v) < 1e-9 and abs(u[0]) > 0.9       # codes spread most along z1, then z2
     np.testing.assert_allclose(app.session_state["result"].z["AAE"], np.array(aae["origin"]) + 1.0 * u + 2.0 * v)

@@ -15,6 +15,7 @@ from aae_core.jobs import Job
 from aae_core.models import AutoEncoderBase
 
 from .. import plots
+from ..latent_pad import axis_name
 from ..state import Session
 
 LIVE_EVERY_S = 1.0       # live plots refresh period while something trains
@@ -24,17 +25,18 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 OVERLAYS = ("density contours", "samples")
 
 
-def periodic(body: Callable, sess: Session, every: float, *args) -> None:
-    """Run `body(sess, periodic, *args)` as a fragment that refreshes every `every` s while a job trains, and
-    not at all otherwise (a paused page costs nothing). When training stops by itself (budget reached,
-    divergence), the body triggers one full rerun so the rest of the page catches up."""
-    running = sess.running()
-    st.fragment(body, run_every=every if running else None)(sess, running, *args)
+def periodic(body: Callable, sess: Session, every: float, *args, waiting: Callable[[], bool] = lambda: False) -> None:
+    """Run `body(sess, periodic, *args)` as a fragment that refreshes every `every` s while a job trains or the
+    body is `waiting` for something computed in the background (metrics), and not at all otherwise (a paused
+    page costs nothing). When that ends by itself (budget reached, divergence, the metrics arrived), the body
+    triggers one full rerun (`catch_up`) so the rest of the page catches up and the refresh stops."""
+    live = sess.running() or waiting()
+    st.fragment(body, run_every=every if live else None)(sess, live, *args)
 
 
-def catch_up(was_periodic: bool, sess: Session) -> None:
-    """Inside a periodic fragment: once nothing trains any more, rerun the whole page (once)."""
-    if was_periodic and not sess.running():
+def catch_up(was_periodic: bool, sess: Session, waiting: Callable[[], bool] = lambda: False) -> None:
+    """Inside a periodic fragment: once nothing trains and nothing is awaited any more, rerun the whole page (once)."""
+    if was_periodic and not sess.running() and not waiting():
         st.rerun(scope="app")
 
 
@@ -45,16 +47,20 @@ def class_names(data: Dataset) -> list[str] | None:
 def view_options(dim: int) -> tuple[str, tuple[int, int] | None]:
     """The prior overlay toggle and, above 2 latent dims, the projection (PCA or two chosen axes)."""
     cols = st.columns([2, 2, 1, 1])
-    overlay = cols[0].segmented_control("Prior shown as", OVERLAYS, default=OVERLAYS[0], key="overlay",
-                                        bind="query-params") or OVERLAYS[0]
+    if dim == 2:
+        overlay = cols[0].segmented_control("Prior shown as", OVERLAYS, default=OVERLAYS[0], key="overlay",
+                                            bind="query-params") or OVERLAYS[0]
+    else:
+        overlay = OVERLAYS[1]
+        cols[0].caption(f"Prior shown as samples: density contours exist only for a 2-D prior, this one is {dim}-D.")
     if dim <= 2:
         return overlay, None
     mode = cols[1].segmented_control("Projection", ("PCA", "two axes"), default="PCA", key="proj",
                                      bind="query-params") or "PCA"
     if mode == "PCA":
         return overlay, None
-    i = cols[2].number_input("x axis", 1, dim, 1, key="ax_x", bind="query-params") - 1
-    j = cols[3].number_input("y axis", 1, dim, 2, key="ax_y", bind="query-params") - 1
+    i = cols[2].number_input(f"x axis: z1…z{dim}", 1, dim, 1, key="ax_x", bind="query-params") - 1
+    j = cols[3].number_input(f"y axis: z1…z{dim}", 1, dim, 2, key="ax_y", bind="query-params") - 1
     return overlay, (i, j)
 
 
@@ -63,31 +69,31 @@ def project(codes: np.ndarray, prior_points: np.ndarray, axes: tuple[int, int] |
     """Codes and prior samples in the same 2-D view: as they are in 2-D, else two axes or one PCA plane for both."""
     dim = codes.shape[1]
     if dim == 2:
-        return codes, prior_points, ("z1", "z2")
+        return codes, prior_points, (axis_name(0), axis_name(1))
     if dim == 1:
         pad = lambda a: np.column_stack([a[:, 0], np.zeros(len(a))])
-        return pad(codes), pad(prior_points), ("z1", "")
+        return pad(codes), pad(prior_points), (axis_name(0), "")
     both = latent.project_2d(np.concatenate([codes, prior_points]), axes)
-    names = ("PC1", "PC2") if axes is None else (f"z{axes[0] + 1}", f"z{axes[1] + 1}")
+    names = ("PC1", "PC2") if axes is None else (axis_name(axes[0]), axis_name(axes[1]))
     return both[:len(codes)], both[len(codes):], names
 
 
 def scatter_of(job: Job, codes: np.ndarray | None, overlay: str, axes: tuple[int, int] | None, *,
-               title: str, lim: float | None = None, key: str = "") -> tuple:
-    """The figure of `codes` (default: the job's latest) over its prior, and the axis limit it used."""
+               title: str, key: str = "") -> dict:
+    """The figure of `codes` (default: the job's latest) over its prior, on the axis range of its own codes and prior."""
     t = job.trainer
     if codes is None:
         codes = job.snapshot().codes
     prior_cfg = t.config.prior
     prior_pts = plots.prior_samples(prior_cfg)
     codes2d, prior2d, names = project(codes.astype(np.float64), prior_pts, axes)
-    lim = lim or plots.view_limit(prior2d, codes2d)
+    lim = plots.view_limit(prior2d, codes2d)
     contours = overlay == OVERLAYS[0] and prior_cfg.dim == 2
     fig = plots.latent_scatter(codes2d, t.eval_y, lim=lim, title=title, axis_names=names,
                                prior_points=None if contours else prior2d,
                                density=plots.prior_density(prior_cfg) if contours else None,
                                class_names=class_names(t.data), uirevision=f"{key}{job.id}")
-    return fig, lim
+    return fig
 
 
 def codes_of(model: AutoEncoderBase, x: torch.Tensor) -> np.ndarray:

@@ -15,12 +15,28 @@ from ..state import Session
 from .common import LIVE_EVERY_S, catch_up, periodic, png_uri, scatter_of, view_options
 from .decoded import sample_grid
 
-METRIC_LABELS = {"reconstruction_mse": ("reconstruction MSE", "lower"),
-                 "knn_accuracy": ("5-NN accuracy of the codes", "higher"),
-                 "prior_mmd": ("MMD² (codes vs prior)", "lower"),
-                 "prior_swd": ("sliced Wasserstein (codes vs prior)", "lower"),
-                 "prior_coverage": ("coverage of the prior (holes lower it)", "higher"),
-                 "prior_density": ("density (1: matched, > 1: piled up)", "closer to 1")}
+# The one table of how to read each metric: its label and which direction is better. A key missing here is shown
+# under its own name, with no "better" marker.
+METRICS = {"reconstruction_mse": ("reconstruction MSE", "lower"),
+           "knn_accuracy": ("5-NN accuracy of the codes", "higher"),
+           "prior_mmd": ("MMD² (codes vs prior)", "lower"),
+           "prior_swd": ("sliced Wasserstein (codes vs prior)", "lower"),
+           "prior_coverage": ("coverage of the prior (holes lower it)", "higher"),
+           "prior_density": ("density (1: matched, > 1: piled up)", "closer to 1")}
+DISTANCE = {"higher": lambda v: -v, "lower": lambda v: v, "closer to 1": lambda v: abs(v - 1)}
+
+
+def better(key: str, values: dict[str, float | None]) -> str:
+    """Which model does better on one metric (its name, "tie", or "–" when a value is missing or the metric has no
+    direction), comparing the values as the table shows them (4 significant digits)."""
+    direction = METRICS.get(key, (key, None))[1]
+    shown = {name: float(f"{v:.4g}") for name, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    if direction not in DISTANCE or len(shown) < len(values) or not shown:
+        return "–"
+    score = {name: DISTANCE[direction](v) for name, v in shown.items()}
+    best = min(score.values())
+    winners = [name for name, v in score.items() if v == best]
+    return winners[0] if len(winners) == 1 else "tie"
 
 
 def _compared(sess: Session) -> list:
@@ -38,7 +54,13 @@ def show(sess: Session) -> None:
         return
     _explain(jobs["AAE"], jobs["VAE"])
     overlay, axes = view_options(jobs["AAE"].config.prior.dim)
-    periodic(_body, sess, LIVE_EVERY_S, overlay, axes)
+    periodic(_body, sess, LIVE_EVERY_S, overlay, axes, waiting=lambda: _metrics_pending(sess))
+
+
+def _metrics_pending(sess: Session) -> bool:
+    """Whether a model's metrics are still being computed (the table waits for them, so the view keeps refreshing
+    even while nothing trains)."""
+    return any(job.metrics() is None for job in sess.jobs().values())
 
 
 def _explain(aae, vae) -> None:
@@ -60,28 +82,22 @@ def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
     compared = _compared(sess)
     if not compared:
         return
-    figs = {}
-    lim = 0.0
-    for job in compared:
-        snap = job.snapshot()
-        figs[job.name], used = scatter_of(job, snap.codes, overlay, axes, key="cmp",
-                                          title=f"{job.name} codes (step {snap.codes_step:,})")
-        lim = max(lim, used)
     for col, job in zip(st.columns(len(compared)), compared):
-        fig = figs[job.name]
-        for axis in ("xaxis", "yaxis"):
-            fig["layout"][axis]["range"] = [-lim, lim]   # the same scale for both
+        snap = job.snapshot()
+        # Each on its own scale: one shared range shrank the narrower model's codes to a thumbnail.
+        fig = scatter_of(job, snap.codes, overlay, axes, key="cmp", title=f"{job.name} codes (step {snap.codes_step:,})")
         with col:
             charts.plotly_chart(fig, key=f"cmp-scatter-{job.name}")
         step, model = job.frozen_model()
         col.image(png_uri(sample_grid(job, model)), caption=f"{job.name}: decoded prior samples (step {step:,})",
                   width="stretch")
     metrics_table(compared)
-    catch_up(was_periodic, sess)
+    catch_up(was_periodic, sess, waiting=lambda: _metrics_pending(sess))
 
 
 def metrics_table(compared: list) -> None:
-    """aae_core.metrics for every model, computed in the background every few seconds (never in this run)."""
+    """aae_core.metrics for every model, computed in the background every few seconds (never in this run), each
+    prior-match value beside its floor, with the better model marked on each row."""
     results = {job.name: job.metrics() for job in compared}
     if any(r is None for r in results.values()):
         st.caption("Computing metrics…")
@@ -93,9 +109,13 @@ def metrics_table(compared: list) -> None:
         return fmt(m.get(k)) + ("" if ratio is None else f" ({ratio:.1f}× floor)")
 
     floor = results["AAE"][1]
-    rows = {METRIC_LABELS[k][0]: {**{name: cell(r[1], k) for name, r in results.items()},
-                                  "floor: two prior samples": fmt(floor.get(f"{k}_floor")), "better": METRIC_LABELS[k][1]}
-            for k in METRIC_KEYS}
+    rows = {}
+    for key in METRIC_KEYS:
+        values = {name: r[1].get(key) for name, r in results.items()}
+        label, direction = METRICS.get(key, (key, None))
+        rows[label] = {**{name: cell(r[1], key) for name, r in results.items()},
+                       "floor: two prior samples": fmt(floor.get(f"{key}_floor")), "better": better(key, values),
+                       "which way": f"{direction} is better" if direction else ""}
     st.dataframe(pd.DataFrame.from_dict(rows, orient="index"))
     steps = ", ".join(f"{name} at step {r[0]:,}" for name, r in results.items())
     st.caption(f"On the held-out set ({steps}). The floor is what a perfect encoder scores: the same measure "

@@ -53,15 +53,20 @@ def show(sess: Session) -> None:
 
 def _body(sess: Session, was_periodic: bool) -> None:
     jobs = sess.jobs()
-    for col, job in zip(st.columns(len(jobs)), jobs.values()):
+    # Row by row (one set of columns per row), so each row lines up across models whatever the rows above hold
+    # (a status message under one model's badge and not the other's).
+    frozen = {name: job.frozen_model() for name, job in jobs.items()}
+    row = lambda: zip(st.columns(len(jobs)), jobs.values())
+    for col, job in row():
         with col:
             status_badge(job)
-            step, model = job.frozen_model()
-            st.caption(f"decoded with the weights of step {step:,}")
-            st.markdown("**Decoded prior samples**")
-            st.image(png_uri(sample_grid(job, model)), width="stretch")
-            st.markdown(f"**Manifold**: {MANIFOLD_NOTES[job.config.prior.name]}")
-            st.image(png_uri(manifold(job, model)), width="stretch")
-            st.markdown("**Reconstructions**: held-out originals (top), decoded codes (bottom)")
-            st.image(png_uri(reconstructions(job, model), scale=3), width="stretch")
+            st.caption(f"decoded with the weights of step {frozen[job.name][0]:,}")
+    sections = (("**Decoded prior samples**", sample_grid, 2),
+                (None, manifold, 2),
+                ("**Reconstructions**: held-out originals (top), decoded codes (bottom)", reconstructions, 3))
+    for title, draw, scale in sections:
+        for col, job in row():
+            with col:
+                st.markdown(title or f"**Manifold**: {MANIFOLD_NOTES[job.config.prior.name]}")
+                st.image(png_uri(draw(job, frozen[job.name][1]), scale=scale), width="stretch")
     catch_up(was_periodic, sess)

@@ -10,7 +10,7 @@ from aae_core.jobs import Job
 
 from .. import charts, plots
 from ..state import Session
-from .common import LIVE_EVERY_S, SLOW_EVERY_S, catch_up, periodic, scatter_of, status_badge, view_options
+from .common import LIVE_EVERY_S, OVERLAYS, SLOW_EVERY_S, catch_up, periodic, scatter_of, status_badge, view_options
 
 
 def show(sess: Session) -> None:
@@ -19,18 +19,25 @@ def show(sess: Session) -> None:
         st.info("No model yet: press Train, pick a preset, or load a checkpoint.")
         return
     overlay, axes = view_options(next(iter(jobs.values())).config.prior.dim)
-    periodic(_body, sess, LIVE_EVERY_S, overlay, axes)
+    smoothing = st.segmented_control("Loss curve smoothing (EMA weight)", plots.SMOOTHING, default=plots.SMOOTHING[0],
+                                     key="smooth", bind="query-params", format_func=lambda w: f"{w:g}" if w else "off",
+                                     help="An exponential moving average over the curves' points; off shows them as "
+                                          "they came.") or 0.0
+    periodic(_body, sess, LIVE_EVERY_S, overlay, axes, smoothing)
 
 
-def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
+def _body(sess: Session, was_periodic: bool, overlay: str, axes, smoothing: float) -> None:
     jobs = sess.jobs()
+    prior = next(iter(jobs.values())).trainer.prior
+    if prior.config.name == "swissroll" and overlay == OVERLAYS[0]:   # once for both panels
+        st.caption(f"Contours: {prior.density_note}.")
     for col, job in zip(st.columns(len(jobs)), jobs.values()):
         with col:
-            _job_panel(job, overlay, axes)
+            _job_panel(job, overlay, axes, smoothing)
     catch_up(was_periodic, sess)
 
 
-def _job_panel(job: Job, overlay: str, axes) -> None:
+def _job_panel(job: Job, overlay: str, axes, smoothing: float) -> None:
     snap = job.snapshot()
     status_badge(job)
     with st.container(horizontal=True):
@@ -38,29 +45,36 @@ def _job_panel(job: Job, overlay: str, axes) -> None:
         st.metric("epoch", f"{snap.epoch:.1f}")
         st.metric("samples/s", f"{snap.samples_per_s:,.0f}" if job.status().state == "running" else "–")
     if job.max_steps:
-        start = job.max_steps - (job.budget or job.max_steps)
-        done = min(1.0, max(0.0, (snap.step - start) / max(1, job.max_steps - start)))
-        st.progress(done, text=f"pauses at step {job.max_steps:,} (the epoch budget)")
+        st.progress(*budget_progress(snap.step, job.max_steps, job.budget))
     prior = job.config.prior
     title = f"{job.name}: held-out codes (step {snap.codes_step:,}) over the {prior.name} prior"
-    fig, _ = scatter_of(job, snap.codes, overlay, axes, title=title, key="live")
+    fig = scatter_of(job, snap.codes, overlay, axes, title=title, key="live")
     charts.plotly_chart(fig, key=f"live-scatter-{job.name}")
-    if prior.name == "swissroll" and overlay.startswith("density") and prior.dim == 2:
-        st.caption(f"Contours: {job.trainer.prior.density_note}.")
     if len(job.history()["step"]):
-        charts.plotly_chart(_loss_figure(job), key=f"live-loss-{job.name}")
+        charts.plotly_chart(_loss_figure(job, smoothing), key=f"live-loss-{job.name}")
     else:
         st.caption("Loss curves appear after the first step.")
 
 
-def _loss_figure(job: Job) -> dict:
+def budget_progress(step: int, max_steps: int, budget: int | None) -> tuple[float, str]:
+    """The progress bar's fraction and text for the epoch budget; past it (steps taken by hand) it says so, and
+    what Train does next (another budget from there)."""
+    start = max_steps - (budget or max_steps)
+    if step >= max_steps:
+        more = f"; Train trains {budget:,} steps more" if budget else ""
+        return 1.0, f"epoch budget reached (step {max_steps:,}), now at step {step:,}{more}"
+    return max(0.0, (step - start) / max(1, max_steps - start)), f"pauses at step {max_steps:,} (the epoch budget)"
+
+
+def _loss_figure(job: Job, smoothing: float) -> dict:
     """The job's loss curves, rebuilt at most every SLOW_EVERY_S while it trains. Redrawing the three panels each
-    second cost the browser more than both scatters; an unchanged figure costs it nothing. A pause, a step or a
-    divergence (a new status) rebuilds at once."""
-    key, now, state = f"_loss_figure:{job.id}", time.monotonic(), job.status().state
+    second cost the browser more than both scatters; an unchanged figure costs it nothing. A pause, a step, a
+    divergence (a new status) or another smoothing rebuilds at once."""
+    key, now, state = f"_loss_figure:{job.id}", time.monotonic(), (job.status().state, smoothing)
     built = st.session_state.get(key)
-    if built is None or built[1] != state or state != "running" or now - built[0] >= SLOW_EVERY_S:
-        diverged = job.snapshot().step if state == "diverged" else None
-        figure = plots.loss_curves(job.history(), job.kind, diverged_at=diverged, uirevision=f"loss{job.id}")
+    if built is None or built[1] != state or state[0] != "running" or now - built[0] >= SLOW_EVERY_S:
+        diverged = job.snapshot().step if state[0] == "diverged" else None
+        figure = plots.loss_curves(job.history(), job.kind, diverged_at=diverged, smoothing=smoothing,
+                                   uirevision=f"loss{job.id}")
         built = st.session_state[key] = (now, state, figure)
     return built[2]

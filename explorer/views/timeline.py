@@ -36,6 +36,6 @@ def _body(sess: Session, overlay: str, axes) -> None:
             target = steps[0] + (steps[-1] - steps[0]) * pos / 100
             i = int(np.abs(steps - target).argmin())
             step, codes = frames[i]
-            fig, _ = scatter_of(job, codes.astype(np.float64), overlay, axes, key="tl",
+            fig = scatter_of(job, codes.astype(np.float64), overlay, axes, key="tl",
                                 title=f"{job.name} codes at step {step:,} (frame {i + 1} of {len(frames)})")
             charts.plotly_chart(fig, key=f"tl-scatter-{job.name}")

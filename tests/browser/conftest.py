@@ -103,15 +103,16 @@ def launch_chromium(playwright):
 
 @pytest.fixture(scope="session")
 def streamlit_app() -> Iterator[Callable[[str | Path], str]]:
-    """Factory: streamlit_app("path/relative/to/repo.py") -> URL of a server for it (one per script per session)."""
+    """Factory: streamlit_app("path/relative/to/repo.py", env=...) -> URL of a server for it (one per script and
+    environment per session)."""
     with ExitStack() as stack:
-        urls: dict[Path, str] = {}
+        urls: dict[tuple, str] = {}
 
         def start(script: str | Path, **kwargs) -> str:
-            path = (ROOT / script).resolve()
-            if path not in urls:
-                urls[path] = stack.enter_context(serve_streamlit(path, **kwargs))
-            return urls[path]
+            key = ((ROOT / script).resolve(), tuple(sorted((kwargs.get("env") or {}).items())))
+            if key not in urls:
+                urls[key] = stack.enter_context(serve_streamlit(key[0], **kwargs))
+            return urls[key]
 
         yield start
 
