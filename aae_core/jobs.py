@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, validate_name
-from .cli import short_history
+from .runs import short_history
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
 from .metrics import evaluate

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .checkpoints import path_for, save_checkpoint
-from .cli import short_history
+from .runs import short_history
 from .config import AAEError, build_run_config
 from .data import FASHION_DIR, Dataset, load_dataset
 from .latent import decode, manifold_grid, tile, to_png
