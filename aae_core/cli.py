@@ -1,4 +1,4 @@
-"""Command line: `aae-train`, `aae-eval`, `aae-bench`, `aae-report` (also `python -m aae_core <command>`).
+"""Command line: `aae-train`, `aae-eval`, `aae-bench`, `aae-report`, `aae-sweep` (also `python -m aae_core <command>`).
 
 Bad input exits with status 2 and one line on stderr naming the problem; nothing is written then.
 """
@@ -106,7 +106,12 @@ def report_main(argv: list[str] | None = None) -> int:
     return _run(report.parser(), report.run, argv)
 
 
-COMMANDS = {"train": train_main, "eval": eval_main, "bench": bench_main, "report": report_main}
+def sweep_main(argv: list[str] | None = None) -> int:
+    from . import sweep
+    return _run(sweep.parser(), sweep.run, argv)
+
+
+COMMANDS = {"train": train_main, "eval": eval_main, "bench": bench_main, "report": report_main, "sweep": sweep_main}
 
 
 def main(argv: list[str] | None = None) -> int:
