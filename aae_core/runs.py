@@ -78,7 +78,7 @@ class TrainingRun:
     """One `aae-train` run: every setting is checked and the Trainer built on construction, before any training."""
 
     def __init__(self, args: argparse.Namespace, data: Dataset | None = None):
-        """`data`, when given, is `args.dataset` already loaded with `args.seed` (a sweep checks many runs on one load)."""
+        """`data`, when given, is `args.dataset` loaded with `args.seed` (a sweep checks many runs on one load)."""
         self.args = args
         self.out = resolve(args.out)
         validate_name(self.out.name[: -len(".safetensors")])   # refuse a bad name before spending time training

@@ -23,22 +23,24 @@ import csv
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 import statistics
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import AAEError
+from .data import Dataset, load_dataset
+from .runs import CHECKPOINT_FIELDS, TrainingRun, evaluate_checkpoint, train_parser
 
 try:
     import tomllib
 except ModuleNotFoundError:   # Python 3.10: the same parser as the tomli package (the [cluster] extra installs it)
     import tomli as tomllib
-from .data import Dataset, load_dataset
-from .runs import CHECKPOINT_FIELDS, TrainingRun, evaluate_checkpoint, train_parser
 
 SET_BY_SWEEP = ("help", "out", "quiet")   # aae-train flags a grid may not set: the sweep decides them per run
 ERROR_FIELD = "error"                     # a run's row: aae-train's error message instead of metrics
@@ -73,6 +75,7 @@ def run_id(settings: dict[str, Any]) -> str:
 
 
 def _raise(message: str) -> None:
+    """argparse's error hook: a grid's bad value becomes one line, not a usage text and an exit."""
     raise AAEError(message)
 
 
@@ -202,6 +205,8 @@ def _write_json(path: Path, obj: Any) -> None:
 def _trial(config: dict) -> dict:
     """A Ray Tune trial: one run with one torch thread, then its row next to its checkpoint. A run that aae-train
     would end with an error (training diverged, say) is finished too: its row has the message under `error`."""
+    if not config["gpus"]:   # Ray leaves a GPU-less trial every GPU visible: hide them, so `auto` means the CPU
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     import torch
 
     torch.set_num_threads(1)
@@ -243,7 +248,8 @@ def summarize(rows: list[dict], settings: list[str], metrics: list[str]) -> list
 class SweepResults:
     """A sweep's table. `runs`: one dict per finished run, its settings (named as in the grid) then the keys of
     `aae-eval --json` (or `error`: aae-train's message); `cells`: one dict per cell, its settings (all but
-    `seed`), `runs`, `seeds`, `errors`, and for each metric {"mean", "sd", "n"}; `axes`: the swept settings; `metrics`: the metric names; `missing`: runs not finished."""
+    `seed`), `runs`, `seeds`, `errors`, and for each metric {"mean", "sd", "n"}; `axes`: the swept settings;
+    `metrics`: the metric names; `missing`: how many of the grid's runs are not finished."""
 
     axes: list[str]
     metrics: list[str]
@@ -290,8 +296,8 @@ def write_results(out: Path, grid: Grid) -> SweepResults:
     _write_json(out / "results.json", {"grid": str(grid.path), "fixed": grid.fixed, "axes": results.axes,
                                        "metrics": metrics, "missing": results.missing, "runs": rows, "cells": cells})
     _write_csv(out / "results.csv", fields, rows)
-    flat = [{k: v for k, v in c.items() if k not in metrics} | {f"{m}_{s}": c[m][s] for m in metrics for s in ("mean", "sd")}
-            for c in cells]
+    flat = [{k: v for k, v in c.items() if k not in metrics}
+            | {f"{m}_{stat}": c[m][stat] for m in metrics for stat in ("mean", "sd")} for c in cells]
     _write_csv(out / "summary.csv", list(dict.fromkeys(k for c in flat for k in c)), flat)
     return results
 
@@ -327,7 +333,7 @@ def parser() -> argparse.ArgumentParser:
                                 "Ray Tune, locally or on a cluster; re-running the same command resumes it.")
     p.add_argument("grid", help="TOML file with [fixed] settings and [sweep] axes (aae-train flags, underscores)")
     p.add_argument("--out", required=True, help="folder for the checkpoints and results.{json,csv}")
-    p.add_argument("--address", help="a running Ray cluster: 'auto' or the head node's HOST:PORT (default: a local Ray)")
+    p.add_argument("--address", help="a running Ray cluster: 'auto' or the head's HOST:PORT (default: a local Ray)")
     p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use, one run each (default: all cores)")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs each run reserves (with --device auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -369,9 +375,6 @@ def _progress_callback(tune: Any, total: int, done: int, quiet: bool) -> Any:
 def tune_runs(todo: list[Run], total: int, out: Path, args: argparse.Namespace) -> dict[str, str]:
     """Run `todo` (of `total` in the grid) as one Ray Tune grid search; returns, for each run whose trial crashed,
     its trial folder (log and traceback) by run id."""
-    import logging
-    import time
-
     import ray
     from ray import tune
 
@@ -379,17 +382,20 @@ def tune_runs(todo: list[Run], total: int, out: Path, args: argparse.Namespace) 
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     logging.getLogger("ray.tune").setLevel(logging.CRITICAL)   # a crashed trial's traceback goes to its folder
     if args.address:
-        ray.init(address=args.address, logging_level=logging.ERROR, log_to_driver=False)
+        try:
+            ray.init(address=args.address, logging_level=logging.ERROR, log_to_driver=False)
+        except ConnectionError as e:
+            raise AAEError(f"--address {args.address}: {e}") from None
     else:
         ray.init(num_cpus=args.num_cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     try:
         tuner = tune.Tuner(
             tune.with_resources(_trial, {"cpu": 1, "gpu": args.gpus_per_run}),
             param_space={"run": tune.grid_search([{"id": r.id, "settings": r.settings} for r in todo]),
-                         "out": str(out), "cwd": os.getcwd()},
+                         "out": str(out), "cwd": os.getcwd(), "gpus": args.gpus_per_run},
             tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=lambda t: t.config["run"]["id"]),
-            run_config=tune.RunConfig(name=time.strftime(f"sweep-%Y%m%d-%H%M%S-{os.getpid()}"), storage_path=str(out / "ray"),
-                                      verbose=0, log_to_file=True,
+            run_config=tune.RunConfig(name=time.strftime(f"sweep-%Y%m%d-%H%M%S-{os.getpid()}"),
+                                      storage_path=str(out / "ray"), verbose=0, log_to_file=True,
                                       callbacks=[_progress_callback(tune, total, total - len(todo), args.quiet)]))
         results = tuner.fit()
     finally:
@@ -398,7 +404,7 @@ def tune_runs(todo: list[Run], total: int, out: Path, args: argparse.Namespace) 
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the grid, run the runs not yet finished on Ray, and write the tables; exit 1 if a run failed."""
+    """Check the grid, run the runs not yet finished on Ray, and write the tables; exit 1 while runs are missing."""
     try:
         import ray  # noqa: F401  (only checked here; tune_runs uses it)
     except ImportError:
@@ -412,7 +418,10 @@ def run(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     out = Path(args.out).resolve()
     check_runs(grid, out)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AAEError(f"--out {out}: cannot create the folder ({e.strerror})") from None
     todo = [run for run, row in zip(grid.runs, finished_rows(out, grid)) if row is None]
     print(f"{len(grid.runs)} runs: {len(grid.runs) - len(todo)} already done, {len(todo)} to run", flush=True)
     crashed = tune_runs(todo, len(grid.runs), out, args) if todo else {}

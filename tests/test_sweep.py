@@ -173,11 +173,14 @@ def test_bad_grid_gives_one_line_naming_it_before_anything_starts(tmp_path, caps
 def test_missing_grid_file_and_bad_options(tmp_path, capsys):
     assert sweep_main([str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")]) == 2
     (tmp_path / "g.toml").write_text("[fixed]\ndataset = 'digits'\n")
-    assert sweep_main([str(tmp_path / "g.toml"), "--out", str(tmp_path / "o"), "--address", "auto", "--num-cpus", "2"]) == 2
-    assert sweep_main([str(tmp_path / "g.toml"), "--out", str(tmp_path / "o"), "--gpus-per-run", "-1"]) == 2
+    grid = [str(tmp_path / "g.toml"), "--out"]
+    assert sweep_main([*grid, str(tmp_path / "o"), "--address", "auto", "--num-cpus", "2"]) == 2
+    assert sweep_main([*grid, str(tmp_path / "o"), "--gpus-per-run", "-1"]) == 2
+    (tmp_path / "file").write_text("")
+    assert sweep_main([*grid, str(tmp_path / "file")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "cannot read the grid file" in err[0] and "--num-cpus is for a local Ray" in err[1]
-    assert "--gpus-per-run=-1.0" in err[2] and len(err) == 3
+    assert "--gpus-per-run=-1.0" in err[2] and "cannot create the folder" in err[3] and len(err) == 4
     assert not (tmp_path / "o").exists()
 
 
@@ -226,3 +229,9 @@ def test_the_app_and_the_other_commands_do_not_need_ray():
             "aae_core.bench, explorer.state, explorer.charts; from aae_core.cli import train_main")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_the_committed_recipe_grid_checks(tmp_path):
+    grid = sweep.load_grid(Path(__file__).resolve().parent.parent / "bench" / "grids" / "recipe.toml")
+    assert len(grid.runs) == 24 and list(grid.axes) == ["lr_disc", "lr_gen", "prior_std", "seed"]
+    sweep.check_runs(grid, tmp_path)
