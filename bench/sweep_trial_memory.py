@@ -40,7 +40,8 @@ def main() -> None:
         run = subprocess.run([sys.executable, "-c", RUN, json.dumps(case)], check=True, capture_output=True, text=True)
         rows.append({**case, **json.loads(run.stdout.strip().splitlines()[-1])})
         print(rows[-1], flush=True)
-    args.out.write_text(json.dumps({"method": __doc__.splitlines()[0], "runs": rows}, indent=1) + "\n")
+    method = " ".join(__doc__.split("\n\n")[0].split())
+    args.out.write_text(json.dumps({"method": method, "runs": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

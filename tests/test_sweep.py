@@ -115,6 +115,7 @@ def test_every_run_equals_aae_train_then_aae_eval(resumed, tmp_path, capsys):
             assert eval_main([str(out), "--json"]) == 0
             expected = json.loads(capsys.readouterr().out)
             assert Path(row["checkpoint"]).is_file() and Path(row["checkpoint"]).parent == resumed.out / "runs"
+            assert set(row) == set(expected) | {"dataset", "epochs", "device", "prior", "lr_disc", "seed"}
             for key, value in expected.items():
                 if key != "checkpoint":
                     assert row[key] == value, (key, row)
