@@ -213,6 +213,7 @@ def _trial(config: dict) -> dict:
     if Path(config["cwd"]).is_dir():   # Tune starts trials in their own folder: paths in a grid mean the caller's
         os.chdir(config["cwd"])
     runs_dir = Path(config["out"]) / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
     run = config["run"]
     try:
         row = train_and_evaluate(run["settings"], runs_dir / run["id"])
@@ -303,6 +304,7 @@ def write_results(out: Path, grid: Grid) -> SweepResults:
 
 
 def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """Write a table by an atomic rename, lists (a cell's seeds) as JSON."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)

@@ -236,3 +236,23 @@ def test_the_committed_recipe_grid_checks(tmp_path):
     grid = sweep.load_grid(Path(__file__).resolve().parent.parent / "bench" / "grids" / "recipe.toml")
     assert len(grid.runs) == 24 and list(grid.axes) == ["lr_disc", "lr_gen", "prior_std", "seed"]
     sweep.check_runs(grid, tmp_path)
+
+
+def test_a_run_aae_train_would_end_with_an_error_is_finished_with_its_message(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                          # the trial changes directory, thread count and CUDA's
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")       # view for its process: undo them after this test
+    threads = torch.get_num_threads()
+    (tmp_path / "g.toml").write_text('[fixed]\ndataset = "digits"\nepochs = 1\ndevice = "cpu"\n'
+                                     'lr_recon = 1e6\n[sweep]\nlr_disc = [1e5]\n')
+    grid = sweep.load_grid(tmp_path / "g.toml")
+    run = grid.runs[0]
+    try:
+        sweep._trial({"gpus": 0, "cwd": str(tmp_path), "out": str(tmp_path / "out"),
+                      "run": {"id": run.id, "settings": run.settings}})
+    finally:
+        torch.set_num_threads(threads)
+    results = sweep.write_results(tmp_path / "out", grid)
+    assert results.missing == 0 and "training diverged" in results.runs[0]["error"]
+    assert not (tmp_path / "out" / "runs" / f"{run.id}.safetensors").exists()   # aae-train saves nothing either
+    assert results.cells[0]["errors"] == 1 and results.metrics == []
+    assert "n=1, 1 failed" in sweep.format_summary(results)
