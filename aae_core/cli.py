@@ -1,4 +1,4 @@
-"""Command line: `aae-train`, `aae-eval`, `aae-bench`, `aae-report` (also `python -m aae_core <command>`).
+"""Command line: `aae-train`, `aae-eval`, `aae-bench`, `aae-report`, `aae-sweep` (also `python -m aae_core <command>`).
 
 Bad input exits with status 2 and one line on stderr naming the problem; nothing is written then.
 """
@@ -7,89 +7,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from .config import SIZE_PRESETS, AAEError, PRIOR_NAMES, MODEL_KINDS, PriorConfig, TrainConfig, build_run_config
+from .config import AAEError
 
 EXIT_BAD_INPUT = 2
 
 
-def add_prior_arguments(p: argparse.ArgumentParser) -> None:
-    """Prior flags, shared by every command that builds a prior."""
-    p.add_argument("--prior", choices=PRIOR_NAMES, default="gaussian")
-    p.add_argument("--latent-dim", type=int, default=2)
-    p.add_argument("--prior-std", type=float, default=PriorConfig.std, help="gaussian: sigma")
-    p.add_argument("--n-components", type=int, default=PriorConfig.n_components,
-                   help="mixture: K petals; swiss roll: K label segments")
-    p.add_argument("--radius", type=float, default=PriorConfig.radius, help="mixture: distance of the petals from the origin")
-    p.add_argument("--radial-std", type=float, default=PriorConfig.radial_std)
-    p.add_argument("--tangential-std", type=float, default=PriorConfig.tangential_std)
-    p.add_argument("--roll-radius", type=float, default=PriorConfig.roll_radius, help="swiss roll: its outer radius")
-
-
-def prior_params(args: argparse.Namespace) -> dict:
-    return {"std": args.prior_std, "n_components": args.n_components, "radius": args.radius,
-            "radial_std": args.radial_std, "tangential_std": args.tangential_std, "n_segments": args.n_components,
-            "roll_radius": args.roll_radius}
-
-
-def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aae-train", description="Train an AAE, a VAE or a plain autoencoder (ae) "
-                                "and save a checkpoint. The defaults are the project's one recipe.")
-    p.add_argument("--model", choices=MODEL_KINDS, default="aae")
-    p.add_argument("--dataset", default="mnist5k", help="mnist5k, digits, fashion, a folder of IDX files, or an .npz")
-    add_prior_arguments(p)
-    p.add_argument("--size", choices=tuple(SIZE_PRESETS), default="explorer", help="hidden widths preset")
-    budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--seconds", type=float, help="train for this many seconds of wall time")
-    budget.add_argument("--epochs", type=float, help=f"train for this many epochs (default {TrainConfig.epochs:g}); "
-                        "the learning-rate schedule spans them")
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr-recon", type=float, default=TrainConfig.lr_recon)
-    p.add_argument("--lr-disc", type=float, default=TrainConfig.lr_disc)
-    p.add_argument("--lr-gen", type=float, default=TrainConfig.lr_gen)
-    p.add_argument("--disc-noise", type=float, default=TrainConfig.disc_noise,
-                   help="std of noise on the discriminator's inputs")
-    p.add_argument("--cool-fraction", type=float, default=TrainConfig.cool_fraction,
-                   help="the last fraction of the epochs trains at every learning rate x --cool-factor (0: none)")
-    p.add_argument("--cool-factor", type=float, default=TrainConfig.cool_factor)
-    p.add_argument("--label-conditioned", action="store_true", help="discriminator also sees labels (Fig. 4)")
-    p.add_argument("--label-fraction", type=float, default=1.0, help="fraction of training labels it sees")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--out", required=True, help="checkpoint path, e.g. checkpoints/aae-mixture")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
-
-
 def train(args: argparse.Namespace) -> int:
-    import torch
     from tqdm import tqdm
 
-    from .checkpoints import resolve, save_checkpoint, short_history, validate_name
-    from .data import load_dataset
-    from .metrics import evaluate
+    from .runs import TrainingRun
     from .training import Trainer
 
-    out = resolve(args.out)
-    validate_name(out.name[: -len(".safetensors")])   # refuse a bad name before spending time training
-    data = load_dataset(args.dataset, seed=args.seed)
-    config = build_run_config(
-        model=args.model, prior=args.prior, dataset=args.dataset, latent_dim=args.latent_dim, size=args.size,
-        input_dim=data.input_dim, n_classes=data.n_classes, label_conditioned=args.label_conditioned,
-        label_fraction=args.label_fraction, prior_params=prior_params(args), batch_size=args.batch_size,
-        lr_recon=args.lr_recon, lr_disc=args.lr_disc, lr_gen=args.lr_gen, disc_noise=args.disc_noise, seed=args.seed,
-        epochs=TrainConfig.epochs if args.epochs is None else args.epochs, cool_fraction=args.cool_fraction,
-        cool_factor=args.cool_factor)
-    trainer = Trainer(config, data, device=args.device, publish_every_s=math.inf)
-    epochs = config.train.epochs if args.seconds is None else None
-    steps_per_epoch = data.x_train.shape[0] / config.train.batch_size
-    total = args.seconds if args.seconds is not None else math.ceil(epochs * steps_per_epoch)
-    unit = "s" if args.seconds is not None else "step"
+    run = TrainingRun(args)
+    unit, total = run.unit, run.total
     with tqdm(total=total, unit=unit, disable=args.quiet, file=sys.stderr,
               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}<{remaining}{postfix}]") as bar:
         start = time.perf_counter()
@@ -101,16 +35,12 @@ def train(args: argparse.Namespace) -> int:
             bar.set_postfix_str(f"recon {t.last_losses['recon']:.1f}", refresh=False)
             bar.refresh()
 
-        trainer.run(epochs=epochs, seconds=args.seconds, on_step=progress)
+        run.train(on_step=progress)
         bar.n = total
-    elapsed = time.perf_counter() - start
-    metrics = evaluate(trainer.model, trainer.prior, trainer.data, seed=args.seed)
-    path = save_checkpoint(out, trainer.model, config, step=trainer.step_count, metrics=metrics,
-                           history=short_history(trainer.snapshot().history),
-                           extra={"train_seconds": round(elapsed, 2), "torch": torch.__version__,
-                                  "prior_meta": trainer.prior.metadata()})
-    print(f"trained {args.model} on {data.name} with a {args.prior} prior: {trainer.step_count} steps "
-          f"({trainer.snapshot().epoch:.1f} epochs) in {elapsed:.1f} s on {trainer.device}")
+    path, metrics = run.save()
+    trainer = run.trainer
+    print(f"trained {args.model} on {run.data.name} with a {args.prior} prior: {trainer.step_count} steps "
+          f"({trainer.snapshot().epoch:.1f} epochs) in {run.seconds:.1f} s on {trainer.device}")
     print(format_metrics(metrics))
     print(f"saved {path}")
     return 0
@@ -132,31 +62,15 @@ def _eval_parser() -> argparse.ArgumentParser:
     return p
 
 
-def evaluate_checkpoint(path: str | Path, dataset: str | None = None, device: str = "auto") -> dict:
-    """Load a checkpoint, rebuild its dataset split and prior, and compute the metrics."""
-    from .checkpoints import load_checkpoint
-    from .data import load_dataset
-    from .metrics import evaluate
-    from .priors import make_prior
-    from .training import resolve_device
-
-    ckpt = load_checkpoint(path, device=resolve_device(device))
-    cfg = ckpt.config
-    data = load_dataset(dataset or cfg.dataset, seed=cfg.train.seed)
-    if data.input_dim != cfg.model.input_dim:
-        raise AAEError(f"dataset {data.name!r}: {data.input_dim} pixels per image, the model expects {cfg.model.input_dim}")
-    metrics = evaluate(ckpt.model, make_prior(cfg.prior), data, seed=cfg.train.seed)
-    return {**metrics, "checkpoint": str(ckpt.path), "model": cfg.model.kind, "prior": cfg.prior.name,
-            "dataset": data.name, "step": ckpt.meta.get("step")}
-
-
 def evaluate_command(args: argparse.Namespace) -> int:
+    from .runs import CHECKPOINT_FIELDS, evaluate_checkpoint
+
     result = evaluate_checkpoint(args.checkpoint, args.dataset, args.device)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{result['checkpoint']}: {result['model']} / {result['prior']} prior / {result['dataset']} / step {result['step']}")
-        print(format_metrics({k: result[k] for k in result if k not in ("checkpoint", "model", "prior", "dataset", "step")}))
+        print(format_metrics({k: result[k] for k in result if k not in CHECKPOINT_FIELDS}))
     return 0
 
 
@@ -174,7 +88,8 @@ def _run(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace]
 
 
 def train_main(argv: list[str] | None = None) -> int:
-    return _run(_train_parser(), train, argv)
+    from .runs import train_parser
+    return _run(train_parser(), train, argv)
 
 
 def eval_main(argv: list[str] | None = None) -> int:
@@ -191,7 +106,12 @@ def report_main(argv: list[str] | None = None) -> int:
     return _run(report.parser(), report.run, argv)
 
 
-COMMANDS = {"train": train_main, "eval": eval_main, "bench": bench_main, "report": report_main}
+def sweep_main(argv: list[str] | None = None) -> int:
+    from . import sweep
+    return _run(sweep.parser(), sweep.run, argv)
+
+
+COMMANDS = {"train": train_main, "eval": eval_main, "bench": bench_main, "report": report_main, "sweep": sweep_main}
 
 
 def main(argv: list[str] | None = None) -> int:

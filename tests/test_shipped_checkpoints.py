@@ -8,10 +8,10 @@ import pytest
 from safetensors import safe_open
 
 from aae_core.checkpoints import DEFAULT_DIR, load_checkpoint, path_for, read_metadata
-from aae_core.cli import evaluate_checkpoint
 from aae_core.config import PriorConfig, TrainConfig
 from aae_core.metrics import METRIC_KEYS
 from aae_core.report import DEMO_RUNS, LABEL_FRACTION, SHIPPED
+from aae_core.runs import evaluate_checkpoint
 
 MAX_TOTAL_BYTES = 15 * 10**6
 

@@ -1,0 +1,443 @@
+"""`aae-sweep GRID --out DIR`: a grid of `aae-train` runs on Ray Tune, the same command on a laptop or a cluster.
+
+A grid file (TOML) has a `[fixed]` table of settings and a `[sweep]` table of axes (lists); every key is an
+`aae-train` flag with underscores (`lr_disc` for `--lr-disc`), read off the train parser, so a flag added there
+is a grid setting at once. The runs are the product of the axes. Every run's settings are checked exactly as
+`aae-train` checks them (its parser, then building the run) before Ray starts. Each run is one Ray Tune trial
+with one CPU and one torch thread (plus `--gpus-per-run` GPUs); it trains and saves through `runs.TrainingRun`
+as `aae-train` does, then evaluates the checkpoint with `runs.evaluate_checkpoint`, which is `aae-eval --json`.
+
+Under DIR:
+  runs/<id>.safetensors, runs/<id>.json   a run's checkpoint, then its row (settings and metrics), written last:
+                                          a run with a row is finished, and re-running the command skips it
+  results.json                            the runs, and mean and sd of every metric per cell (a cell is all
+                                          settings but `seed`); `load_results(DIR)` reads it back
+  results.csv, summary.csv                the same two tables as CSV
+  ray/                                    Tune's experiment folders: each trial's log and error
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import AAEError
+from .data import Dataset, load_dataset
+from .runs import CHECKPOINT_FIELDS, TrainingRun, evaluate_checkpoint, train_parser
+
+try:
+    import tomllib
+except ModuleNotFoundError:   # Python 3.10: the same parser as the tomli package (the [cluster] extra installs it)
+    import tomli as tomllib
+
+SET_BY_SWEEP = ("help", "out", "quiet")   # aae-train flags a grid may not set: the sweep decides them per run
+ERROR_FIELD = "error"                     # a run's row: aae-train's error message instead of metrics
+INSTALL_HINT = 'aae-sweep needs Ray: pip install -e ".[cluster]" (or pip install "ray[tune]>=2.41")'
+
+
+@dataclass(frozen=True)
+class Run:
+    """One point of the grid: its settings (fixed and swept, named as in the grid) and a stable id."""
+
+    id: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A parsed grid file: fixed settings, the axes in file order, and their product as runs."""
+
+    path: Path
+    fixed: dict[str, Any]
+    axes: dict[str, list]
+    runs: list[Run]
+
+    def describe(self, run: Run) -> str:
+        """The run by its swept settings, for messages."""
+        return ", ".join(f"{k}={run.settings[k]!r}" for k in self.axes) or "the only run"
+
+
+def run_id(settings: dict[str, Any]) -> str:
+    """A short name that only these exact settings get, so a re-run finds the same run's files."""
+    return "run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _raise(message: str) -> None:
+    """argparse's error hook: a grid's bad value becomes one line, not a usage text and an exit."""
+    raise AAEError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """aae-train's parser, raising AAEError where it would print usage and exit."""
+    parser = train_parser()
+    parser.error = _raise   # type: ignore[method-assign]
+    return parser
+
+
+def grid_settings(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """Setting name -> aae-train flag, for every flag but those the sweep sets itself."""
+    return {a.dest: a for a in parser._actions if a.option_strings and a.dest not in SET_BY_SWEEP}
+
+
+def _flag_argv(parser: argparse.ArgumentParser, action: argparse.Action, name: str, value: Any) -> list[str]:
+    """The command-line words that give flag `action` this TOML value."""
+    flag = max(action.option_strings, key=len)
+    if action.nargs == 0:   # a switch (store_true, store_false, --x/--no-x): find the option that sets `value`
+        if not isinstance(value, bool):
+            raise AAEError(f"{name}={value!r}: must be true or false")
+        if value == action.default:
+            return []
+        for option in action.option_strings:
+            probe = argparse.Namespace()
+            action(parser, probe, [], option)
+            if getattr(probe, action.dest) == value:
+                return [option]
+        raise AAEError(f"{name}={value!r}: {flag} cannot be set to this")
+    if isinstance(value, list):
+        if action.nargs in (None, "?"):
+            raise AAEError(f"{name}={value!r}: takes one value, not a list")
+        return [flag, *map(str, value)]
+    if isinstance(value, dict) or not isinstance(value, (str, int, float)):
+        raise AAEError(f"{name}={value!r}: must be a number, a string or true/false")
+    return [flag, str(value)]
+
+
+def parse_run(settings: dict[str, Any], out: Path) -> argparse.Namespace:
+    """The parsed aae-train flags of one run that saves its checkpoint to `out`."""
+    parser = _parser()
+    actions = grid_settings(parser)
+    argv: list[str] = []
+    for name, value in settings.items():
+        argv += _flag_argv(parser, actions[name], name, value)
+    return parser.parse_args([*argv, "--out", str(out), "--quiet"])
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Read a grid file, refusing unknown settings, settings given twice and empty or malformed axes by name."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise AAEError(f"{path}: cannot read the grid file ({e.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise AAEError(f"{path}: not a valid TOML file ({e})") from None
+    unknown = sorted(set(doc) - {"fixed", "sweep"})
+    if unknown:
+        raise AAEError(f"{path}: unknown table {unknown[0]!r}: a grid has only [fixed] and [sweep]")
+    fixed, axes = doc.get("fixed", {}), doc.get("sweep", {})
+    for table, content in (("fixed", fixed), ("sweep", axes)):
+        if not isinstance(content, dict):
+            raise AAEError(f"{path}: {table} must be a table ([{table}])")
+    known = grid_settings(train_parser())
+    for table, content in (("fixed", fixed), ("sweep", axes)):
+        for name in content:
+            if name in SET_BY_SWEEP:
+                raise AAEError(f"{path}: {table}.{name}: set by aae-sweep itself (each run saves under --out)")
+            if name not in known:
+                raise AAEError(f"{path}: {table}.{name}: not an aae-train setting ({', '.join(sorted(known))})")
+    for name in axes:
+        values = axes[name]
+        if name in fixed:
+            raise AAEError(f"{path}: {name}: set in both [fixed] and [sweep]")
+        if not isinstance(values, list):
+            raise AAEError(f"{path}: sweep.{name}: must be a list of values, e.g. {name} = [{values!r}]")
+        if not values:
+            raise AAEError(f"{path}: sweep.{name}: empty axis (give at least one value)")
+        repeated = [v for i, v in enumerate(values) if v in values[:i]]
+        if repeated:
+            raise AAEError(f"{path}: sweep.{name}: lists {repeated[0]!r} twice")
+    runs = []
+    for point in itertools.product(*axes.values()):
+        settings = {**fixed, **dict(zip(axes, point))}
+        runs.append(Run(run_id(settings), settings))
+    return Grid(path, fixed, axes, runs)
+
+
+def check_runs(grid: Grid, out: Path) -> None:
+    """Build every run as aae-train would (parser, dataset, RunConfig, Trainer) so a bad value is named before
+    anything trains; the message says which run."""
+    datasets: dict[tuple[str, int], Dataset] = {}
+    for i, run in enumerate(grid.runs, 1):
+        try:
+            args = parse_run(run.settings, out / "runs" / run.id)
+            key = (args.dataset, args.seed)
+            if key not in datasets:
+                datasets[key] = load_dataset(args.dataset, seed=args.seed)
+            TrainingRun(args, data=datasets[key])
+        except AAEError as e:
+            raise AAEError(f"{grid.path}: {e} (run {i} of {len(grid.runs)}: {grid.describe(run)})") from None
+
+
+def _finite(value: Any) -> Any:
+    """NaN and inf as None, so every file is strict JSON and every CSV cell is a number or empty."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def train_and_evaluate(settings: dict[str, Any], out: Path) -> dict[str, Any]:
+    """One run exactly as `aae-train` + `aae-eval --json`; returns its row: the settings, then aae-eval's keys."""
+    args = parse_run(settings, out)
+    training = TrainingRun(args)
+    training.train()
+    path, _ = training.save()
+    result = evaluate_checkpoint(path, device=args.device)
+    return {**settings, **{k: _finite(v) for k, v in result.items() if k not in settings}}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    """Write JSON by an atomic rename: a reader (or a re-run after a kill) never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def _trial(config: dict) -> dict:
+    """A Ray Tune trial: one run with one torch thread, then its row next to its checkpoint. A run that aae-train
+    would end with an error (training diverged, say) is finished too: its row has the message under `error`."""
+    if not config["gpus"]:   # Ray leaves a GPU-less trial every GPU visible: hide them, so `auto` means the CPU
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    import torch
+
+    torch.set_num_threads(1)
+    if Path(config["cwd"]).is_dir():   # Tune starts trials in their own folder: paths in a grid mean the caller's
+        os.chdir(config["cwd"])
+    runs_dir = Path(config["out"]) / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    run = config["run"]
+    try:
+        row = train_and_evaluate(run["settings"], runs_dir / run["id"])
+    except AAEError as e:   # what aae-train would refuse or report (e.g. diverged): an outcome, not a crash
+        row = {**run["settings"], ERROR_FIELD: str(e)}
+    _write_json(runs_dir / f"{run['id']}.json", row)
+    return {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+# ---- results ---------------------------------------------------------------------------------------------
+
+def summarize(rows: list[dict], settings: list[str], metrics: list[str]) -> list[dict]:
+    """One entry per cell (runs equal in every setting but `seed`): those settings, `runs` (how many) and `seeds`,
+    `errors` (runs that ended with an error), then per metric its mean, sample sd (None below two values) and n,
+    the runs that have a value (None is skipped)."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(json.dumps({k: row[k] for k in settings if k != "seed"}, sort_keys=True), []).append(row)
+    cells = []
+    for group in groups.values():
+        cell = {k: group[0][k] for k in settings if k != "seed"}
+        cell |= {"runs": len(group), "seeds": [row["seed"] for row in group if "seed" in row],
+                 "errors": sum(ERROR_FIELD in row for row in group)}
+        for m in metrics:
+            v = [row[m] for row in group if isinstance(row.get(m), (int, float))]
+            cell[m] = {"mean": statistics.fmean(v) if v else None, "sd": statistics.stdev(v) if len(v) > 1 else None,
+                       "n": len(v)}
+        cells.append(cell)
+    return cells
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    """A sweep's table. `runs`: one dict per finished run, its settings (named as in the grid) then the keys of
+    `aae-eval --json` (or `error`: aae-train's message); `cells`: one dict per cell, its settings (all but
+    `seed`), `runs`, `seeds`, `errors`, and for each metric {"mean", "sd", "n"}; `axes`: the swept settings;
+    `metrics`: the metric names; `missing`: how many of the grid's runs are not finished."""
+
+    axes: list[str]
+    metrics: list[str]
+    runs: list[dict]
+    cells: list[dict]
+    missing: int
+
+    def cell(self, **settings: Any) -> dict:
+        """The one cell whose settings include these, e.g. `cell(lr_disc=1e-4, prior_std=5.0)`."""
+        found = [c for c in self.cells if all(k in c and c[k] == v for k, v in settings.items())]
+        if len(found) != 1:
+            raise AAEError(f"sweep results: {len(found)} cells match {settings} (need exactly one)")
+        return found[0]
+
+
+def load_results(folder: str | Path) -> SweepResults:
+    """Read `DIR/results.json` as written by aae-sweep: the runs and the per-cell mean ± sd (the report's input)."""
+    path = Path(folder) / "results.json"
+    try:
+        doc = json.loads(path.read_text())
+        return SweepResults(axes=list(doc["axes"]), metrics=list(doc["metrics"]), runs=list(doc["runs"]),
+                            cells=list(doc["cells"]), missing=int(doc["missing"]))
+    except OSError as e:
+        raise AAEError(f"{path}: cannot read sweep results ({e.strerror}); run aae-sweep first") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise AAEError(f"{path}: not an aae-sweep results file ({e})") from None
+
+
+def finished_rows(out: Path, grid: Grid) -> list[dict | None]:
+    """Each run's row in grid order, None for a run not finished."""
+    files = [out / "runs" / f"{run.id}.json" for run in grid.runs]
+    return [json.loads(f.read_text()) if f.is_file() else None for f in files]
+
+
+def write_results(out: Path, grid: Grid) -> SweepResults:
+    """Collect the finished runs' rows, in grid order, into results.json, results.csv and summary.csv."""
+    rows = [row for row in finished_rows(out, grid) if row is not None]
+    settings = list(grid.runs[0].settings)
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    metrics = [k for k in fields if k not in CHECKPOINT_FIELDS and k not in settings and k != ERROR_FIELD]
+    cells = summarize(rows, settings, metrics)
+    results = SweepResults(axes=list(grid.axes), metrics=metrics, runs=rows, cells=cells,
+                           missing=len(grid.runs) - len(rows))
+    _write_json(out / "results.json", {"grid": str(grid.path), "fixed": grid.fixed, "axes": results.axes,
+                                       "metrics": metrics, "missing": results.missing, "runs": rows, "cells": cells})
+    _write_csv(out / "results.csv", fields, rows)
+    flat = [{k: v for k, v in c.items() if k not in metrics}
+            | {f"{m}_{stat}": c[m][stat] for m in metrics for stat in ("mean", "sd")} for c in cells]
+    _write_csv(out / "summary.csv", list(dict.fromkeys(k for c in flat for k in c)), flat)
+    return results
+
+
+def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """Write a table by an atomic rename, lists (a cell's seeds) as JSON."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
+    os.replace(tmp, path)
+
+
+def format_summary(results: SweepResults) -> str:
+    """Mean ± sd of each metric per cell, one line per cell."""
+    lines = []
+    for cell in results.cells:
+        name = ", ".join(f"{k}={cell[k]}" for k in results.axes if k in cell) or "all runs"
+        stats = "  ".join(f"{m} {_pm(cell[m])}" for m in results.metrics if cell[m]["n"])
+        failed = f", {cell['errors']} failed" if cell["errors"] else ""
+        lines.append(f"  {name} (n={cell['runs']}{failed}): {stats}")
+    return "\n".join(lines)
+
+
+def _pm(stat: dict) -> str:
+    return f"{stat['mean']:.4g}" + ("" if stat["sd"] is None else f" ± {stat['sd']:.2g}")
+
+
+# ---- running on Ray --------------------------------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aae-sweep", description="Run a grid of aae-train settings (a TOML file) on "
+                                "Ray Tune, locally or on a cluster; re-running the same command resumes it.")
+    p.add_argument("grid", help="TOML file with [fixed] settings and [sweep] axes (aae-train flags, underscores)")
+    p.add_argument("--out", required=True, help="folder for the checkpoints and results.{json,csv}")
+    p.add_argument("--address", help="a running Ray cluster: 'auto' or the head's HOST:PORT (default: a local Ray)")
+    p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use, one run each (default: all cores)")
+    p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs each run reserves (with --device auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _progress_callback(tune: Any, total: int, done: int, quiet: bool) -> Any:
+    """A Tune callback drawing runs done and running as a tqdm bar on stderr."""
+    from tqdm import tqdm
+
+    class Progress(tune.Callback):
+        def __init__(self) -> None:
+            self.bar = tqdm(total=total, initial=done, unit="run", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+            self.running = self.failed = 0
+
+        def _show(self) -> None:
+            self.bar.set_postfix_str(f"{self.running} running" + (f", {self.failed} failed" if self.failed else ""))
+
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.running += 1
+            self._show()
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.running -= 1
+            self.bar.update(1)
+            self._show()
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.running -= 1
+            self.failed += 1
+            self._show()
+
+        def on_experiment_end(self, trials: list, **info: Any) -> None:
+            self.bar.close()
+
+    return Progress()
+
+
+def tune_runs(todo: list[Run], total: int, out: Path, args: argparse.Namespace) -> dict[str, str]:
+    """Run `todo` (of `total` in the grid) as one Ray Tune grid search; returns, for each run whose trial crashed,
+    its trial folder (log and traceback) by run id."""
+    import ray
+    from ray import tune
+
+    # Tune's newer console output prints an experiment banner even at verbose=0; the classic one stays silent.
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    logging.getLogger("ray.tune").setLevel(logging.CRITICAL)   # a crashed trial's traceback goes to its folder
+    if args.address:
+        try:
+            ray.init(address=args.address, logging_level=logging.ERROR, log_to_driver=False)
+        except ConnectionError as e:
+            raise AAEError(f"--address {args.address}: {e}") from None
+    else:
+        ray.init(num_cpus=args.num_cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    try:
+        tuner = tune.Tuner(
+            tune.with_resources(_trial, {"cpu": 1, "gpu": args.gpus_per_run}),
+            param_space={"run": tune.grid_search([{"id": r.id, "settings": r.settings} for r in todo]),
+                         "out": str(out), "cwd": os.getcwd(), "gpus": args.gpus_per_run},
+            tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=lambda t: t.config["run"]["id"]),
+            run_config=tune.RunConfig(name=time.strftime(f"sweep-%Y%m%d-%H%M%S-{os.getpid()}"),
+                                      storage_path=str(out / "ray"), verbose=0, log_to_file=True,
+                                      callbacks=[_progress_callback(tune, total, total - len(todo), args.quiet)]))
+        results = tuner.fit()
+    finally:
+        ray.shutdown()
+    return {r.config["run"]["id"]: r.path for r in results if r.error}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the grid, run the runs not yet finished on Ray, and write the tables; exit 1 while runs are missing."""
+    try:
+        import ray  # noqa: F401  (only checked here; tune_runs uses it)
+    except ImportError:
+        raise AAEError(INSTALL_HINT) from None
+    if args.address and args.num_cpus is not None:
+        raise AAEError("--num-cpus is for a local Ray; a cluster's CPUs are its own (drop --num-cpus or --address)")
+    if not (math.isfinite(args.gpus_per_run) and args.gpus_per_run >= 0):
+        raise AAEError(f"--gpus-per-run={args.gpus_per_run}: must be a number >= 0")
+    if args.num_cpus is not None and args.num_cpus < 1:
+        raise AAEError(f"--num-cpus={args.num_cpus}: must be at least 1")
+    grid = load_grid(args.grid)
+    out = Path(args.out).resolve()
+    check_runs(grid, out)
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AAEError(f"--out {out}: cannot create the folder ({e.strerror})") from None
+    todo = [run for run, row in zip(grid.runs, finished_rows(out, grid)) if row is None]
+    print(f"{len(grid.runs)} runs: {len(grid.runs) - len(todo)} already done, {len(todo)} to run", flush=True)
+    crashed = tune_runs(todo, len(grid.runs), out, args) if todo else {}
+    results = write_results(out, grid)
+    print(format_summary(results))
+    print(f"wrote {out / 'results.csv'}, {out / 'results.json'} and {out / 'summary.csv'}")
+    for run, row in zip(grid.runs, finished_rows(out, grid)):
+        if row is not None and ERROR_FIELD in row:
+            print(f"aae-sweep: run {grid.describe(run)}: {row[ERROR_FIELD]}", file=sys.stderr)
+        if run.id in crashed:
+            print(f"aae-sweep: run {grid.describe(run)} crashed; its log and traceback: {crashed[run.id]}",
+                  file=sys.stderr)
+    if results.missing:
+        print(f"aae-sweep: {results.missing} of {len(grid.runs)} runs not finished; run the same command again "
+              f"to finish them", file=sys.stderr)
+        return 1
+    return 0
