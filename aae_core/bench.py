@@ -35,6 +35,7 @@ from .metrics import knn_accuracy, prior_match
 from .models import build_model
 from .reference import ReferenceLoop
 from .training import Trainer, resolve_device
+from .untrusted import check_output_file
 
 FIT_TARGET = {"prior_mmd": 0.1, "knn_accuracy": 0.6}   # prior_mmd at most, knn_accuracy at least
 CHECK_EVERY_S = 0.25    # training wall time between two fit checks
@@ -294,6 +295,8 @@ def format_table(r: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     """Measure, then print a table (or one JSON object with --json) and optionally write the JSON to --out."""
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if args.out:
+        check_output_file(args.out)   # before minutes of measuring
     result = measure(args, log)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

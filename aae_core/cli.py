@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .config import SIZE_PRESETS, AAEError, PRIOR_NAMES, MODEL_KINDS, TrainConfig, build_run_config
+from .untrusted import check_output_file
 
 EXIT_BAD_INPUT = 2
 
@@ -66,8 +67,10 @@ def train(args: argparse.Namespace) -> int:
     from .metrics import evaluate
     from .training import Trainer
 
+    check_budget(args.seconds, args.epochs)
     out = resolve(args.out)
-    validate_name(out.name[: -len(".safetensors")])   # refuse a bad name before spending time training
+    validate_name(out.name[: -len(".safetensors")])   # refuse a bad name, or a bad place, before spending time training
+    check_output_file(out)
     data = load_dataset(args.dataset, seed=args.seed)
     config = build_run_config(
         model=args.model, prior=args.prior, dataset=args.dataset, latent_dim=args.latent_dim, size=args.size,
@@ -103,6 +106,18 @@ def train(args: argparse.Namespace) -> int:
     print(format_metrics(metrics))
     print(f"saved {path}")
     return 0
+
+
+MAX_SECONDS = 7 * 24 * 3600.0   # a week of wall time
+MAX_EPOCHS = 1_000_000.0
+
+
+def check_budget(seconds: float | None, epochs: float | None) -> None:
+    """A run length must be finite, positive and bounded: zero or less trained nothing and still replaced the
+    checkpoint, NaN or inf ended in a traceback, 1e300 epochs never ended."""
+    for flag, value, high in (("--seconds", seconds, MAX_SECONDS), ("--epochs", epochs, MAX_EPOCHS)):
+        if value is not None and not (math.isfinite(value) and 0 < value <= high):
+            raise AAEError(f"{flag}={value:g}: must be a number > 0 and at most {high:g}")
 
 
 def short_history(history: dict, points: int = 200) -> dict:
@@ -163,6 +178,10 @@ def _run(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace]
         return command(args)
     except AAEError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:   # a destination that went bad during the run: one line naming the path
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"{parser.prog}: error: {where}{e.strerror or e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)

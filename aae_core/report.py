@@ -32,6 +32,7 @@ from .metrics import evaluate, parzen_log_likelihood, select_parzen_sigma
 from .models import AAE, VAE
 from .priors import GaussianPrior, MixturePrior, Prior, SwissRollPrior
 from .training import Trainer
+from .untrusted import check_output_dir
 
 LABEL_FRACTION = 0.2   # the paper's Fig. 4a: 10K of 50K training images labelled
 DEMO_DATASET = "mnist5k"
@@ -459,7 +460,9 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     budget = QUICK if args.quick else FULL
     sources, notes = parzen_sources(args)   # first: a bad --mnist-dir fails before anything is written
-    out = Path(args.out)
+    out = check_output_dir(args.out, "--out")
+    if args.checkpoints:
+        check_output_dir(args.checkpoints, "--checkpoints")
     out.mkdir(parents=True, exist_ok=True)
     data = sources[0][1]
     timings: dict[str, float] = {}

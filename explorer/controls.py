@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from aae_core.config import SIZE_PRESETS, AAEError
+from aae_core.untrusted import markdown_literal
 
 from . import state
 from .state import LIVE_FIELDS, UPLOAD, Session, Settings
@@ -35,9 +36,9 @@ def flash(level: str, text: str) -> None:
 def show_flash() -> None:
     for level, text in st.session_state.pop("_flash", []):
         if level == "error":
-            st.error(text)
+            st.error(markdown_literal(text))
         else:
-            st.toast(text, icon=":material/check_circle:" if level == "success" else ":material/info:")
+            st.toast(markdown_literal(text), icon=":material/check_circle:" if level == "success" else ":material/info:")
 
 
 def guarded(action, *args, **kwargs) -> None:
@@ -106,13 +107,24 @@ def _preset(sess: Session, name: str) -> list[str]:
     return [f"preset {name!r}"] + state.start_jobs(sess, Settings.current(), prefer_checkpoints=True)
 
 
+def _uploader_key() -> str:
+    """The file uploader's key: a refused upload moves it on, so the next file starts in an empty uploader."""
+    return f"upload_files_{st.session_state.get('_uploader', 0)}"
+
+
 def _upload() -> None:
-    files = st.session_state.get("upload_files") or []
+    files = st.session_state.get(_uploader_key()) or []
     st.session_state.pop("_upload", None)
-    if files:
+    if not files:
+        return
+    try:
         data = state.store_upload(files)
-        flash("success", f"{data.name}: {data.x_train.shape[0]} training and {data.x_test.shape[0]} held-out "
-                         f"images of {data.image_shape[0]}×{data.image_shape[1]}, {data.n_classes or 'no'} classes")
+    except AAEError:
+        st.session_state["_uploader"] = st.session_state.get("_uploader", 0) + 1
+        raise
+    flash("success", f"{data.name}: {data.x_train.shape[0]} training and {data.x_test.shape[0]} held-out "
+                     f"images of {data.image_shape[0]}×{data.image_shape[1]}, {data.n_classes or 'no'} classes; "
+                     f"{data.scaling}")
 
 
 # ---- the sidebar ------------------------------------------------------------------------------------
@@ -135,7 +147,9 @@ def sidebar(sess: Session) -> Settings:
                             format_func=DATA_LABELS.get)
         if data == UPLOAD:
             st.file_uploader(f"An .npz (arrays 'x', optional 'y') or MNIST-format IDX files, ≤ {state.MAX_UPLOAD_MB} MB",
-                             accept_multiple_files=True, key="upload_files", on_change=guarded, args=(_upload,))
+                             accept_multiple_files=True, key=_uploader_key(), on_change=guarded, args=(_upload,))
+        else:
+            state.drop_upload(sess)
 
         st.subheader("Prior p(z)")
         prior = st.selectbox("Prior", state.CHOICES["prior"], key="prior", format_func=PRIOR_LABELS.get,
@@ -229,10 +243,12 @@ def confirm_reset(sess: Session, s: Settings) -> None:
     jobs = sess.jobs()
     if not jobs:
         return
+    if s.data == UPLOAD and "_upload" not in st.session_state:
+        return   # the uploader in the sidebar asks for the file; the running jobs stay as they are meanwhile
     try:
         wanted = state.run_configs(s, state.dataset(s))
     except AAEError as e:
-        st.error(str(e))
+        st.error(markdown_literal(str(e)))
         return
     if set(wanted) == set(jobs) and all(state.restart_key(wanted[n]) == state.restart_key(j.config)
                                         for n, j in jobs.items()):

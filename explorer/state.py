@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import threading
+import weakref
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from urllib.parse import urlencode
@@ -34,10 +36,14 @@ from aae_core.checkpoints import DEFAULT_DIR, list_checkpoints, load_checkpoint,
 from aae_core.config import PRIOR_NAMES, SIZE_PRESETS, AAEError, RunConfig, TrainConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset, load_dataset
 from aae_core.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, Job, JobRegistry
+from aae_core.untrusted import shorten
 
 LIVE_FIELDS = ("lr_recon", "lr_disc", "lr_gen", "disc_noise")   # change while training, no restart
 UPLOAD = "upload"
-MAX_UPLOAD_MB = 200
+MAX_UPLOAD_MB = 200             # bytes a browser may send at once (also server.maxUploadSize)
+UPLOAD_MAX_VALUES = 60_000_000  # values one upload may unpack to: Fashion-MNIST's 70K images are 55M
+UPLOAD_BUDGET_MB = 1024         # float32 bytes of uploads all sessions together may hold
+BYTES_PER_VALUE = 4             # a dataset is held as float32
 MODEL_NAMES = {"aae": "AAE", "vae": "VAE"}
 
 
@@ -221,26 +227,90 @@ def dataset(s: Settings) -> Dataset:
     return builtin_dataset(s.data, s.seed)
 
 
+class UploadBudget:
+    """Bytes of uploaded datasets alive in the server (in sessions or in their jobs): a new upload must fit in what
+    is left, so no number of sessions, each with a small file that unpacks large, can exhaust the server's memory.
+    A dataset's bytes count until it is garbage, whoever held it last."""
+
+    def __init__(self, limit_bytes: int):
+        self.limit = limit_bytes
+        self._held: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def held(self) -> int:
+        with self._lock:
+            return sum(self._held.values())
+
+    def values_left(self) -> int:
+        """How many values the next upload may unpack to."""
+        return max(0, min(UPLOAD_MAX_VALUES, (self.limit - self.held()) // BYTES_PER_VALUE))
+
+    def hold(self, data: Dataset) -> None:
+        """Count `data` until its images are garbage, or refuse it if the budget was spent meanwhile."""
+        nbytes = data.x_train.nbytes + data.x_test.nbytes
+        with self._lock:
+            held = sum(self._held.values())
+            if held + nbytes > self.limit:
+                raise AAEError(f"upload: the server holds {held / 2**20:.0f} MiB of uploads; {nbytes / 2**20:.0f} MiB "
+                               f"more would pass its {self.limit / 2**20:.0f} MiB budget; try again later")
+            self._held[id(data.x_train)] = nbytes
+        weakref.finalize(data.x_train, self._release, id(data.x_train))   # the tensor every copy of `data` shares
+
+    def _release(self, key: int) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+
+@st.cache_resource
+def upload_budget() -> UploadBudget:
+    """The server's one upload budget (AAE_EXPLORER_UPLOAD_MB, default 1024)."""
+    return UploadBudget(int(float(os.environ.get("AAE_EXPLORER_UPLOAD_MB", UPLOAD_BUDGET_MB)) * 2**20))
+
+
+def _upload_name(name: str) -> str:
+    """The uploaded file's own name (never a folder), refused if unusable, bounded in length."""
+    name = Path(name).name   # never let an uploaded name choose the folder
+    if not name or name.startswith(".") or len(name) > 120 or not name.isprintable():
+        raise AAEError(f"upload: file name {shorten(name)} is not usable (1-120 printable characters, not hidden)")
+    return name
+
+
 def store_upload(files: list) -> Dataset:
-    """Validate uploaded files with aae_core.data and keep the dataset in this session.
-    The bytes go to a private temp folder that is deleted as soon as the arrays are in memory."""
+    """Validate uploaded files with aae_core.data and keep the dataset in this session, within the server's upload
+    budget. The bytes go to a private temp folder that is deleted as soon as the arrays are in memory; errors
+    name the uploaded file, never that folder."""
     total = sum(f.size for f in files)
     if total > MAX_UPLOAD_MB * 2**20:
         raise AAEError(f"upload: {total / 2**20:.0f} MiB is more than the {MAX_UPLOAD_MB} MiB limit")
-    npz = [f for f in files if f.name.endswith(".npz")]
+    names = [_upload_name(f.name) for f in files]
+    npz = [n for n in names if n.endswith(".npz")]
     if npz and len(files) > 1:
         raise AAEError("upload: give one .npz file, or IDX files (images and labels), not both")
+    budget = upload_budget()
     with tempfile.TemporaryDirectory(prefix="aae-upload-") as tmp:
-        for f in files:
-            name = Path(f.name).name   # never let an uploaded name choose the folder
-            if not name or name.startswith("."):
-                raise AAEError(f"upload: file name {f.name!r} is not usable")
+        for name, f in zip(names, files):
             (Path(tmp) / name).write_bytes(f.getvalue())
-        source = Path(tmp) / Path(npz[0].name).name if npz else Path(tmp)
-        data = load_dataset(source, seed=int(st.session_state.get("seed", 0)))
-    data = replace(data, name=f"upload:{Path(npz[0].name if npz else files[0].name).name}")
+        source = Path(tmp) / (npz[0] if npz else "")
+        try:
+            data = load_dataset(source, seed=int(st.session_state.get("seed", 0)),
+                                max_values=budget.values_left())
+        except AAEError as e:
+            raise AAEError(str(e).replace(f"{tmp}/", "").replace(tmp, "upload")) from None
+    n_train = data.x_train.shape[0]
+    if n_train < min(BATCHES):
+        raise AAEError(f"{names[0]}: {n_train + data.x_test.shape[0]} images leave {n_train} for training after the "
+                       f"held-out 20 %, fewer than the smallest batch ({min(BATCHES)}); upload at least 20")
+    data = replace(data, name=f"upload:{npz[0] if npz else names[0]}")
+    budget.hold(data)
     st.session_state["_upload"] = data
     return data
+
+
+def drop_upload(sess: "Session") -> None:
+    """Forget this session's upload (freeing its share of the budget) once no job of the session trains on it."""
+    data = st.session_state.get("_upload")
+    if data is not None and all(j.config.dataset != data.name for j in sess.jobs().values()):
+        del st.session_state["_upload"]
 
 
 def run_configs(s: Settings, data: Dataset) -> dict[str, RunConfig]:

@@ -190,7 +190,7 @@ def test_uploads_are_validated_by_the_core(tmp_path):
     def upload(name, blob):
         return SimpleNamespace(name=name, size=len(blob), getvalue=lambda: blob)
 
-    with pytest.raises(AAEError, match="not a readable .npz"):
+    with pytest.raises(AAEError, match="bad.npz: not an .npz file"):
         state.store_upload([upload("bad.npz", b"not a zip")])
     path = tmp_path / "tiny.npz"
     np.savez(path, x=np.random.default_rng(0).random((40, 8, 8)), y=np.arange(40) % 4)
