@@ -237,8 +237,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
                 raise
             raise AAEError(f"{path}: cannot read tensors ({str(e).splitlines()[0][:120]})") from None
     for k, v in state.items():
-        if v.dtype not in (torch.float32, torch.float16) or not torch.isfinite(v).all():
-            raise AAEError(f"{path}: tensor {k} must hold finite float32 or float16 values (found {v.dtype})")
+        if v.dtype not in (torch.float32, torch.float16):
+            raise AAEError(f"{path}: tensor {k} must hold float32 or float16 values (found {v.dtype})")
+        if not torch.isfinite(v).all():
+            raise AAEError(f"{path}: tensor {k} holds NaN or inf values")
         state[k] = v.float()
     model.load_state_dict(state)
     return Checkpoint(model.to(device).eval(), config, meta, path)
