@@ -42,6 +42,7 @@ def reconstructions(job: Job, model) -> np.ndarray:
 MANIFOLD_NOTES = {"gaussian": "an even grid of Gaussian percentiles over z1, z2 (Fig. 2e): each cell covers equal prior mass",
                   "mixture": "one row per mixture component, walking along its long axis",
                   "swissroll": "one row per roll segment, walking outwards along the roll"}
+MANIFOLD_NOTES_1D = "a row of Gaussian percentiles of z1, the only latent dimension"
 
 
 def show(sess: Session) -> None:
@@ -60,7 +61,8 @@ def _body(sess: Session, was_periodic: bool) -> None:
             st.caption(f"decoded with the weights of step {step:,}")
             st.markdown("**Decoded prior samples**")
             st.image(png_uri(sample_grid(job, model)), width="stretch")
-            st.markdown(f"**Manifold**: {MANIFOLD_NOTES[job.config.prior.name]}")
+            note = MANIFOLD_NOTES_1D if job.config.prior.dim == 1 else MANIFOLD_NOTES[job.config.prior.name]
+            st.markdown(f"**Manifold**: {note}")
             st.image(png_uri(manifold(job, model)), width="stretch")
             st.markdown("**Reconstructions**: held-out originals (top), decoded codes (bottom)")
             st.image(png_uri(reconstructions(job, model), scale=3), width="stretch")
