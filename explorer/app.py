@@ -24,7 +24,7 @@ charts.preload_plotly()
 import torch  # noqa: E402
 
 from aae_core.config import AAEError  # noqa: E402
-from aae_core.untrusted import markdown_literal, shorten  # noqa: E402
+from aae_core.untrusted import MAX_QUOTED, markdown_literal, one_line  # noqa: E402
 from explorer import controls, state  # noqa: E402
 from explorer.views import checkpoints, compare, decoded, live, pad, timeline  # noqa: E402
 
@@ -37,7 +37,7 @@ torch.set_num_threads(1)
 
 sess = state.session()
 for pair in state.load_url_settings():
-    controls.flash("error", f"URL: ignored {shorten(pair)} (not a value this setting takes)")
+    controls.flash("error", f"URL: ignored {one_line(pair, MAX_QUOTED)} (not a value this setting takes)")
 state.apply_pending_settings()
 settings = controls.sidebar(sess)
 state.sync_url(settings)

@@ -135,7 +135,7 @@ def sidebar(sess: Session) -> Settings:
     # Keyed widgets take their value from session state (set from the URL on the first run, or by an action);
     # the default is passed only for a key not set yet. Widgets that come and go keep their value ("page").
     v = lambda key: {} if key in st.session_state else {"value": getattr(d, key)}
-    span = lambda key: dict(zip(("min_value", "max_value"), state.RANGES[key]))
+    span = state.widget_range
     keep = {"persist_state": "page"}
     with st.sidebar:
         st.subheader("Presets")
@@ -175,7 +175,8 @@ def sidebar(sess: Session) -> Settings:
         st.radio("Size", state.CHOICES["size"], key="size", horizontal=True,
                  format_func=lambda s: f"{s} ({'-'.join(map(str, SIZE_PRESETS[s]))})")
         st.checkbox("Train a VAE alongside", key="vae", **v("vae"))
-        st.selectbox("Batch size", state.BATCHES, key="batch", index=state.BATCHES.index(d.batch))
+        batches = state.widget_options("batch")
+        st.selectbox("Batch size", batches, key="batch", index=batches.index(d.batch))
         st.number_input("Seed", key="seed", **span("seed"), **v("seed"))
         st.number_input("Epochs before pausing", key="epochs", **span("epochs"), **v("epochs"),
                         on_change=_epochs_changed, args=(sess,))
@@ -184,8 +185,9 @@ def sidebar(sess: Session) -> Settings:
         fmt = lambda x: f"{x:g}"
         for key, label in (("lr_recon", "Learning rate: reconstruction"), ("lr_disc", "Learning rate: discriminator"),
                            ("lr_gen", "Learning rate: generator (encoder)")):
-            st.select_slider(label, state.LEARNING_RATES, key=key, format_func=fmt, **v(key))
-        st.select_slider("Discriminator input noise σ", state.NOISES, key="noise", format_func=fmt, **v("noise"),
+            st.select_slider(label, state.widget_options(key), key=key, format_func=fmt, **v(key))
+        st.select_slider("Discriminator input noise σ", state.widget_options("noise"), key="noise", format_func=fmt,
+                         **v("noise"),
                          help="Small noise on the discriminator's inputs keeps it from overpowering.")
     s = Settings.current()
     _apply_live(sess, s)

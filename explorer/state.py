@@ -15,7 +15,9 @@ Session lifetime (documented design):
   * A token already held by another open tab is never shared: that tab gets a fresh token and its own jobs.
     "Share this view" links carry settings only, never the owner token.
   * AAE_EXPLORER_MAX_JOBS (default 4) caps live jobs across all sessions; AAE_EXPLORER_CHECKPOINTS
-    overrides the checkpoint folder (default: the repository's checkpoints/).
+    overrides the shipped demos' folder (default: the repository's checkpoints/), AAE_EXPLORER_USER_CHECKPOINTS
+    the folder saves go to (default: its git-ignored user/ subfolder); AAE_EXPLORER_UPLOAD_MB bounds the memory
+    all sessions' uploads may hold together (default 1024).
 """
 
 from __future__ import annotations
@@ -117,7 +119,15 @@ def builtin_dataset(name: str, seed: int) -> Dataset:
 
 
 def checkpoint_dir() -> Path:
+    """The shipped demo models (AAE_EXPLORER_CHECKPOINTS, default the repository's checkpoints/): presets and a
+    first visit load from here only."""
     return Path(os.environ.get("AAE_EXPLORER_CHECKPOINTS", DEFAULT_DIR))
+
+
+def user_checkpoint_dir() -> Path:
+    """Where the app saves models (AAE_EXPLORER_USER_CHECKPOINTS, default the git-ignored `user/` under the demos
+    folder): kept apart, so a save never replaces a shipped demo nor becomes every visitor's start."""
+    return Path(os.environ.get("AAE_EXPLORER_USER_CHECKPOINTS", checkpoint_dir() / "user"))
 
 
 # ---- this session -----------------------------------------------------------------------------------
@@ -163,6 +173,42 @@ def query_of(s: Settings) -> dict[str, str]:
             if getattr(s, f.name) != getattr(d, f.name) and not (f.name == "data" and s.data == UPLOAD)}
 
 
+def _held(key: str):
+    """The number a setting's widget holds now, if it holds one (set by the URL, a preset or a loaded checkpoint)."""
+    value = st.session_state.get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def widget_options(key: str) -> tuple:
+    """A choice widget's options, plus the value it holds when that is none of them (a loaded checkpoint's 3e-4):
+    the widget shows the true value instead of snapping it to an option and pushing that to the job."""
+    value = _held(key)
+    return CHOICES[key] if value is None or value in CHOICES[key] else tuple(sorted((*CHOICES[key], value)))
+
+
+def widget_range(key: str) -> dict:
+    """A number widget's min_value and max_value, widened to the value it holds (a checkpoint's batch or seed)."""
+    low, high = RANGES[key]
+    value = _held(key)
+    if value is not None:
+        value = type(low)(value)
+        low, high = min(low, value), max(high, value)
+    return {"min_value": low, "max_value": high}
+
+
+def _in_domain(name: str, value) -> bool:
+    """Whether a URL may set this value: one of the widget's options, or for numeric options any number between
+    the smallest and the largest (a loaded checkpoint's 3e-4 travels in a share link), or inside its range."""
+    if name in CHOICES:
+        options = CHOICES[name]
+        if value in options:
+            return True
+        numeric = all(isinstance(o, (int, float)) and not isinstance(o, bool) for o in options)
+        return numeric and not isinstance(value, bool) and min(options) <= value <= max(options)
+    low, high = RANGES.get(name, (None, None))
+    return low is None or low <= value <= high
+
+
 def settings_from_query(params: dict[str, str]) -> tuple[dict, list[str]]:
     """Settings found in URL params, each parsed to its field's type and checked against its widget's domain;
     returns them and the `name=value` pairs that were ignored."""
@@ -175,9 +221,7 @@ def settings_from_query(params: dict[str, str]) -> tuple[dict, list[str]]:
             value = {"true": True, "false": False}[raw.lower()] if kind is bool else kind(raw)
         except (KeyError, ValueError):
             value = None
-        low, high = RANGES.get(f.name, (None, None))
-        if value is None or (f.name in CHOICES and value not in CHOICES[f.name]) or \
-                (low is not None and not low <= value <= high):
+        if value is None or (isinstance(value, float) and not math.isfinite(value)) or not _in_domain(f.name, value):
             ignored.append(f"{f.name}={raw}")
         else:
             found[f.name] = value
@@ -351,10 +395,11 @@ def settings_of(config: RunConfig, current: Settings) -> Settings:
                    noise=t.disc_noise)
 
 
-def matching_checkpoint(config: RunConfig) -> Path | None:
-    """The saved or shipped checkpoint with this run's model, prior and dataset (most trained first)."""
+def matching_checkpoint(config: RunConfig, folder: Path | None = None) -> Path | None:
+    """The checkpoint in `folder` (default: the shipped demos) with this run's model, prior and dataset (most
+    trained first)."""
     best, best_step = None, -1
-    for path, meta in list_checkpoints(checkpoint_dir()):
+    for path, meta in list_checkpoints(folder or checkpoint_dir()):
         if isinstance(meta, str):
             continue
         try:
@@ -406,7 +451,8 @@ def _start_loaded(sess: Session, name: str, path: Path, s: Settings, data: Datas
 
 def load_into_session(sess: Session, path: Path, current: Settings | None = None) -> list[str]:
     """Load a checkpoint, paused, as this session's job of its kind, and its counterpart (the other kind with
-    the same data, prior and architecture) from a matching checkpoint, else trained from scratch alongside.
+    the same data, prior and architecture) from a matching checkpoint in the same folder, else trained from
+    scratch alongside.
     The widgets are set to the checkpoint's settings on the next run (see apply_pending_settings)."""
     config = read_metadata(path)["run_config"]
     s = settings_of(config, current or Settings.current())
@@ -422,7 +468,7 @@ def load_into_session(sess: Session, path: Path, current: Settings | None = None
     for other, other_config in configs.items():
         if other == name:
             continue
-        match = matching_checkpoint(other_config)
+        match = matching_checkpoint(other_config, path.parent)
         if match is not None:
             done.append(_start_loaded(sess, other, match, s, data))
         else:
