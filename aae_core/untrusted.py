@@ -20,6 +20,7 @@ MAX_MESSAGE = 600      # characters of a whole message shown on the page
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones markdown, GFM and
 # Streamlit's extensions (":red[...]" directives, "$" math) give a meaning.
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'^%@/])")
+_AUTOLINK = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?=@)")
 
 
 def one_line(text: str, limit: int) -> str:
@@ -34,8 +35,10 @@ def shorten(value: Any, limit: int = MAX_QUOTED) -> str:
 
 
 def markdown_literal(text: str, limit: int = MAX_MESSAGE) -> str:
-    """A message for st.error, st.toast or st.caption: one line, bounded, shown exactly as written."""
-    return _MARKDOWN.sub(r"\\\1", one_line(text, limit))
+    """A message for st.error, st.toast or st.caption: one line, bounded, shown exactly as written. Streamlit's
+    markdown also links bare URLs and e-mail addresses in text after escapes are resolved (GFM autolink literals),
+    so an invisible word joiner splits "http:", "www." and "@"."""
+    return _MARKDOWN.sub(r"\\\1", _AUTOLINK.sub("\u2060", one_line(text, limit)))
 
 
 def check_output_file(path: str | Path, what: str = "--out") -> Path:

@@ -1,6 +1,6 @@
 """AAE Explorer: watch an adversarial autoencoder (and a VAE beside it) shape its latent space, live.
 
-Run with `streamlit run explorer/app.py`. The page is a thin view: models train in background jobs
+Run with `aae-explorer` (explorer/launch.py: the project's Streamlit settings from any folder). The page is a thin view: models train in background jobs
 (aae_core.jobs) that outlive reruns and reloads; the tabs read their snapshots and call aae_core.
 Environment: AAE_EXPLORER_MAX_JOBS, AAE_EXPLORER_GRACE_S, AAE_EXPLORER_CHECKPOINTS (see explorer/state.py).
 """
@@ -14,9 +14,12 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # `streamlit run explorer/app.py` from a checkout
 
-from explorer import charts  # noqa: E402
+from explorer import charts, launch  # noqa: E402
 
 st.set_page_config(page_title="AAE Explorer", page_icon=":material/scatter_plot:", layout="wide")
+if (refusal := launch.unasked_public_address()) is not None:
+    st.error(refusal)   # nothing of the app (data, uploads, training) is served on an address nobody chose
+    st.stop()
 # Before the heavy imports below (torch, the models): the browser fetches and parses plotly.js while they load
 # and the first jobs start, so the first chart does not wait for it (~1 s sooner on a cold server).
 charts.preload_plotly()

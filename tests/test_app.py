@@ -50,7 +50,7 @@ def charts(at) -> list[dict]:
 
 def texts(at, kind: str) -> str:
     """The elements' text as a person reads it (the app backslash-escapes markdown in messages)."""
-    return " | ".join(re.sub(r"\\(.)", r"\1", str(e.value)) for e in getattr(at, kind))
+    return " | ".join(re.sub(r"\\(.)", r"\1", str(e.value)).replace("\u2060", "") for e in getattr(at, kind))
 
 
 def test_first_visit_trains_an_aae_and_a_vae(app):

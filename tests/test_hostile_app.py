@@ -66,7 +66,8 @@ def tables(at: AppTest) -> list:
 
 
 def plain(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text)
+    """The text as a person reads it: without the backslash escapes and the invisible autolink breakers."""
+    return re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")
 
 
 def default_checkpoint(folder: Path, name: str, kind: str = "aae", step: int = 5, **train) -> Path:
