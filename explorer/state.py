@@ -42,7 +42,7 @@ from aae_core.untrusted import shorten
 
 LIVE_FIELDS = ("lr_recon", "lr_disc", "lr_gen", "disc_noise")   # change while training, no restart
 UPLOAD = "upload"
-MAX_UPLOAD_MB = 200             # bytes a browser may send at once (also server.maxUploadSize)
+MAX_UPLOAD_MB = 200             # MB a browser may send at once (also server.maxUploadSize)
 UPLOAD_MAX_VALUES = 60_000_000  # values one upload may unpack to: Fashion-MNIST's 70K images are 55M
 UPLOAD_BUDGET_MB = 1024         # float32 bytes of uploads all sessions together may hold
 BYTES_PER_VALUE = 4             # a dataset is held as float32
@@ -173,7 +173,7 @@ def query_of(s: Settings) -> dict[str, str]:
             if getattr(s, f.name) != getattr(d, f.name) and not (f.name == "data" and s.data == UPLOAD)}
 
 
-def _held(key: str):
+def _number_in_state(key: str):
     """The number a setting's widget holds now, if it holds one (set by the URL, a preset or a loaded checkpoint)."""
     value = st.session_state.get(key)
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -182,14 +182,14 @@ def _held(key: str):
 def widget_options(key: str) -> tuple:
     """A choice widget's options, plus the value it holds when that is none of them (a loaded checkpoint's 3e-4):
     the widget shows the true value instead of snapping it to an option and pushing that to the job."""
-    value = _held(key)
+    value = _number_in_state(key)
     return CHOICES[key] if value is None or value in CHOICES[key] else tuple(sorted((*CHOICES[key], value)))
 
 
 def widget_range(key: str) -> dict:
     """A number widget's min_value and max_value, widened to the value it holds (a checkpoint's batch or seed)."""
     low, high = RANGES[key]
-    value = _held(key)
+    value = _number_in_state(key)
     if value is not None:
         value = type(low)(value)
         low, high = min(low, value), max(high, value)
@@ -331,6 +331,9 @@ def store_upload(files: list) -> Dataset:
     if npz and len(files) > 1:
         raise AAEError("upload: give one .npz file, or IDX files (images and labels), not both")
     budget = upload_budget()
+    if budget.values_left() == 0:
+        raise AAEError(f"upload: other sessions' uploads fill the server's {budget.limit / 2**20:.0f} MiB budget for "
+                       f"uploads; try again later")
     with tempfile.TemporaryDirectory(prefix="aae-upload-") as tmp:
         for name, f in zip(names, files):
             (Path(tmp) / name).write_bytes(f.getvalue())

@@ -265,3 +265,17 @@ def test_latent_dim_1_decodes_and_exports(folders):
     at.run()
     assert not at.exception and not at.error
     assert len(at.get("image")) == 6
+
+
+def test_save_into_a_folder_that_cannot_exist_is_one_error(folders, monkeypatch):
+    """Item 7: a bad save destination surfaced only as a traceback, after the work."""
+    demos, _ = folders
+    (demos / "afile").write_text("x")
+    monkeypatch.setenv("AAE_EXPLORER_USER_CHECKPOINTS", str(demos / "afile" / "user"))
+    at = visit()
+    at.session_state["tab"] = "Checkpoints & export"
+    at.run()
+    at.button(key="save").click().run()
+    assert not at.exception
+    (error,) = [plain(str(e.value)) for e in at.error]
+    assert "afile" in error and "is a file, not a folder" in error
