@@ -77,7 +77,7 @@ def _rows(entries) -> pd.DataFrame:
     rows = []
     for path, meta in entries:
         if isinstance(meta, str):
-            rows.append({"name": path.stem, "model": "unreadable", "prior": one_line(meta, 160)})
+            rows.append({"name": path.stem, "model": "unreadable", "prior": one_line(meta.removeprefix(f"{path}: "), 160)})
             continue
         m, prior = meta.get("metrics") or {}, meta.get("prior", {})
         fmt = lambda k: round(m[k], 4) if isinstance(m.get(k), (int, float)) else None
