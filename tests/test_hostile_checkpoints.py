@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from pathlib import Path
 
 import pytest
@@ -123,6 +122,3 @@ def test_safe_name_makes_a_valid_checkpoint_name(text, name):
     assert safe_name(text) == name
     checkpoints.validate_name(safe_name(text))
 
-
-def test_header_length_field_is_read_little_endian(good):
-    assert struct.unpack("<Q", good.read_bytes()[:8])[0] < checkpoints.MAX_HEADER_BYTES

@@ -46,7 +46,9 @@ def probe(path: Path) -> dict:
     done = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"{path.name}: refused={result['error'] is not None}, peak RSS growth {result['growth_mb']:.3f} MB")
+    return result
 
 
 def gz_idx(path: Path, dims: tuple[int, ...]) -> None:
