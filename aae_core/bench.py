@@ -38,6 +38,7 @@ from .metrics import knn_accuracy, prior_match
 from .models import build_model
 from .reference import ReferenceLoop
 from .training import Trainer, resolve_device
+from .untrusted import check_output_file
 
 # prior_mmd at most 3x its floor (two prior samples of the same size), knn_accuracy at least 0.6
 FIT_TARGET = {"prior_mmd_ratio": 3.0, "knn_accuracy": 0.6}
@@ -327,6 +328,8 @@ def format_table(r: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     """Measure, then print a table (or one JSON object with --json) and optionally write the JSON to --out."""
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if args.out:
+        check_output_file(args.out)   # before minutes of measuring
     result = measure(args, log)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

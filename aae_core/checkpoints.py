@@ -9,22 +9,26 @@ and checks every field and tensor shape before it builds a model.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
-from .config import AAEError, RunConfig
+from .config import MAX_HISTORY, AAEError, RunConfig
 from .models import AAE, VAE, build_model
+from .untrusted import shorten
 
 FORMAT_VERSION = 2
 # What version 2 added to the config, and what a version-1 file truthfully meant by leaving it out: constant
@@ -33,6 +37,11 @@ V1_DEFAULTS = {"train": {"epochs": 100.0, "cool_fraction": 0.0, "cool_factor": 1
 META_KEY = "aae_explorer"
 SUFFIX = ".safetensors"
 MAX_CHECKPOINT_BYTES = 1 << 30
+MAX_METADATA_BYTES = 1 << 20   # ours are ~20 KB (200-point loss curves); a crafted one must not cost a parse
+MAX_HEADER_BYTES = MAX_METADATA_BYTES + (64 << 10)   # the metadata plus the tensor index
+MAX_STEP = 10**12
+MAX_DATASET_NAME = 200
+MAX_METRICS = 64
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
@@ -61,7 +70,22 @@ def path_for(name: str, folder: Path = DEFAULT_DIR) -> Path:
 def resolve(path: str | Path) -> Path:
     """Accept a path with or without the .safetensors suffix (`checkpoints/aae-mixture`)."""
     path = Path(path)
+    if not path.name:
+        raise AAEError(f"checkpoint path {shorten(str(path))}: empty path, or no file name")
     return path if path.suffix == SUFFIX else path.with_name(path.name + SUFFIX)
+
+
+def _to_read(path: str | Path) -> Path:
+    """The file to read: `resolve(path)`, or `path` itself when only it exists (a file that is no checkpoint is
+    then called that, not "….npz.safetensors: no such checkpoint")."""
+    path, resolved = Path(path), resolve(path)
+    return path if path.exists() and not resolved.exists() else resolved
+
+
+def safe_name(text: str, fallback: str = "model") -> str:
+    """A valid checkpoint name made from any text (an uploaded file's name, say): other characters become '-'."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(text)).replace("..", ".").strip("-._")[:50]
+    return name if name and NAME_RE.fullmatch(name) else fallback
 
 
 def save_checkpoint(path: str | Path, model: AAE | VAE, config: RunConfig, *, step: int,
@@ -105,11 +129,21 @@ def short_history(history: dict, points: int = 200) -> dict:
 def _open(path: Path) -> Iterator:
     """The checkpoint file, opened once: its metadata and tensors then come from the same file even if another
     writer replaces it meanwhile (opening it twice could pair one writer's metadata with the other's weights)."""
-    if not path.is_file():
+    if not path.exists():
         raise AAEError(f"{path}: no such checkpoint")
+    if not path.is_file():
+        raise AAEError(f"{path}: {'a folder' if path.is_dir() else 'not a regular file'}, not a checkpoint")
     size = path.stat().st_size
     if size > MAX_CHECKPOINT_BYTES:
         raise AAEError(f"{path}: {size} bytes is larger than any checkpoint this tool writes")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    header_len = int.from_bytes(head, "little")
+    if len(head) < 8 or header_len > size - 8:
+        raise AAEError(f"{path}: not a valid safetensors file (its header length points past the end)")
+    if header_len > MAX_HEADER_BYTES:
+        raise AAEError(f"{path}: a header of {header_len} bytes; this tool writes at most {MAX_METADATA_BYTES} bytes "
+                       f"of metadata")
     try:
         f = safe_open(path, framework="pt")
     except (SafetensorError, OSError, ValueError) as e:
@@ -120,7 +154,7 @@ def _open(path: Path) -> Iterator:
 
 def read_metadata(path: str | Path) -> dict:
     """The metadata of a checkpoint, validated, without loading its weights."""
-    path = resolve(path)
+    path = _to_read(path)
     with _open(path) as f:
         return _metadata(path, f)
 
@@ -129,10 +163,14 @@ def _metadata(path: Path, f) -> dict:
     header = f.metadata() or {}
     if META_KEY not in header:
         raise AAEError(f"{path}: a safetensors file, but not an AAE Explorer checkpoint (no '{META_KEY}' metadata)")
+    if len(header[META_KEY]) > MAX_METADATA_BYTES:
+        raise AAEError(f"{path}: {len(header[META_KEY])} bytes of metadata, more than the {MAX_METADATA_BYTES} limit")
     try:
         meta = json.loads(header[META_KEY])
-    except (json.JSONDecodeError, RecursionError):   # RecursionError: a crafted, absurdly nested document
+    except json.JSONDecodeError:
         raise AAEError(f"{path}: metadata is not valid JSON") from None
+    except RecursionError:   # a crafted, absurdly nested document
+        raise AAEError(f"{path}: metadata is nested too deeply") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
     if version not in (1, FORMAT_VERSION):
         raise AAEError(f"{path}: format_version {version!r} is not supported (this AAE Explorer reads 1 and {FORMAT_VERSION})")
@@ -145,7 +183,12 @@ def _metadata(path: Path, f) -> dict:
     except AAEError as e:
         raise AAEError(f"{path}: {e}") from None
     if meta.get("kind") != config.model.kind:
-        raise AAEError(f"{path}: metadata kind {meta.get('kind')!r} disagrees with its config ({config.model.kind!r})")
+        raise AAEError(f"{path}: metadata kind {shorten(meta.get('kind'))} disagrees with its config "
+                       f"({config.model.kind!r})")
+    try:
+        _check_fields(meta, config)
+    except AAEError as e:
+        raise AAEError(f"{path}: {e}") from None
     meta["run_config"] = config
     return meta
 
@@ -162,9 +205,42 @@ def _upgrade_v1(meta: dict) -> dict:
     return {**meta, "config": config, "format_version": FORMAT_VERSION}
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_fields(meta: dict, config: RunConfig) -> None:
+    """The fields the app and the CLI read besides the config, checked by type, range and size: a crafted file
+    is refused here, in one line, instead of breaking a page for everyone who lists it."""
+    step = meta.get("step")
+    if not (isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= MAX_STEP):
+        raise AAEError(f"step={shorten(step)}: must be an integer between 0 and {MAX_STEP}")
+    if not (isinstance(config.dataset, str) and 0 < len(config.dataset) <= MAX_DATASET_NAME
+            and config.dataset.isprintable()):
+        raise AAEError(f"dataset={shorten(config.dataset)}: must be 1-{MAX_DATASET_NAME} printable characters")
+    if meta.get("dataset") != config.dataset:
+        raise AAEError(f"dataset={shorten(meta.get('dataset'))}: disagrees with its config ({shorten(config.dataset)})")
+    if meta.get("seed") != config.train.seed:
+        raise AAEError(f"seed={shorten(meta.get('seed'))}: disagrees with its config ({config.train.seed})")
+    if meta.get("prior") != config.prior.params():
+        raise AAEError(f"prior={shorten(meta.get('prior'))}: disagrees with its config ({config.prior.params()})")
+    metrics = meta.get("metrics", {})
+    if not (isinstance(metrics, dict) and len(metrics) <= MAX_METRICS and all(
+            isinstance(k, str) and len(k) <= 64 and (v is None or _number(v)) for k, v in metrics.items())):
+        raise AAEError(f"metrics={shorten(metrics)}: must map at most {MAX_METRICS} names to numbers or null")
+    history = meta.get("history", {})
+    lengths = {len(v) for v in history.values() if isinstance(v, list)} if isinstance(history, dict) else set()
+    if not (isinstance(history, dict) and all(isinstance(k, str) and isinstance(v, list) for k, v in history.items())
+            and len(lengths) <= 1 and max(lengths, default=0) <= MAX_HISTORY
+            and all(x is None or _number(x) for v in history.values() for x in v)
+            and (not history or "step" in history)):
+        raise AAEError(f"history={shorten(history)}: must map names to equally long lists (at most {MAX_HISTORY}) "
+                       f"of numbers or null, with 'step' among them")
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     """Load and validate a checkpoint: every tensor must exist with the shape the config implies."""
-    path = resolve(path)
+    path = _to_read(path)
     with _open(path) as f:
         meta = _metadata(path, f)
         config: RunConfig = meta.pop("run_config")
@@ -186,21 +262,40 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
                 raise
             raise AAEError(f"{path}: cannot read tensors ({str(e).splitlines()[0][:120]})") from None
     for k, v in state.items():
-        if v.dtype not in (torch.float32, torch.float16) or not torch.isfinite(v).all():
-            raise AAEError(f"{path}: tensor {k} must hold finite float32 or float16 values (found {v.dtype})")
+        if v.dtype not in (torch.float32, torch.float16):
+            raise AAEError(f"{path}: tensor {k} must hold float32 or float16 values (found {v.dtype})")
+        if not torch.isfinite(v).all():
+            raise AAEError(f"{path}: tensor {k} holds NaN or inf values")
         state[k] = v.float()
     model.load_state_dict(state)
     return Checkpoint(model.to(device).eval(), config, meta, path)
 
 
+_listed: dict[Path, tuple[tuple[int, int], dict | str]] = {}
+_listed_lock = threading.Lock()
+
+
 def list_checkpoints(folder: str | Path = DEFAULT_DIR) -> list[tuple[Path, dict | str]]:
-    """Every `*.safetensors` in folder with its metadata, or the one-line reason it cannot be read."""
+    """Every `*.safetensors` in folder with its metadata, or the one-line reason it cannot be read. Each file is
+    read once per version (its modification time and size): listing on every page visit costs a `stat` a file."""
     out: list[tuple[Path, dict | str]] = []
     for p in sorted(Path(folder).glob(f"*{SUFFIX}")):
         try:
-            meta = read_metadata(p)
-            meta.pop("run_config")
-            out.append((p, meta))
-        except AAEError as e:
-            out.append((p, str(e)))
+            st = p.stat()
+            version = (st.st_mtime_ns, st.st_size)
+        except OSError as e:
+            out.append((p, f"{p}: cannot read ({e.strerror})"))
+            continue
+        with _listed_lock:
+            cached = _listed.get(p)
+        if cached is None or cached[0] != version:
+            try:
+                meta = read_metadata(p)
+                meta.pop("run_config")
+            except AAEError as e:
+                meta = str(e)
+            cached = (version, meta)
+            with _listed_lock:
+                _listed[p] = cached
+        out.append((p, copy.deepcopy(cached[1])))
     return out

@@ -82,6 +82,10 @@ def _run(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace]
     except AAEError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as e:   # a destination that went bad during the run: one line naming the path
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"{parser.prog}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130

@@ -12,13 +12,14 @@ import gzip
 import math
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .config import MAX_SEED, AAEError
+from .untrusted import one_line, shorten
 
 BUILTINS = ("mnist5k", "digits", "fashion")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -41,6 +42,7 @@ class Dataset:
     y_test: torch.Tensor | None
     image_shape: tuple[int, int]
     n_classes: int
+    scaling: str = ""   # how a user file's values were brought into [0, 1], for the load message
 
     @property
     def input_dim(self) -> int:
@@ -48,12 +50,13 @@ class Dataset:
 
     def to(self, device: torch.device | str) -> "Dataset":
         move = lambda t: None if t is None else t.to(device)
-        return Dataset(self.name, move(self.x_train), move(self.y_train), move(self.x_test), move(self.y_test),
-                       self.image_shape, self.n_classes)
+        return replace(self, x_train=move(self.x_train), y_train=move(self.y_train), x_test=move(self.x_test),
+                       y_test=move(self.y_test))
 
 
-def load_dataset(source: str | Path, seed: int = 0) -> Dataset:
-    """A built-in by name, a folder of IDX files, or an `.npz` file, split with `seed`."""
+def load_dataset(source: str | Path, seed: int = 0, max_values: int = MAX_VALUES) -> Dataset:
+    """A built-in by name, a folder of IDX files, or an `.npz` file, split with `seed`. A user file may hold at
+    most `max_values` numbers in all (the app passes less: uploads share one server-wide budget)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise AAEError(f"seed={seed!r}: must be an integer between 0 and {MAX_SEED}")
     source = str(source)
@@ -75,69 +78,128 @@ def load_dataset(source: str | Path, seed: int = 0) -> Dataset:
         return _official_split(FASHION_DIR, "fashion")
     path = Path(source)
     if not path.exists():
-        raise AAEError(f"dataset {source!r}: no such built-in ({', '.join(BUILTINS)}) and no such file or folder")
+        raise AAEError(f"dataset {shorten(source)}: no such built-in ({', '.join(BUILTINS)}) and no such file or folder")
     if path.is_dir():
-        return _from_idx_folder(path, path.name, seed)
+        return _from_idx_folder(path, path.name, seed, max_values)
+    if not path.is_file():   # a FIFO or a device would block or never end
+        raise AAEError(f"{path}: not a regular file")
     if path.suffix == ".npz":
-        return _from_npz(path, seed)
+        return _from_npz(path, seed, max_values)
+    if path.suffix == ".npy":
+        raise AAEError(f"{path}: a single .npy array; save it as an .npz with np.savez(path, x=images, y=labels)")
     raise AAEError(f"{path}: unsupported dataset file; give an .npz, or a folder of MNIST-format IDX files")
 
 
-def _read_limited(path: Path) -> bytes:
-    """The file's bytes (gunzipped if it ends in .gz), refusing anything over MAX_FILE_BYTES before it is all read."""
-    if path.stat().st_size == 0:
+def _open_limited(path: Path):
+    """The file opened for reading (gunzipped if it ends in .gz), after the checks that need no reading."""
+    if not path.is_file():
+        raise AAEError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size == 0:
         raise AAEError(f"{path}: file is empty")
-    if path.stat().st_size > MAX_FILE_BYTES:
+    if size > MAX_FILE_BYTES:
         raise AAEError(f"{path}: file is larger than the {MAX_FILE_BYTES // 2**20} MiB limit")
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _read(f, n: int, path: Path) -> bytes:
     try:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+        return f.read(n)
     except (OSError, EOFError, zlib.error) as e:   # BadGzipFile is an OSError; a corrupt stream raises zlib.error
         raise AAEError(f"{path}: cannot read ({e})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise AAEError(f"{path}: content is larger than the {MAX_FILE_BYTES // 2**20} MiB limit")
-    return data
 
 
-def parse_idx(data: bytes, where: str) -> np.ndarray:
-    """Decode one IDX file (the MNIST format): zero bytes, a dtype code, ndim, big-endian dims, then values."""
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+def _idx_header(head: bytes, where: str) -> tuple[np.dtype, tuple[int, ...]]:
+    """The dtype and dims an IDX header (the MNIST format: zero bytes, a type code, ndim, big-endian dims) declares."""
+    if len(head) < 4 or head[0] != 0 or head[1] != 0:
         raise AAEError(f"{where}: not an IDX file (bad magic number)")
-    dtype, ndim = IDX_DTYPES.get(data[2]), data[3]
+    dtype, ndim = IDX_DTYPES.get(head[2]), head[3]
     if dtype is None:
-        raise AAEError(f"{where}: unknown IDX type code 0x{data[2]:02x}")
+        raise AAEError(f"{where}: unknown IDX type code 0x{head[2]:02x}")
     if not 1 <= ndim <= 3:
         raise AAEError(f"{where}: IDX files with {ndim} dimensions are not images or labels")
-    if len(data) < 4 + 4 * ndim:
+    if len(head) < 4 + 4 * ndim:
         raise AAEError(f"{where}: truncated IDX header")
-    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    return np.dtype(dtype), struct.unpack(f">{ndim}I", head[4:4 + 4 * ndim])
+
+
+def _check_count(dims: tuple[int, ...], max_values: int, where: str) -> int:
     count = math.prod(dims)   # exact: up to 2^96, where np.prod's int64 would wrap around
-    if count > MAX_VALUES:
-        raise AAEError(f"{where}: {count} values exceed the limit of {MAX_VALUES}")
-    body = data[4 + 4 * ndim:]
-    need = count * np.dtype(dtype).itemsize
-    if len(body) != need:
-        raise AAEError(f"{where}: header promises {need} bytes of values but the file holds {len(body)}")
+    if count > max_values:
+        raise AAEError(f"{where}: {count} values exceed the limit of {max_values}")
+    return count
+
+
+def parse_idx(data: bytes, where: str, max_values: int = MAX_VALUES) -> np.ndarray:
+    """Decode one IDX file held in memory."""
+    dtype, dims = _idx_header(data[:16], where)
+    count = _check_count(dims, max_values, where)
+    body = data[4 + 4 * len(dims):]
+    if len(body) != count * dtype.itemsize:
+        raise AAEError(f"{where}: header promises {count * dtype.itemsize} bytes of values but the file holds {len(body)}")
     return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 
-def _from_idx_folder(folder: Path, name: str, seed: int) -> Dataset:
-    """All `*images*` IDX files in the folder (train and test), with their matching `*labels*` files if present."""
+def _idx_file_header(f, path: Path) -> tuple[np.dtype, tuple[int, ...]]:
+    """The dtype and dims an open IDX file declares, read from its first bytes (a few, even of a gzip bomb)."""
+    head = _read(f, 4, path)
+    dtype, dims = _idx_header(head + _read(f, 4 * head[3], path) if len(head) == 4 else head, str(path))
+    if math.prod(dims) * dtype.itemsize > MAX_FILE_BYTES:
+        raise AAEError(f"{path}: content is larger than the {MAX_FILE_BYTES // 2**20} MiB limit")
+    return dtype, dims
+
+
+def _idx_dims(path: Path) -> tuple[int, ...]:
+    """The dims an IDX file declares, from its header alone."""
+    with _open_limited(path) as f:
+        return _idx_file_header(f, path)[1]
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """One IDX file, read up to exactly what its header promises (whose size the caller has checked)."""
+    with _open_limited(path) as f:
+        dtype, dims = _idx_file_header(f, path)
+        need = math.prod(dims) * dtype.itemsize
+        body = _read(f, need + 1, path)
+    if len(body) != need:
+        raise AAEError(f"{path}: header promises {need} bytes of values but the file holds "
+                       f"{'more' if len(body) > need else len(body)}")
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def _label_file(img: Path) -> Path | None:
+    """The labels file of an IDX image file: the same name with labels/idx1, gzipped or not."""
+    stem = img.name.removesuffix(".gz").replace("images", "labels").replace("idx3", "idx1")
+    return next((p for p in (img.with_name(stem), img.with_name(stem + ".gz")) if p.exists()), None)
+
+
+def _from_idx_folder(folder: Path, name: str, seed: int, max_values: int) -> Dataset:
+    """All `*images*` IDX files in the folder (train and test), with their matching `*labels*` files: every header
+    is read, and the folder's total checked against `max_values`, before any file's values are."""
     image_files = sorted(p for p in folder.iterdir() if "images" in p.name and "idx3" in p.name)
     if not image_files:
+        npy = sorted(p.name for p in folder.iterdir() if p.suffix == ".npy")
+        if npy:
+            raise AAEError(f"{npy[0]}: a single .npy array; save it as an .npz with np.savez(path, x=images, y=labels)")
         raise AAEError(f"{folder}: no IDX image files (names like train-images-idx3-ubyte[.gz])")
-    xs, ys = [], []
-    for img in image_files:
-        x = parse_idx(_read_limited(img), str(img))
-        if x.ndim != 3:
-            raise AAEError(f"{img}: expected a 3-D image array (N, H, W), got shape {x.shape}")
-        xs.append(x)
-        lab = img.with_name(img.name.replace("images", "labels").replace("idx3", "idx1"))
-        ys.append(parse_idx(_read_limited(lab), str(lab)) if lab.exists() else None)
+    labels = {img: _label_file(img) for img in image_files}
+    unlabelled = [img.name for img, lab in labels.items() if lab is None]
+    if unlabelled and len(unlabelled) < len(image_files):
+        raise AAEError(f"{folder}: {', '.join(unlabelled)} has no labels file but the other image files do; "
+                       f"give labels for all image files or for none")
+    total = 0
+    for img, lab in labels.items():
+        dims = _idx_dims(img)
+        if len(dims) != 3:
+            raise AAEError(f"{img}: expected a 3-D image array (N, H, W), got shape {dims}")
+        total += math.prod(dims) + (math.prod(_idx_dims(lab)) if lab else 0)
+        if total > max_values:
+            raise AAEError(f"{folder}: the IDX files hold more than the limit of {max_values} values")
+    xs = [_read_idx(img) for img in image_files]
     if len({x.shape[1:] for x in xs}) > 1:
         raise AAEError(f"{folder}: IDX image files have different image sizes {[x.shape[1:] for x in xs]}")
-    y = None if any(v is None for v in ys) else np.concatenate(ys)
-    return _from_arrays(np.concatenate(xs), y, name, str(folder), seed)
+    y = None if unlabelled else np.concatenate([_read_idx(labels[img]) for img in image_files])
+    return _from_arrays(np.concatenate(xs) if len(xs) > 1 else xs[0], y, name, str(folder), seed)
 
 
 def _official_split(folder: Path, name: str) -> Dataset:
@@ -145,8 +207,7 @@ def _official_split(folder: Path, name: str) -> Dataset:
     so its numbers compare with other work; the order within each split is kept."""
     parts = []
     for prefix in ("train", "t10k"):
-        x, y = (parse_idx(_read_limited(p), str(p)) for p in (folder / f"{prefix}-images-idx3-ubyte.gz",
-                                                            folder / f"{prefix}-labels-idx1-ubyte.gz"))
+        x, y = (_read_idx(folder / f"{prefix}-{kind}-ubyte.gz") for kind in ("images-idx3", "labels-idx1"))
         if x.ndim != 3 or y.shape != (x.shape[0],):
             raise AAEError(f"{folder}: {prefix} images {x.shape} and labels {y.shape} do not match")
         parts.append((torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0),
@@ -155,37 +216,61 @@ def _official_split(folder: Path, name: str) -> Dataset:
     return Dataset(name, x_train, y_train, x_test, y_test, tuple(x.shape[1:]), int(y_train.max()) + 1)
 
 
-def _from_npz(path: Path, seed: int) -> Dataset:
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise AAEError(f"{path}: file is larger than the {MAX_FILE_BYTES // 2**20} MiB limit")
+def _from_npz(path: Path, seed: int, max_values: int) -> Dataset:
+    with _open_limited(path) as f:
+        magic = _read(f, 6, path)
+    if magic.startswith(b"\x93NUMPY"):
+        raise AAEError(f"{path}: a single .npy array; save it as an .npz with np.savez(path, x=images, y=labels)")
+    if not magic.startswith(b"PK"):
+        raise AAEError(f"{path}: not an .npz file (an .npz is a zip archive: save arrays with np.savez)")
     try:
         with np.load(path, allow_pickle=False) as f:  # never unpickle user data
             if "x" not in f.files:
-                raise AAEError(f"{path}: no array named 'x' (found: {', '.join(f.files) or 'none'})")
-            x = _bounded_array(f, "x", path)
-            y = _bounded_array(f, "y", path) if "y" in f.files else None
+                raise AAEError(f"{path}: no array named 'x' (found: {shorten(', '.join(f.files) or 'none')})")
+            shapes = {key: _npz_member(f, key, path) for key in ("x", "y") if key in f.files}
+            total = sum(math.prod(s) for s in shapes.values())
+            if total > max_values:
+                raise AAEError(f"{path}: 'x' and 'y' hold {total} values, more than the limit of {max_values}")
+            x = f["x"]
+            y = f["y"] if "y" in shapes else None
     except AAEError:
         raise
-    except Exception as e:  # zipfile, pickle refusal, bad headers: all become one line naming the file
-        raise AAEError(f"{path}: not a readable .npz ({type(e).__name__}: {e})") from None
+    except Exception as e:  # zipfile errors, bad headers: all become one line naming the file
+        raise AAEError(f"{path}: not a readable .npz ({type(e).__name__}: {one_line(str(e), 120)})") from None
     return _from_arrays(x, y, path.stem, str(path), seed)
 
 
-def _bounded_array(f, key: str, path: Path) -> np.ndarray:
-    """Read one member of an npz after checking its declared size from the header (no giant allocations)."""
+def _npz_member(f, key: str, path: Path) -> tuple[int, ...]:
+    """The shape of one npz member, from its header: refused there if it is not numbers (no reading of values)."""
     with f.zip.open(f"{key}.npy") as member:
         major, _ = np.lib.format.read_magic(member)
         read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
         shape, _, dtype = read_header(member)
-    if math.prod(shape) > MAX_VALUES:
-        raise AAEError(f"{path}: '{key}' has shape {shape}, more than {MAX_VALUES} values")
     if dtype.hasobject:
         raise AAEError(f"{path}: '{key}' holds Python objects; only numeric arrays are accepted")
-    return f[key]
+    if dtype.kind not in "uifb" or dtype.itemsize > 8:
+        raise AAEError(f"{path}: {key} has dtype {one_line(str(dtype), 40)}; expected numbers")
+    if math.prod(shape) > MAX_VALUES:
+        raise AAEError(f"{path}: '{key}' has shape {shorten(shape)}, more than {MAX_VALUES} values")
+    return shape
+
+
+def _scale(x: np.ndarray, where: str) -> tuple[np.ndarray, str]:
+    """Pixels into [0, 1], by the data's own range, and a note saying how: [0, 1] is kept, [0, 255] divided by
+    255, and a range clearly not 0-255 (scikit-learn's digits are 0-16) divided by its maximum."""
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0 or hi > 255:
+        raise AAEError(f"{where}: x values span [{lo:g}, {hi:g}]; expected [0, 1] or [0, 255]")
+    if hi <= 1:
+        return x, f"values in [{lo:g}, {hi:g}] kept as they are"
+    divisor = 255.0 if hi > 127 else hi
+    x /= divisor
+    return x, (f"values in [{lo:g}, {hi:g}] divided by 255" if divisor == 255 else
+               f"values in [{lo:g}, {hi:g}], clearly not 0-255, divided by their maximum {hi:g}")
 
 
 def _from_arrays(x: np.ndarray, y: np.ndarray | None, name: str, where: str, seed: int) -> Dataset:
-    """Validate user arrays and scale them: values in [0, 1] are kept, in [0, 255] divided by 255."""
+    """Validate user arrays and scale them into [0, 1] (see `_scale`)."""
     if x.dtype.kind not in "uifb":
         raise AAEError(f"{where}: x has dtype {x.dtype}; expected numbers")
     if x.ndim not in (2, 3):
@@ -195,10 +280,7 @@ def _from_arrays(x: np.ndarray, y: np.ndarray | None, name: str, where: str, see
     x = x.astype(np.float32)
     if not np.isfinite(x).all():
         raise AAEError(f"{where}: x contains NaN or inf")
-    lo, hi = float(x.min()), float(x.max())
-    if lo < 0 or hi > 255:
-        raise AAEError(f"{where}: x values span [{lo:g}, {hi:g}]; expected [0, 1] or [0, 255]")
-    x = x / 255.0 if hi > 1 else x
+    x, scaling = _scale(x, where)
     if x.ndim == 2:
         side = int(round(x.shape[1] ** 0.5))
         x = x.reshape(-1, side, side) if side * side == x.shape[1] else x.reshape(x.shape[0], 1, -1)
@@ -209,7 +291,7 @@ def _from_arrays(x: np.ndarray, y: np.ndarray | None, name: str, where: str, see
             raise AAEError(f"{where}: y must hold integer class labels")
         if y.min() < 0 or y.max() >= MAX_CLASSES:
             raise AAEError(f"{where}: y values span [{y.min()}, {y.max()}]; expected class labels 0..{MAX_CLASSES - 1}")
-    return _finish(name, x, y, seed)
+    return replace(_finish(name, x, y, seed), scaling=scaling)
 
 
 def _finish(name: str, images: np.ndarray, y: np.ndarray | None, seed: int) -> Dataset:

@@ -182,7 +182,7 @@ class Job:
     def frozen_model(self) -> tuple[int, AutoEncoderBase]:
         """(step, a copy of the model at that step) that no thread trains: safe to decode with, or to save."""
         step, frozen = self._frozen or (-1, None)
-        if frozen is not None and step == self.trainer.step_count:
+        if frozen is not None and step == self.trainer.weights_step:
             return step, frozen
         return self._call(self._do_freeze) if self.alive else self._do_freeze()
 
@@ -338,7 +338,7 @@ class Job:
 
     def _do_freeze(self) -> tuple[int, AutoEncoderBase]:
         model = copy.deepcopy(self.trainer.model).eval().requires_grad_(False)
-        self._frozen = (self.trainer.step_count, model)
+        self._frozen = (self.trainer.weights_step, model)
         return self._frozen
 
     def _compute_metrics(self) -> None:

@@ -50,12 +50,14 @@ def roll_walk(prior: SwissRollPrior, n: int, segment: int | None = None) -> np.n
 
 def manifold_grid(prior: Prior, n: int) -> np.ndarray:
     """Codes to decode as a grid of rows x n columns, shaped (rows, n, dim):
-    Gaussian: an n x n grid of percentiles in the first two dims (Fig. 2e); mixture: one row per component,
-    walking along it; swiss roll: one row per segment, walking along the roll."""
+    Gaussian: an n x n grid of percentiles in the first two dims (Fig. 2e), one row of them in 1-D; mixture: one
+    row per component, walking along it; swiss roll: one row per segment, walking along the roll."""
     if n < 2:
         raise AAEError(f"grid size {n}: must be at least 2")
     if isinstance(prior, GaussianPrior):
         q = _normal_ppf(percentiles(n)) * prior.config.std
+        if prior.dim == 1:
+            return q[None, :, None]
         z = np.zeros((n, n, prior.dim))
         z[..., 0] = q[None, :]
         z[..., 1] = q[::-1, None]   # rows from top (high z2) to bottom, as in a plot

@@ -29,7 +29,8 @@ from .latent import decode
 from .metrics import evaluate, knn_accuracy, parzen_log_likelihood, select_parzen_sigma
 from .models import AAE, VAE, PlainAE, build_model
 from .priors import GaussianPrior, MixturePrior, Prior, SwissRollPrior, make_prior
-from .report_doc import Inputs, check_writable, demo_title, write
+from .report_doc import Inputs, demo_title, write
+from .untrusted import check_output_dir
 
 LABEL_FRACTION = 0.2   # the paper's Fig. 4a: 10K of 50K training images labelled
 DEMO_DATASET = "mnist5k"
@@ -245,10 +246,10 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 64:
         raise AAEError(f"--workers={args.workers}: must be between 1 and 64")
     specs, notes = parzen_specs(args, budget)   # first: a bad --mnist-dir fails before anything is written
-    out = Path(args.out)
-    check_writable(out)
+    out = check_output_dir(args.out, "--out")
     if args.checkpoints:
-        check_writable(Path(args.checkpoints))
+        check_output_dir(args.checkpoints, "--checkpoints")
+    out.mkdir(parents=True, exist_ok=True)
     seeds = [args.seed + i for i in range(budget.seeds)]
     jobs = [(demo_run, (name, s, budget.demo_epochs, args.device)) for s in seeds for name in DEMO_RUNS]
     jobs += [(parzen_run, (spec, kind, s, budget, args.device, args.mnist_dir))

@@ -64,15 +64,6 @@ def demo_title(run: dict, label_fraction: float) -> str:
             + (f", {label_fraction:.0%} labels" if run["conditioned"] else ""))
 
 
-def check_writable(folder: Path) -> None:
-    """Refuse an output folder that cannot be made or written before any training starts."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as e:
-        raise AAEError(f"{folder}: cannot write there ({e.strerror})") from None
-
-
 def write_atomic(path: Path, blob: bytes) -> None:
     """Write a file so readers see the old one or the new one, never half of it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)

@@ -15,12 +15,24 @@ from pathlib import Path
 import torch
 
 from .checkpoints import load_checkpoint, resolve, save_checkpoint, short_history, validate_name
-from .config import (MODEL_KINDS, PRIOR_NAMES, SIZE_PRESETS, AAEError, PriorConfig, RunConfig, TrainConfig,
-                     build_run_config)
+from .config import (MAX_EPOCHS, MODEL_KINDS, PRIOR_NAMES, SIZE_PRESETS, AAEError, PriorConfig, RunConfig,
+                     TrainConfig, build_run_config)
+from .untrusted import check_output_file
 from .data import Dataset, load_dataset
 from .metrics import evaluate
 from .priors import make_prior
 from .training import Trainer, resolve_device
+
+MAX_SECONDS = 7 * 24 * 3600.0   # a week of wall time
+
+
+def check_budget(seconds: float | None, epochs: float | None) -> None:
+    """A run length must be finite, positive and bounded: zero or less trained nothing and still replaced the
+    checkpoint, NaN or inf ended in a traceback, 1e300 epochs never ended."""
+    for flag, value, high in (("--seconds", seconds, MAX_SECONDS), ("--epochs", epochs, MAX_EPOCHS)):
+        if value is not None and not (math.isfinite(value) and 0 < value <= high):
+            raise AAEError(f"{flag}={value:g}: must be a number > 0 and at most {high:g}")
+
 
 # Keys of an `aae-eval` result that describe the checkpoint; every other key is a metric.
 CHECKPOINT_FIELDS = ("checkpoint", "model", "prior", "dataset", "step")
@@ -92,8 +104,10 @@ class TrainingRun:
     def __init__(self, args: argparse.Namespace, data: Dataset | None = None):
         """`data`, when given, is `args.dataset` loaded with `args.seed` (a sweep checks many runs on one load)."""
         self.args = args
+        check_budget(args.seconds, args.epochs)
         self.out = resolve(args.out)
-        validate_name(self.out.name[: -len(".safetensors")])   # refuse a bad name before spending time training
+        validate_name(self.out.name[: -len(".safetensors")])   # refuse a bad name, or a bad place, before training
+        check_output_file(self.out)
         self.data = data if data is not None else load_dataset(args.dataset, seed=args.seed)
         self.config = run_config(args, self.data)
         self.trainer = Trainer(self.config, self.data, device=args.device, publish_every_s=math.inf)

@@ -328,6 +328,11 @@ class Trainer:
             raise TrainingDiverged(self.error)
         return self.last_losses
 
+    @property
+    def weights_step(self) -> int:
+        """The step the model's weights are from: the last good one once a divergence restored them."""
+        return self._last_good_step if self.error else self.step_count
+
     def _diverged(self, what: str) -> None:
         """Restore the last good weights and record why; later steps refuse until a reset."""
         self.model.load_state_dict(self._last_good)

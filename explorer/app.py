@@ -1,6 +1,6 @@
 """AAE Explorer: watch an adversarial autoencoder (and a VAE beside it) shape its latent space, live.
 
-Run with `streamlit run explorer/app.py`. The page is a thin view: models train in background jobs
+Run with `aae-explorer` (explorer/launch.py: the project's Streamlit settings from any folder). The page is a thin view: models train in background jobs
 (aae_core.jobs) that outlive reruns and reloads; the tabs read their snapshots and call aae_core.
 Environment: AAE_EXPLORER_MAX_JOBS, AAE_EXPLORER_GRACE_S, AAE_EXPLORER_CHECKPOINTS (see explorer/state.py).
 """
@@ -14,11 +14,14 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # `streamlit run explorer/app.py` from a checkout
 
-from explorer import charts  # noqa: E402
+from explorer import charts, launch  # noqa: E402
 
 # The icon is a file served by this server: a material-icon or emoji page icon is fetched from a font/emoji host.
 st.set_page_config(page_title="AAE Explorer", page_icon=str(Path(__file__).resolve().parent / "icon.svg"),
                    layout="wide")
+if (refusal := launch.unasked_public_address()) is not None:
+    st.error(refusal)   # nothing of the app (data, uploads, training) is served on an address nobody chose
+    st.stop()
 # Before the heavy imports below (torch, the models): the browser fetches and parses plotly.js while they load
 # and the first jobs start, so the first chart does not wait for it (~1 s sooner on a cold server).
 charts.preload_plotly()
@@ -26,6 +29,7 @@ charts.preload_plotly()
 import torch  # noqa: E402
 
 from aae_core.config import AAEError  # noqa: E402
+from aae_core.untrusted import MAX_QUOTED, markdown_literal, one_line  # noqa: E402
 from explorer import controls, state  # noqa: E402
 from explorer.views import checkpoints, compare, decoded, live, pad, timeline  # noqa: E402
 
@@ -38,7 +42,7 @@ torch.set_num_threads(1)
 
 sess = state.session()
 for pair in state.load_url_settings():
-    controls.flash("error", f"URL: ignored {pair} (not a value this setting takes)")
+    controls.flash("error", f"URL: ignored {one_line(pair, MAX_QUOTED)} (not a value this setting takes)")
 state.apply_pending_settings()
 settings = controls.sidebar(sess)
 state.sync_url(settings)
@@ -65,4 +69,4 @@ for tab, view in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.v
             try:
                 view.show(sess)
             except AAEError as e:
-                st.error(str(e))
+                st.error(markdown_literal(str(e)))

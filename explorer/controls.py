@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from aae_core.config import SIZE_PRESETS, AAEError, TrainConfig
+from aae_core.untrusted import markdown_literal
 
 from . import state
 from .state import LIVE_FIELDS, UPLOAD, Session, Settings
@@ -38,12 +39,12 @@ def show_flash() -> None:
     messages = st.session_state.pop("_flash", [])
     notes = [text for level, text in messages if level == "note"]
     if notes:
-        st.caption(" · ".join(notes))
+        st.caption(markdown_literal(" · ".join(notes)))
     for level, text in messages:
         if level == "error":
-            st.error(text)
+            st.error(markdown_literal(text))
         elif level != "note":
-            st.toast(text, icon=":material/check_circle:" if level == "success" else ":material/info:")
+            st.toast(markdown_literal(text), icon=":material/check_circle:" if level == "success" else ":material/info:")
 
 
 def guarded(action, *args, level: str = "info", **kwargs) -> None:
@@ -115,13 +116,24 @@ def _preset(sess: Session, name: str) -> list[str]:
     return [f"preset {name!r}"] + state.start_jobs(sess, Settings.current(), prefer_checkpoints=True)
 
 
+def _uploader_key() -> str:
+    """The file uploader's key: a refused upload moves it on, so the next file starts in an empty uploader."""
+    return f"upload_files_{st.session_state.get('_uploader', 0)}"
+
+
 def _upload() -> None:
-    files = st.session_state.get("upload_files") or []
+    files = st.session_state.get(_uploader_key()) or []
     st.session_state.pop("_upload", None)
-    if files:
+    if not files:
+        return
+    try:
         data = state.store_upload(files)
-        flash("success", f"{data.name}: {data.x_train.shape[0]} training and {data.x_test.shape[0]} held-out "
-                         f"images of {data.image_shape[0]}×{data.image_shape[1]}, {data.n_classes or 'no'} classes")
+    except AAEError:
+        st.session_state["_uploader"] = st.session_state.get("_uploader", 0) + 1
+        raise
+    flash("success", f"{data.name}: {data.x_train.shape[0]} training and {data.x_test.shape[0]} held-out "
+                     f"images of {data.image_shape[0]}×{data.image_shape[1]}, {data.n_classes or 'no'} classes; "
+                     f"{data.scaling}")
 
 
 # ---- the sidebar ------------------------------------------------------------------------------------
@@ -132,7 +144,7 @@ def sidebar(sess: Session) -> Settings:
     # Keyed widgets take their value from session state (set from the URL on the first run, or by an action);
     # the default is passed only for a key not set yet. Widgets that come and go keep their value ("page").
     v = lambda key: {} if key in st.session_state else {"value": getattr(d, key)}
-    span = lambda key: dict(zip(("min_value", "max_value"), state.RANGES[key]))
+    span = state.widget_range
     keep = {"persist_state": "page"}
     with st.sidebar:
         st.subheader("Presets")
@@ -144,7 +156,9 @@ def sidebar(sess: Session) -> Settings:
                             format_func=DATA_LABELS.get)
         if data == UPLOAD:
             st.file_uploader(f"An .npz (arrays 'x', optional 'y') or MNIST-format IDX files, ≤ {state.MAX_UPLOAD_MB} MB",
-                             accept_multiple_files=True, key="upload_files", on_change=guarded, args=(_upload,))
+                             accept_multiple_files=True, key=_uploader_key(), on_change=guarded, args=(_upload,))
+        else:
+            state.drop_upload(sess)
 
         st.subheader("Prior p(z)")
         prior = st.selectbox("Prior", state.CHOICES["prior"], key="prior", format_func=PRIOR_LABELS.get,
@@ -175,8 +189,9 @@ def sidebar(sess: Session) -> Settings:
         st.checkbox("Train a VAE alongside", key="vae", **v("vae"))
         st.checkbox("Train a plain autoencoder alongside", key="ae", **v("ae"),
                     help="No regularizer: the baseline. Its codes keep the classes apart but follow no prior.")
-        st.selectbox("Batch size", state.BATCHES, key="batch",
-                     **({} if "batch" in st.session_state else {"index": state.BATCHES.index(d.batch)}))
+        batches = state.widget_options("batch")
+        st.selectbox("Batch size", batches, key="batch",
+                     **({} if "batch" in st.session_state else {"index": batches.index(d.batch)}))
         st.number_input("Seed", key="seed", **span("seed"), **v("seed"))
         st.number_input("Epochs before pausing", key="epochs", **span("epochs"), **v("epochs"),
                         on_change=_epochs_changed, args=(sess,))
@@ -185,8 +200,9 @@ def sidebar(sess: Session) -> Settings:
         fmt = lambda x: f"{x:g}"
         for key, label in (("lr_recon", "Learning rate: reconstruction"), ("lr_disc", "Learning rate: discriminator"),
                            ("lr_gen", "Learning rate: generator (encoder)")):
-            st.select_slider(label, state.LEARNING_RATES, key=key, format_func=fmt, **v(key))
-        st.select_slider("Discriminator input noise σ", state.NOISES, key="noise", format_func=fmt, **v("noise"),
+            st.select_slider(label, state.widget_options(key), key=key, format_func=fmt, **v(key))
+        st.select_slider("Discriminator input noise σ", state.widget_options("noise"), key="noise", format_func=fmt,
+                         **v("noise"),
                          help="Small noise on the discriminator's inputs keeps it from overpowering.")
         t = TrainConfig()
         st.caption(f"The recipe's schedule: the last {t.cool_fraction:.0%} of a run's epochs train at "
@@ -249,10 +265,12 @@ def confirm_reset(sess: Session, s: Settings) -> None:
     jobs = sess.jobs()
     if not jobs:
         return
+    if s.data == UPLOAD and "_upload" not in st.session_state:
+        return   # the uploader in the sidebar asks for the file; the running jobs stay as they are meanwhile
     try:
         wanted = state.run_configs(s, state.dataset(s))
     except AAEError as e:
-        st.error(str(e))
+        st.error(markdown_literal(str(e)))
         return
     if set(wanted) == set(jobs) and all(state.restart_key(wanted[n]) == state.restart_key(j.config)
                                         for n, j in jobs.items()):

@@ -14,8 +14,10 @@ Session lifetime (documented design):
     after which that session's jobs are stopped unless a reload re-attached them.
   * A token already held by another open tab is never shared: that tab gets a fresh token and its own jobs.
     "Share this view" links carry settings only, never the owner token.
-  * AAE_EXPLORER_MAX_JOBS (default 4) caps the jobs training across all sessions (paused ones do not count); AAE_EXPLORER_CHECKPOINTS
-    overrides the checkpoint folder (default: the repository's checkpoints/).
+  * AAE_EXPLORER_MAX_JOBS (default 4) caps the jobs training across all sessions (paused ones do not count);
+    AAE_EXPLORER_CHECKPOINTS overrides the shipped demos' folder (default: the repository's checkpoints/),
+    AAE_EXPLORER_USER_CHECKPOINTS the folder saves go to (default: its git-ignored user/ subfolder);
+    AAE_EXPLORER_UPLOAD_MB bounds the memory all sessions' uploads may hold together (default 1024).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import threading
+import weakref
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from urllib.parse import urlencode
@@ -34,10 +38,14 @@ from aae_core.checkpoints import DEFAULT_DIR, list_checkpoints, load_checkpoint,
 from aae_core.config import PRIOR_NAMES, SIZE_PRESETS, AAEError, PriorConfig, RunConfig, TrainConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset, load_dataset
 from aae_core.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, Job, JobRegistry, JobSpec
+from aae_core.untrusted import shorten
 
 LIVE_FIELDS = ("lr_recon", "lr_disc", "lr_gen", "disc_noise")   # change while training, no restart
 UPLOAD = "upload"
-MAX_UPLOAD_MB = 200
+MAX_UPLOAD_MB = 200             # MB a browser may send at once (also server.maxUploadSize)
+UPLOAD_MAX_VALUES = 60_000_000  # values one upload may unpack to: Fashion-MNIST's 70K images are 55M
+UPLOAD_BUDGET_MB = 1024         # float32 bytes of uploads all sessions together may hold
+BYTES_PER_VALUE = 4             # a dataset is held as float32
 MODEL_NAMES = {"aae": "AAE", "vae": "VAE", "ae": "AE"}
 
 
@@ -116,7 +124,15 @@ def builtin_dataset(name: str, seed: int) -> Dataset:
 
 
 def checkpoint_dir() -> Path:
+    """The shipped demo models (AAE_EXPLORER_CHECKPOINTS, default the repository's checkpoints/): presets and a
+    first visit load from here only."""
     return Path(os.environ.get("AAE_EXPLORER_CHECKPOINTS", DEFAULT_DIR))
+
+
+def user_checkpoint_dir() -> Path:
+    """Where the app saves models (AAE_EXPLORER_USER_CHECKPOINTS, default the git-ignored `user/` under the demos
+    folder): kept apart, so a save never replaces a shipped demo nor becomes every visitor's start."""
+    return Path(os.environ.get("AAE_EXPLORER_USER_CHECKPOINTS", checkpoint_dir() / "user"))
 
 
 # ---- this session -----------------------------------------------------------------------------------
@@ -162,6 +178,42 @@ def query_of(s: Settings) -> dict[str, str]:
             if getattr(s, f.name) != getattr(d, f.name) and not (f.name == "data" and s.data == UPLOAD)}
 
 
+def _number_in_state(key: str):
+    """The number a setting's widget holds now, if it holds one (set by the URL, a preset or a loaded checkpoint)."""
+    value = st.session_state.get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def widget_options(key: str) -> tuple:
+    """A choice widget's options, plus the value it holds when that is none of them (a loaded checkpoint's 3e-4):
+    the widget shows the true value instead of snapping it to an option and pushing that to the job."""
+    value = _number_in_state(key)
+    return CHOICES[key] if value is None or value in CHOICES[key] else tuple(sorted((*CHOICES[key], value)))
+
+
+def widget_range(key: str) -> dict:
+    """A number widget's min_value and max_value, widened to the value it holds (a checkpoint's batch or seed)."""
+    low, high = RANGES[key]
+    value = _number_in_state(key)
+    if value is not None:
+        value = type(low)(value)
+        low, high = min(low, value), max(high, value)
+    return {"min_value": low, "max_value": high}
+
+
+def _in_domain(name: str, value) -> bool:
+    """Whether a URL may set this value: one of the widget's options, or for numeric options any number between
+    the smallest and the largest (a loaded checkpoint's 3e-4 travels in a share link), or inside its range."""
+    if name in CHOICES:
+        options = CHOICES[name]
+        if value in options:
+            return True
+        numeric = all(isinstance(o, (int, float)) and not isinstance(o, bool) for o in options)
+        return numeric and not isinstance(value, bool) and min(options) <= value <= max(options)
+    low, high = RANGES.get(name, (None, None))
+    return low is None or low <= value <= high
+
+
 def settings_from_query(params: dict[str, str]) -> tuple[dict, list[str]]:
     """Settings found in URL params, each parsed to its field's type and checked against its widget's domain;
     returns them and the `name=value` pairs that were ignored."""
@@ -174,9 +226,7 @@ def settings_from_query(params: dict[str, str]) -> tuple[dict, list[str]]:
             value = {"true": True, "false": False}[raw.lower()] if kind is bool else kind(raw)
         except (KeyError, ValueError):
             value = None
-        low, high = RANGES.get(f.name, (None, None))
-        if value is None or (f.name in CHOICES and value not in CHOICES[f.name]) or \
-                (low is not None and not low <= value <= high):
+        if value is None or (isinstance(value, float) and not math.isfinite(value)) or not _in_domain(f.name, value):
             ignored.append(f"{f.name}={raw}")
         else:
             found[f.name] = value
@@ -226,26 +276,93 @@ def dataset(s: Settings) -> Dataset:
     return builtin_dataset(s.data, s.seed)
 
 
+class UploadBudget:
+    """Bytes of uploaded datasets alive in the server (in sessions or in their jobs): a new upload must fit in what
+    is left, so no number of sessions, each with a small file that unpacks large, can exhaust the server's memory.
+    A dataset's bytes count until it is garbage, whoever held it last."""
+
+    def __init__(self, limit_bytes: int):
+        self.limit = limit_bytes
+        self._held: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def held(self) -> int:
+        with self._lock:
+            return sum(self._held.values())
+
+    def values_left(self) -> int:
+        """How many values the next upload may unpack to."""
+        return max(0, min(UPLOAD_MAX_VALUES, (self.limit - self.held()) // BYTES_PER_VALUE))
+
+    def hold(self, data: Dataset) -> None:
+        """Count `data` until its images are garbage, or refuse it if the budget was spent meanwhile."""
+        nbytes = data.x_train.nbytes + data.x_test.nbytes
+        with self._lock:
+            held = sum(self._held.values())
+            if held + nbytes > self.limit:
+                raise AAEError(f"upload: the server holds {held / 2**20:.0f} MiB of uploads; {nbytes / 2**20:.0f} MiB "
+                               f"more would pass its {self.limit / 2**20:.0f} MiB budget; try again later")
+            self._held[id(data.x_train)] = nbytes
+        weakref.finalize(data.x_train, self._release, id(data.x_train))   # the tensor every copy of `data` shares
+
+    def _release(self, key: int) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+
+@st.cache_resource
+def upload_budget() -> UploadBudget:
+    """The server's one upload budget (AAE_EXPLORER_UPLOAD_MB, default 1024)."""
+    return UploadBudget(int(float(os.environ.get("AAE_EXPLORER_UPLOAD_MB", UPLOAD_BUDGET_MB)) * 2**20))
+
+
+def _upload_name(name: str) -> str:
+    """The uploaded file's own name (never a folder), refused if unusable, bounded in length."""
+    name = Path(name).name   # never let an uploaded name choose the folder
+    if not name or name.startswith(".") or len(name) > 120 or not name.isprintable():
+        raise AAEError(f"upload: file name {shorten(name)} is not usable (1-120 printable characters, not hidden)")
+    return name
+
+
 def store_upload(files: list) -> Dataset:
-    """Validate uploaded files with aae_core.data and keep the dataset in this session.
-    The bytes go to a private temp folder that is deleted as soon as the arrays are in memory."""
+    """Validate uploaded files with aae_core.data and keep the dataset in this session, within the server's upload
+    budget. The bytes go to a private temp folder that is deleted as soon as the arrays are in memory; errors
+    name the uploaded file, never that folder."""
     total = sum(f.size for f in files)
     if total > MAX_UPLOAD_MB * 2**20:
         raise AAEError(f"upload: {total / 2**20:.0f} MiB is more than the {MAX_UPLOAD_MB} MiB limit")
-    npz = [f for f in files if f.name.endswith(".npz")]
+    names = [_upload_name(f.name) for f in files]
+    npz = [n for n in names if n.endswith(".npz")]
     if npz and len(files) > 1:
         raise AAEError("upload: give one .npz file, or IDX files (images and labels), not both")
+    budget = upload_budget()
+    if budget.values_left() == 0:
+        raise AAEError(f"upload: other sessions' uploads fill the server's {budget.limit / 2**20:.0f} MiB budget for "
+                       f"uploads; try again later")
     with tempfile.TemporaryDirectory(prefix="aae-upload-") as tmp:
-        for f in files:
-            name = Path(f.name).name   # never let an uploaded name choose the folder
-            if not name or name.startswith("."):
-                raise AAEError(f"upload: file name {f.name!r} is not usable")
+        for name, f in zip(names, files):
             (Path(tmp) / name).write_bytes(f.getvalue())
-        source = Path(tmp) / Path(npz[0].name).name if npz else Path(tmp)
-        data = load_dataset(source, seed=int(st.session_state.get("seed", 0)))
-    data = replace(data, name=f"upload:{Path(npz[0].name if npz else files[0].name).name}")
+        source = Path(tmp) / (npz[0] if npz else "")
+        try:
+            data = load_dataset(source, seed=int(st.session_state.get("seed", 0)),
+                                max_values=budget.values_left())
+        except AAEError as e:
+            raise AAEError(str(e).replace(f"{tmp}/", "").replace(tmp, "upload")) from None
+    n_train = data.x_train.shape[0]
+    if n_train < min(BATCHES):
+        raise AAEError(f"{names[0]}: {n_train + data.x_test.shape[0]} images leave {n_train} for training after the "
+                       f"held-out 20 %, fewer than the smallest batch ({min(BATCHES)}); upload at least 20")
+    data = replace(data, name=f"upload:{npz[0] if npz else names[0]}")
+    budget.hold(data)
     st.session_state["_upload"] = data
     return data
+
+
+def drop_upload(sess: "Session") -> None:
+    """Forget this session's upload (freeing its share of the budget) once no job of the session trains on it."""
+    data = st.session_state.get("_upload")
+    if data is not None and all(j.config.dataset != data.name for j in sess.jobs().values()):
+        del st.session_state["_upload"]
 
 
 def run_configs(s: Settings, data: Dataset) -> dict[str, RunConfig]:
@@ -289,10 +406,11 @@ def settings_of(config: RunConfig, current: Settings) -> Settings:
                    noise=t.disc_noise)
 
 
-def matching_checkpoint(config: RunConfig) -> Path | None:
-    """The saved or shipped checkpoint with this run's model, prior and dataset (most trained first)."""
+def matching_checkpoint(config: RunConfig, folder: Path | None = None) -> Path | None:
+    """The checkpoint in `folder` (default: the shipped demos) with this run's model, prior and dataset (most
+    trained first)."""
     best, best_step = None, -1
-    for path, meta in list_checkpoints(checkpoint_dir()):
+    for path, meta in list_checkpoints(folder or checkpoint_dir()):
         if isinstance(meta, str):
             continue
         try:
@@ -345,7 +463,8 @@ def _loaded_spec(path: Path, s: Settings, data: Dataset) -> tuple[JobSpec, str]:
 
 def load_into_session(sess: Session, path: Path, current: Settings | None = None) -> list[str]:
     """Load a checkpoint, paused, as this session's job of its kind, and its counterpart (the other kind with
-    the same data, prior and architecture) from a matching checkpoint, else trained from scratch alongside.
+    the same data, prior and architecture) from a matching checkpoint in the same folder, else trained from
+    scratch alongside.
     The widgets are set to the checkpoint's settings on the next run (see apply_pending_settings)."""
     config = read_metadata(path)["run_config"]
     s = settings_of(config, current or Settings.current())
@@ -360,7 +479,7 @@ def load_into_session(sess: Session, path: Path, current: Settings | None = None
     for other, other_config in configs.items():
         if other == name:
             continue
-        match = matching_checkpoint(other_config)
+        match = matching_checkpoint(other_config, path.parent)
         if match is not None:
             specs[other], done[other] = _loaded_spec(match, s, data)
         else:

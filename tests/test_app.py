@@ -6,6 +6,7 @@ faked through session_state, as the pad's docstring describes. Every test pauses
 """
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -48,7 +49,8 @@ def charts(at) -> list[dict]:
 
 
 def texts(at, kind: str) -> str:
-    return " | ".join(str(e.value) for e in getattr(at, kind))
+    """The elements' text as a person reads it (the app backslash-escapes markdown in messages)."""
+    return " | ".join(re.sub(r"\\(.)", r"\1", str(e.value)).replace("\u2060", "") for e in getattr(at, kind))
 
 
 def test_first_visit_trains_an_aae_and_a_vae(app):
@@ -122,7 +124,7 @@ def test_learning_rate_applies_live_without_reset(app):
 
 def test_bad_settings_are_one_line_errors(app):
     app.checkbox(key="cond").check().run()
-    assert any("label_conditioned" in e.value and "\n" not in e.value for e in app.error)
+    assert "label_conditioned" in texts(app, "error") and not any("\n" in e.value for e in app.error)
     assert not app.exception
 
 
@@ -144,13 +146,13 @@ def test_save_then_load_a_checkpoint(app, tmp_path):
     table = app.dataframe[0].value
     assert dict(zip(table["name"], table["steps"])) == {"mine-aae": saved_step, "mine-vae": vae_step}
     app.button(key="reset").click().run()
-    app.selectbox(key="ckpt_pick").select("mine-aae").run()
+    app.selectbox(key="ckpt_pick").select(("user", "mine-aae")).run()
     app.button(key="load").click().run()
     assert f"AAE: loaded mine-aae (step {saved_step:,})" in texts(app, "toast")
     assert f"VAE: loaded mine-vae (step {vae_step:,})" in texts(app, "toast"), "the matching counterpart is loaded too"
     loaded = jobs(app)
     assert loaded["AAE"].snapshot().step == saved_step and loaded["AAE"].status().state == "paused"
-    assert (tmp_path / "mine-aae.safetensors").is_file()
+    assert (tmp_path / "user" / "mine-aae.safetensors").is_file(), "saves go to the user folder"
 
 
 def test_comparison_tab_shows_the_metrics_beside_their_floors(app):
@@ -193,7 +195,7 @@ def test_uploads_are_validated_by_the_core(tmp_path):
     def upload(name, blob):
         return SimpleNamespace(name=name, size=len(blob), getvalue=lambda: blob)
 
-    with pytest.raises(AAEError, match="not a readable .npz"):
+    with pytest.raises(AAEError, match="bad.npz: not an .npz file"):
         state.store_upload([upload("bad.npz", b"not a zip")])
     path = tmp_path / "tiny.npz"
     np.savez(path, x=np.random.default_rng(0).random((40, 8, 8)), y=np.arange(40) % 4)

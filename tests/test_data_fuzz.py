@@ -176,7 +176,7 @@ def test_pickle_renamed_to_npz_is_not_executed(tmp_path):
     SENTINEL.unlink(missing_ok=True)
     path = tmp_path / "evil.npz"
     path.write_bytes(pickle.dumps(Payload()))
-    with pytest.raises(AAEError, match="not a readable .npz"):
+    with pytest.raises(AAEError, match="not an .npz file .an .npz is a zip archive"):
         load_dataset(path)
     assert not SENTINEL.exists()
 

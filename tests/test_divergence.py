@@ -143,7 +143,9 @@ def test_job_reports_divergence_and_saves_last_good_weights(mnist5k, tmp_path, l
         assert snapshot_is_honest(job.snapshot()) and job.snapshot().error == status.message
         job.resume()                         # refuses quietly: it stays diverged, it does not train on
         assert job.status().state == "diverged"
-        loaded = load_checkpoint(job.save("last-good", tmp_path, with_metrics=False)).model
-        assert finite_weights(loaded)
+        saved = load_checkpoint(job.save("last-good", tmp_path, with_metrics=False))
+        assert finite_weights(saved.model)
+        good_step = int(status.message.split("(step ")[1].split(")")[0])
+        assert saved.meta["step"] == good_step < job.trainer.step_count, "labelled with the good weights' step"
     finally:
         registry.stop_all()

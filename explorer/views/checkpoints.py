@@ -8,9 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from aae_core import latent
-from aae_core.checkpoints import list_checkpoints, validate_name
+from aae_core.checkpoints import list_checkpoints, path_for, read_metadata, safe_name, validate_name
 from aae_core.config import AAEError
 from aae_core.jobs import Job
+from aae_core.untrusted import check_output_dir, markdown_literal, one_line
 
 from .. import state
 from ..controls import flash, guarded
@@ -18,25 +19,41 @@ from ..state import Session
 from .decoded import manifold, sample_grid
 
 
+FOLDERS = {"user": "yours", "demo": "shipped demo"}
+
+
+def _folder(kind: str):
+    return state.user_checkpoint_dir() if kind == "user" else state.checkpoint_dir()
+
+
 def show(sess: Session) -> None:
-    left, right = st.columns([3, 2])
+    _saved_list(sess)
+    left, right = st.columns(2)
     with left:
-        _saved_list(sess)
-    with right:
         _save_form(sess)
+    with right:
         _exports(sess)
 
 
 def _save(sess: Session) -> None:
-    """Save every model of the session as `<name>-aae` / `<name>-vae` in the checkpoint folder."""
+    """Save every model of the session as `<name>-aae` / `<name>-vae` in the user folder; an existing save of
+    that name (another session's, perhaps) is replaced only when asked."""
     name = st.session_state.get("ckpt_name", "").strip()
+    folder = state.user_checkpoint_dir()
     try:
         validate_name(name)
+        check_output_dir(folder, "checkpoint folder")
+        paths = {job.name: path_for(f"{name}-{job.kind}", folder) for job in sess.jobs().values()}
+        taken = [p.name for p in paths.values() if p.exists()]
+        if taken and not st.session_state.get("ckpt_replace"):
+            raise AAEError(f"{', '.join(taken)} already exists: pick another name, or tick “Replace”")
         for job in sess.jobs().values():
-            path = job.save(f"{name}-{job.kind}", state.checkpoint_dir())
-            flash("success", f"saved {path.name} (step {job.snapshot().step:,})")
+            path = job.save(paths[job.name].stem, folder)
+            flash("success", f"saved {path.name} (step {read_metadata(path)['step']:,})")
     except AAEError as e:
         flash("error", str(e))
+    except OSError as e:
+        flash("error", f"{e.filename or folder}: cannot save ({e.strerror or e})")
 
 
 def _save_form(sess: Session) -> None:
@@ -46,46 +63,54 @@ def _save_form(sess: Session) -> None:
         st.caption("Nothing to save yet.")
         return
     aae = next(iter(jobs.values()))
-    default = f"{aae.config.prior.name}-{aae.config.dataset.replace(':', '-')}"[:50]
+    default = safe_name(f"{aae.config.prior.name}-{aae.config.dataset}")
     st.text_input("Name", default, key="ckpt_name", max_chars=59,
                   help="Letters, digits, '_', '-', '.'; each model is saved as <name>-aae / <name>-vae")
+    st.checkbox("Replace a saved model of this name", key="ckpt_replace")
     st.button("Save current models", key="save", icon=":material/save:", on_click=_save, args=(sess,))
-    st.caption(f"into {state.checkpoint_dir()} (weights + metrics + loss history; the weights of a diverged run "
-               f"are its last good ones)")
+    st.caption(markdown_literal(f"into {state.user_checkpoint_dir()} (weights + metrics + loss history; the weights "
+                                f"of a diverged run are its last good ones)"))
 
 
 def _rows(entries) -> pd.DataFrame:
+    """One row per file: a file that cannot be read is one row saying why, never an error for the whole table."""
     rows = []
     for path, meta in entries:
         if isinstance(meta, str):
-            rows.append({"name": path.stem, "model": "unreadable", "prior": meta})
+            rows.append({"name": path.stem, "model": "unreadable", "prior": one_line(meta.removeprefix(f"{path}: "), 160)})
             continue
         m, prior = meta.get("metrics") or {}, meta.get("prior", {})
         fmt = lambda k: round(m[k], 4) if isinstance(m.get(k), (int, float)) else None
-        rows.append({"name": path.stem, "model": meta["kind"].upper(), "prior": prior.get("name"),
-                     "latent dim": prior.get("dim"), "data": meta.get("dataset"),
-                     "conditioned": bool(meta["config"]["model"]["n_label_classes"]), "steps": meta.get("step"),
-                     "recon MSE": fmt("reconstruction_mse"), "kNN acc": fmt("knn_accuracy"), "MMD²": fmt("prior_mmd"),
-                     "SWD": fmt("prior_swd"), "coverage": fmt("prior_coverage")})
+        labels = ", labels" if meta["config"]["model"]["n_label_classes"] else ""
+        rows.append({"name": path.stem, "model": meta["kind"].upper() + labels,
+                     "prior": f"{prior.get('name')}, {prior.get('dim')}-D", "data": meta.get("dataset"),
+                     "steps": meta.get("step"), "recon MSE": fmt("reconstruction_mse"), "kNN acc": fmt("knn_accuracy"),
+                     "MMD²": fmt("prior_mmd"), "SWD": fmt("prior_swd"), "coverage": fmt("prior_coverage")})
     return pd.DataFrame(rows)
 
 
 def _load(sess: Session) -> None:
-    name = st.session_state.get("ckpt_pick")
-    if name:
-        guarded(state.load_into_session, sess, state.checkpoint_dir() / f"{name}.safetensors")
+    pick = st.session_state.get("ckpt_pick")
+    if pick:
+        kind, name = pick
+        guarded(state.load_into_session, sess, _folder(kind) / f"{name}.safetensors")
 
 
 def _saved_list(sess: Session) -> None:
-    st.subheader("Saved and shipped models")
-    entries = list_checkpoints(state.checkpoint_dir())
-    if not entries:
-        st.caption(f"No checkpoints in {state.checkpoint_dir()} yet.")
+    loadable = []
+    for kind, title in (("user", "Your saved models"), ("demo", "Shipped demo models")):
+        st.subheader(title)
+        entries = list_checkpoints(_folder(kind))
+        if entries:
+            st.dataframe(_rows(entries), hide_index=True, key=f"ckpt_table_{kind}", width="stretch")
+        else:
+            st.caption(markdown_literal(f"None yet in {_folder(kind)}." if kind == "user" else
+                                        f"No checkpoints in {_folder(kind)}."))
+        loadable += [(kind, p.stem) for p, meta in entries if not isinstance(meta, str)]
+    if not loadable:
         return
-    st.dataframe(_rows(entries), hide_index=True, key="ckpt_table")
-    loadable = [p.stem for p, meta in entries if not isinstance(meta, str)]
-    pick, go = st.columns([3, 1], vertical_alignment="bottom")
-    pick.selectbox("Checkpoint", loadable, key="ckpt_pick")
+    pick, go, _ = st.columns([3, 1, 2], vertical_alignment="bottom")
+    pick.selectbox("Checkpoint", loadable, key="ckpt_pick", format_func=lambda c: f"{c[1]} ({FOLDERS[c[0]]})")
     go.button("Load", key="load", on_click=_load, args=(sess,), width="stretch",
               help="Load it (paused; Train trains it further). Its counterpart VAE/AAE is loaded too when one matches.")
 

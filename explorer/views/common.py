@@ -13,6 +13,7 @@ from aae_core import latent
 from aae_core.data import Dataset
 from aae_core.jobs import Job
 from aae_core.models import AutoEncoderBase
+from aae_core.untrusted import markdown_literal
 
 from .. import plots
 from ..latent_pad import axis_name
@@ -115,6 +116,6 @@ def status_badge(job: Job) -> None:
             "failed": ":red[:material/error:] failed"}[status.state]
     st.markdown(f"**{job.name}** · {icon}")
     if status.state in ("diverged", "failed") or (status.state == "stopped" and status.message):
-        st.error(status.message)
+        st.error(markdown_literal(status.message))
     elif status.message:
-        st.caption(status.message)
+        st.caption(markdown_literal(status.message))

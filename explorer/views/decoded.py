@@ -42,6 +42,7 @@ def reconstructions(job: Job, model) -> np.ndarray:
 MANIFOLD_NOTES = {"gaussian": "an even grid of Gaussian percentiles over z1, z2 (Fig. 2e): each cell covers equal prior mass",
                   "mixture": "one row per mixture component, walking along its long axis",
                   "swissroll": "one row per roll segment, walking outwards along the roll"}
+MANIFOLD_NOTES_1D = "a row of Gaussian percentiles of z1, the only latent dimension"
 
 
 def show(sess: Session) -> None:
@@ -67,6 +68,7 @@ def _body(sess: Session, was_periodic: bool) -> None:
     for title, draw, scale in sections:
         for col, job in row():
             with col:
-                st.markdown(title or f"**Manifold**: {MANIFOLD_NOTES[job.config.prior.name]}")
+                note = MANIFOLD_NOTES_1D if job.config.prior.dim == 1 else MANIFOLD_NOTES[job.config.prior.name]
+                st.markdown(title or f"**Manifold**: {note}")
                 st.image(png_uri(draw(job, frozen[job.name][1]), scale=scale), width="stretch")
     catch_up(was_periodic, sess)

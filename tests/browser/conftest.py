@@ -43,21 +43,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_streamlit(script: str | Path, *, timeout: float = 60, env: dict | None = None) -> Iterator[str]:
-    """Run `streamlit run script` headless on a free local port; yield its URL once healthy; kill it after."""
+def serve_streamlit(script: str | Path, *, timeout: float = 60, env: dict | None = None, cwd: Path = ROOT,
+                    address: str | None = "127.0.0.1") -> Iterator[str]:
+    """Run `streamlit run script` headless on a free local port (from `cwd`; `address=None` leaves the address to
+    Streamlit's config); yield its URL once healthy; kill it after."""
     script = (ROOT / script).resolve()
     if not script.is_file():
         raise FileNotFoundError(f"streamlit script {script} does not exist")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--server.port", str(port), *(["--server.address", address] if address else []),
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     # The scripts import aae_core and explorer from the checkout, installed or not.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **(env or {})}
     with tempfile.TemporaryFile() as log:
         # A session of its own, so the kill below reaches streamlit's children and nothing else.
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             _wait_healthy(proc, url, timeout, log)
             yield url
