@@ -26,7 +26,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
-from .config import MAX_HISTORY, AAEError, RunConfig
+from .config import MAX_HISTORY, MAX_PARTS, AAEError, RunConfig
 from .models import AAE, VAE, build_model
 from .untrusted import shorten
 
@@ -202,11 +202,19 @@ def _upgrade_v1(meta: dict) -> dict:
     for section, added in V1_DEFAULTS.items():
         if isinstance(config.get(section), dict):
             config[section] = {**added, **config[section]}
-    return {**meta, "config": config, "format_version": FORMAT_VERSION}
+    prior = meta.get("prior")
+    if isinstance(prior, dict) and prior.get("name") == "swissroll":
+        prior = {**prior, "roll_radius": V1_DEFAULTS["prior"]["roll_radius"]}
+    return {**meta, "config": config, "prior": prior, "format_version": FORMAT_VERSION}
 
 
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _numbers(v: Any) -> bool:
+    """A short list of numbers: a metric per mixture component or per class."""
+    return isinstance(v, list) and len(v) <= MAX_PARTS and all(_number(x) for x in v)
 
 
 def _check_fields(meta: dict, config: RunConfig) -> None:
@@ -226,8 +234,9 @@ def _check_fields(meta: dict, config: RunConfig) -> None:
         raise AAEError(f"prior={shorten(meta.get('prior'))}: disagrees with its config ({config.prior.params()})")
     metrics = meta.get("metrics", {})
     if not (isinstance(metrics, dict) and len(metrics) <= MAX_METRICS and all(
-            isinstance(k, str) and len(k) <= 64 and (v is None or _number(v)) for k, v in metrics.items())):
-        raise AAEError(f"metrics={shorten(metrics)}: must map at most {MAX_METRICS} names to numbers or null")
+            isinstance(k, str) and len(k) <= 64 and (v is None or _number(v) or _numbers(v)) for k, v in metrics.items())):
+        raise AAEError(f"metrics={shorten(metrics)}: must map at most {MAX_METRICS} names to numbers, null or "
+                       f"lists of at most {MAX_PARTS} numbers (per-component shares)")
     history = meta.get("history", {})
     lengths = {len(v) for v in history.values() if isinstance(v, list)} if isinstance(history, dict) else set()
     if not (isinstance(history, dict) and all(isinstance(k, str) and isinstance(v, list) for k, v in history.items())

@@ -148,7 +148,7 @@ def test_metadata_that_is_not_a_metadata_object(tmp_path, meta):
     (lambda m: m["config"]["model"].update(disc_hidden=[256]), "tensors do not match"),
     (lambda m: m["config"]["prior"].update(name="laplace"), "prior='laplace'"),
     (lambda m: m["config"]["prior"].update(n_components=0), "n_components=0"),
-    (lambda m: m.update(format_version=2), "format_version 2 is not supported"),
+    (lambda m: m.update(format_version=3), "format_version 3 is not supported"),
     (lambda m: m.update(format_version="1"), "format_version '1' is not supported"),
     (lambda m: m.pop("format_version"), "format_version None"),
     (lambda m: m.pop("config"), "no 'config'"),

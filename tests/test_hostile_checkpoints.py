@@ -122,3 +122,16 @@ def test_safe_name_makes_a_valid_checkpoint_name(text, name):
     assert safe_name(text) == name
     checkpoints.validate_name(safe_name(text))
 
+
+
+def test_per_component_metric_lists_are_accepted_but_bounded(tmp_path):
+    from aae_core.checkpoints import read_metadata, save_checkpoint
+    from aae_core.config import build_run_config
+    from aae_core.models import build_model
+    config = build_run_config(model="aae", prior="mixture")
+    model = build_model(config.model)
+    good = save_checkpoint(tmp_path / "good", model, config, step=1, metrics={"component_shares": [0.1] * 10})
+    assert read_metadata(good)["metrics"]["component_shares"] == [0.1] * 10
+    bad = save_checkpoint(tmp_path / "bad", model, config, step=1, metrics={"component_shares": [0.1] * 100_000})
+    with pytest.raises(AAEError, match="lists of at most"):
+        read_metadata(bad)
