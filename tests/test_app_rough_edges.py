@@ -161,7 +161,8 @@ def test_each_comparison_scatter_has_its_own_scale(app):
     app.run()
     figures = {k: f for k, (_, f) in chart_elements(app).items() if k.startswith("cmp-")}
     ranges = {k: f["layout"]["xaxis"]["range"][1] for k, f in figures.items()}
-    assert ranges["cmp-scatter-VAE"] > 2 * ranges["cmp-scatter-AAE"], ranges
+    # A shared range would make them equal; the VAE's is at its cap (4x the prior's extent), the AAE's near the prior.
+    assert ranges["cmp-scatter-VAE"] >= 2 * ranges["cmp-scatter-AAE"], ranges
 
 
 def test_the_better_model_is_marked_per_row_by_each_metrics_direction():

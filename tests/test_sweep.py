@@ -181,7 +181,8 @@ def test_missing_grid_file_and_bad_options(tmp_path, capsys):
     assert sweep_main([*grid, str(tmp_path / "file")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "cannot read the grid file" in err[0] and "--num-cpus is for a local Ray" in err[1]
-    assert "--gpus-per-run=-1.0" in err[2] and "cannot create the folder" in err[3] and len(err) == 4
+    # An --out that is a file is refused while the runs are checked, before anything is made or trained.
+    assert "--gpus-per-run=-1.0" in err[2] and "is a file, not a folder" in err[3] and len(err) == 4
     assert not (tmp_path / "o").exists()
 
 
