@@ -61,7 +61,7 @@ def test_every_tab_stays_on_the_apps_own_host(streamlit_app, browser):
         assert icon and not outside([urljoin(page.url, icon)], own), icon   # headless chromium may not fetch it
 
         page.get_by_role("tab", name="Live training").click()
-        page.locator(".js-plotly-plot .modebar-btn").first.wait_for(state="attached", timeout=30_000)
+        page.locator(".js-plotly-plot .modebar-btn").first.wait_for(state="attached", timeout=90_000)   # a cold first chart under load
         assert page.locator(".modebar-btn").count() > 0, "the mode bar is there (zoom, pan, save as PNG)"
         assert page.locator('.modebar-btn[data-title^="Share chart"]').count() == 0
         assert page.locator(".modebar-btn--logo, a[href*='plotly.com']").count() == 0
