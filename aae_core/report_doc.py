@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import AAEError, PriorConfig, TrainConfig
+from .config import PriorConfig, TrainConfig
 from .latent import decode, manifold_grid, tile, to_png
 from .models import AutoEncoderBase
 from .priors import SwissRollPrior, make_prior

@@ -8,28 +8,26 @@ import math
 import pandas as pd
 import streamlit as st
 
-from aae_core.metrics import METRIC_KEYS
+from aae_core.metrics import METRIC_DIRECTIONS, METRIC_KEYS
 
 from .. import charts
 from ..state import Session
 from .common import LIVE_EVERY_S, catch_up, periodic, png_uri, scatter_of, view_options
 from .decoded import sample_grid
 
-# The one table of how to read each metric: its label and which direction is better. A key missing here is shown
-# under its own name, with no "better" marker.
-METRICS = {"reconstruction_mse": ("reconstruction MSE", "lower"),
-           "knn_accuracy": ("5-NN accuracy of the codes", "higher"),
-           "prior_mmd": ("MMD² (codes vs prior)", "lower"),
-           "prior_swd": ("sliced Wasserstein (codes vs prior)", "lower"),
-           "prior_coverage": ("coverage of the prior (holes lower it)", "higher"),
-           "prior_density": ("density (1: matched, > 1: piled up)", "closer to 1")}
+# How each metric is labelled here; which direction is better comes from aae_core.metrics.METRIC_DIRECTIONS.
+# A key missing there is shown with no "better" marker.
+LABELS = {"reconstruction_mse": "reconstruction MSE", "knn_accuracy": "5-NN accuracy of the codes",
+          "prior_mmd": "MMD² (codes vs prior)", "prior_swd": "sliced Wasserstein (codes vs prior)",
+          "prior_coverage": "coverage of the prior (holes lower it)",
+          "prior_density": "density (1: matched, > 1: piled up)"}
 DISTANCE = {"higher": lambda v: -v, "lower": lambda v: v, "closer to 1": lambda v: abs(v - 1)}
 
 
 def better(key: str, values: dict[str, float | None]) -> str:
     """Which model does better on one metric (its name, "tie", or "–" when a value is missing or the metric has no
     direction), comparing the values as the table shows them (4 significant digits)."""
-    direction = METRICS.get(key, (key, None))[1]
+    direction = METRIC_DIRECTIONS.get(key)
     shown = {name: float(f"{v:.4g}") for name, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
     if direction not in DISTANCE or len(shown) < len(values) or not shown:
         return "–"
@@ -112,7 +110,7 @@ def metrics_table(compared: list) -> None:
     rows = {}
     for key in METRIC_KEYS:
         values = {name: r[1].get(key) for name, r in results.items()}
-        label, direction = METRICS.get(key, (key, None))
+        label, direction = LABELS.get(key, key), METRIC_DIRECTIONS.get(key)
         rows[label] = {**{name: cell(r[1], key) for name, r in results.items()},
                        "floor: two prior samples": fmt(floor.get(f"{key}_floor")), "better": better(key, values),
                        "which way": f"{direction} is better" if direction else ""}
