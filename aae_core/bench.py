@@ -42,7 +42,7 @@ from .untrusted import check_output_file
 
 # prior_mmd at most 3x its floor (two prior samples of the same size), knn_accuracy at least 0.6
 FIT_TARGET = {"prior_mmd_ratio": 3.0, "knn_accuracy": 0.6}
-CHECK_EVERY_S = 0.25    # training wall time between two fit checks
+CHECK_EVERY_S = 0.25  # training wall time between two fit checks
 SCALE_DATASETS = ("digits", "mnist5k", "fashion")
 
 
@@ -51,8 +51,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aae-bench", description="Training throughput, MFU, time to fit, decode latency.")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
-    p.add_argument("--quick", action="store_true", help="short timing windows and one fit (a smoke test, not a measurement)")
-    p.add_argument("--scale", action="store_true", help="also measure epoch time and memory from digits to fashion (70K)")
+    p.add_argument(
+        "--quick", action="store_true", help="short timing windows and one fit (a smoke test, not a measurement)"
+    )
+    p.add_argument(
+        "--scale", action="store_true", help="also measure epoch time and memory from digits to fashion (70K)"
+    )
     p.add_argument("--latent-dim", type=int, default=2, help="code size for the throughput figures (paper: 2 or 8)")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice, one per core)")
     p.add_argument("--out", help="also write the JSON to this file")
@@ -122,8 +126,16 @@ def step_flops(trainer: Trainer) -> int:
     return counter.get_total_flops()
 
 
-def training_figures(model: str, size: str, data, device: torch.device, latent_dim: int,
-                     window_s: float, windows: int, plain: bool = False) -> dict:
+def training_figures(
+    model: str,
+    size: str,
+    data,
+    device: torch.device,
+    latent_dim: int,
+    window_s: float,
+    windows: int,
+    plain: bool = False,
+) -> dict:
     """Throughput of the full training step (all phases) with publishing off, as a headless run trains; with
     `plain`, of the reference loop on the same model and data (the same math, so the same FLOPs). Its mfu is set
     by `peak_and_mfu` once every peak reading is in."""
@@ -134,10 +146,17 @@ def training_figures(model: str, size: str, data, device: torch.device, latent_d
     seconds = best_seconds_per_call(step, device, window_s, windows)
     batch = config.train.batch_size
     widths = [data.input_dim, *SIZE_PRESETS[size], latent_dim]
-    return {"model": model, "size": size, "loop": "plain" if plain else "trainer",
-            "layers": "-".join(map(str, widths)), "batch_size": batch,
-            "samples_per_s": round(batch / seconds, 1), "step_ms": round(seconds * 1e3, 3),
-            "gflop_per_step": round(flops / 1e9, 4), "gflops": round(flops / seconds / 1e9, 2)}
+    return {
+        "model": model,
+        "size": size,
+        "loop": "plain" if plain else "trainer",
+        "layers": "-".join(map(str, widths)),
+        "batch_size": batch,
+        "samples_per_s": round(batch / seconds, 1),
+        "step_ms": round(seconds * 1e3, 3),
+        "gflop_per_step": round(flops / 1e9, 4),
+        "gflops": round(flops / seconds / 1e9, 2),
+    }
 
 
 def peak_and_mfu(train: dict[str, dict], readings: list[float]) -> float:
@@ -167,7 +186,7 @@ def fit_figures(device: torch.device, seed: int, budget_s: float) -> dict:
     start = time.perf_counter()
     data = load_dataset("mnist5k", seed=seed)
     config = build_run_config(model="aae", latent_dim=2, size="explorer", seed=seed)
-    trainer = Trainer(config, data, device=str(device.type))   # publishes every 0.5 s, as the app's trainer does
+    trainer = Trainer(config, data, device=str(device.type))  # publishes every 0.5 s, as the app's trainer does
     spent, checks = time.perf_counter() - start, 0.0
     while True:
         t = time.perf_counter()
@@ -178,9 +197,16 @@ def fit_figures(device: torch.device, seed: int, budget_s: float) -> dict:
         mmd, knn, reached = fit_check(trainer)
         checks += time.perf_counter() - t
         if reached or spent >= budget_s:
-            return {"seed": seed, "seconds": round(spent, 2) if reached else None, "trained_s": round(spent, 2),
-                    "steps": trainer.step_count, "epochs": round(trainer.snapshot().epoch, 2),
-                    "prior_mmd_ratio": round(mmd, 2), "knn_accuracy": round(knn, 4), "check_s_excluded": round(checks, 2)}
+            return {
+                "seed": seed,
+                "seconds": round(spent, 2) if reached else None,
+                "trained_s": round(spent, 2),
+                "steps": trainer.step_count,
+                "epochs": round(trainer.snapshot().epoch, 2),
+                "prior_mmd_ratio": round(mmd, 2),
+                "knn_accuracy": round(knn, 4),
+                "check_s_excluded": round(checks, 2),
+            }
 
 
 def decode_figures(device: torch.device, window_s: float, windows: int) -> dict:
@@ -191,14 +217,17 @@ def decode_figures(device: torch.device, window_s: float, windows: int) -> dict:
         model = build_model(config.model).to(device).eval()
     one, grid = torch.zeros(1, 2, device=device), torch.randn(400, 2, device=device)
     with torch.no_grad():
-        return {"one": round(best_seconds_per_call(lambda: model.decode(one), device, window_s, windows) * 1e3, 4),
-                "grid_20x20": round(best_seconds_per_call(lambda: model.decode(grid), device, window_s, windows) * 1e3, 4)}
+        return {
+            "one": round(best_seconds_per_call(lambda: model.decode(one), device, window_s, windows) * 1e3, 4),
+            "grid_20x20": round(best_seconds_per_call(lambda: model.decode(grid), device, window_s, windows) * 1e3, 4),
+        }
 
 
 def scale_point(name: str, device: str) -> dict:
     """Load one dataset and train one epoch of the explorer-default AAE: time and memory growth (run in a fresh process)."""
     dev = resolve_device(device)
     import sklearn.datasets  # noqa: F401  (digits' loader imports it on first use: not data, so load it before the baseline)
+
     base = rss_mb()
     t = time.perf_counter()
     data = load_dataset(name)
@@ -212,19 +241,33 @@ def scale_point(name: str, device: str) -> dict:
     _sync(dev)
     epoch_s = time.perf_counter() - t
     n = data.x_train.shape[0]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
-    return {"dataset": name, "n_train": n, "input_dim": data.input_dim, "load_s": round(load_s, 2),
-            "epoch_s": round(epoch_s, 3), "us_per_sample": round(epoch_s / n * 1e6, 2),
-            "rss_data_mb": round(data_mb, 1), "rss_growth_mb": round(rss_mb() - base, 1),
-            "peak_growth_mb": round(peak - base, 1), "rss_bytes_per_sample": round((rss_mb() - base) * 2**20 / n)}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {
+        "dataset": name,
+        "n_train": n,
+        "input_dim": data.input_dim,
+        "load_s": round(load_s, 2),
+        "epoch_s": round(epoch_s, 3),
+        "us_per_sample": round(epoch_s / n * 1e6, 2),
+        "rss_data_mb": round(data_mb, 1),
+        "rss_growth_mb": round(rss_mb() - base, 1),
+        "peak_growth_mb": round(peak - base, 1),
+        "rss_bytes_per_sample": round((rss_mb() - base) * 2**20 / n),
+    }
 
 
 def _scale_in_subprocess(name: str, device: str) -> dict:
     """A fresh interpreter per dataset, so each memory figure starts from the same baseline."""
     code = "import json, sys; from aae_core.bench import scale_point; print(json.dumps(scale_point(sys.argv[1], sys.argv[2])))"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                                     os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-c", code, name, device], capture_output=True, text=True, env=env, check=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code, name, device], capture_output=True, text=True, env=env, check=False
+    )
     if done.returncode:
         return {"dataset": name, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -233,18 +276,29 @@ def _scale_in_subprocess(name: str, device: str) -> dict:
 def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
     """All figures, as one dict (the JSON output)."""
     device = resolve_device(args.device)
-    build_run_config(latent_dim=args.latent_dim)   # refuse a bad flag before minutes of measuring, not after
+    build_run_config(latent_dim=args.latent_dim)  # refuse a bad flag before minutes of measuring, not after
     if args.threads is not None:
         if args.threads < 1:
             raise AAEError(f"threads={args.threads}: must be an integer >= 1")
         torch.set_num_threads(args.threads)
     quick = args.quick
     window_s, windows = (0.3, 2) if quick else (1.0, 5)
-    result: dict = {"machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                                "torch": torch.__version__, "device": device.type,
-                                "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
-                                "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()},
-                    "settings": {"quick": quick, "latent_dim": args.latent_dim, "timing": f"best of {windows} windows of ~{window_s} s"}}
+    result: dict = {
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "device": device.type,
+            "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
+        },
+        "settings": {
+            "quick": quick,
+            "latent_dim": args.latent_dim,
+            "timing": f"best of {windows} windows of ~{window_s} s",
+        },
+    }
     n, reps = (8192 if device.type == "cuda" else 2048), (3 if quick else 5)
     readings: list[float] = []
     loads: list[float] = []
@@ -265,21 +319,32 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
                 name = f"{model}_{size}{'_plain' if plain else ''}"
                 log(f"training throughput {name} ...")
                 read_peak()
-                result["train"][name] = training_figures(model, size, data, device, args.latent_dim,
-                                                         window_s, windows, plain)
+                result["train"][name] = training_figures(
+                    model, size, data, device, args.latent_dim, window_s, windows, plain
+                )
     peak = peak_and_mfu(result["train"], readings)
     result["sgemm_gflops"] = round(peak, 1)
-    result["sgemm"] = {"n": n, "reps": reps, "readings": readings, "load_avg_1min": loads,
-                       "peak_from": "matmul readings" if peak == max(readings) else "a training step's matmul rate"}
+    result["sgemm"] = {
+        "n": n,
+        "reps": reps,
+        "readings": readings,
+        "load_avg_1min": loads,
+        "peak_from": "matmul readings" if peak == max(readings) else "a training step's matmul rate",
+    }
     seeds, budget = ((0,), 8.0) if quick else ((0, 1, 2), 60.0)
     runs = []
     for seed in seeds:
         log(f"time to fit, seed {seed} ...")
         runs.append(fit_figures(device, seed, budget))
     times = [r["seconds"] for r in runs]
-    result["seconds_to_fit"] = None if None in times else sorted(times)[len(times) // 2]   # the median seed
-    result["fit"] = {"target": FIT_TARGET, "check_every_s": CHECK_EVERY_S, "budget_s": budget, "runs": runs,
-                     "counts": "load + setup + training + publishing; the periodic checks are excluded"}
+    result["seconds_to_fit"] = None if None in times else sorted(times)[len(times) // 2]  # the median seed
+    result["fit"] = {
+        "target": FIT_TARGET,
+        "check_every_s": CHECK_EVERY_S,
+        "budget_s": budget,
+        "runs": runs,
+        "counts": "load + setup + training + publishing; the periodic checks are excluded",
+    }
     log("decode latency ...")
     result["decode_ms"] = decode_figures(device, 0.1 if quick else 0.5, windows)
     result["machine"]["load_avg_1min_at_end"] = round(os.getloadavg()[0], 2)
@@ -294,42 +359,60 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
 def format_table(r: dict) -> str:
     """The figures as an aligned text table."""
     m = r["machine"]
-    lines = [f"AAE Explorer benchmark on {m['device_name']} ({m['cores']} cores, {m['torch_threads']} torch threads), "
-             f"torch {m['torch']}, device {m['device']}; {r['settings']['timing']}",
-             f"fp32 matmul peak ({r['sgemm']['n']}^2; best of {len(r['sgemm']['readings'])} readings between the step "
-             f"windows, {min(r['sgemm']['readings']):.0f}-{max(r['sgemm']['readings']):.0f}, each the best of "
-             f"{r['sgemm']['reps']} products): "
-             f"{r['sgemm_gflops']:.1f} GFLOP/s; 1-min load average {m['load_avg_1min_at_start']} at the start, "
-             f"{min(r['sgemm']['load_avg_1min'])}-{max(r['sgemm']['load_avg_1min'])} at the readings", "",
-             f"{'training step (all phases)':<49}{'samples/s':>11}{'step ms':>10}{'GFLOP/step':>12}{'GFLOP/s':>10}{'mfu':>7}"]
+    lines = [
+        f"AAE Explorer benchmark on {m['device_name']} ({m['cores']} cores, {m['torch_threads']} torch threads), "
+        f"torch {m['torch']}, device {m['device']}; {r['settings']['timing']}",
+        f"fp32 matmul peak ({r['sgemm']['n']}^2; best of {len(r['sgemm']['readings'])} readings between the step "
+        f"windows, {min(r['sgemm']['readings']):.0f}-{max(r['sgemm']['readings']):.0f}, each the best of "
+        f"{r['sgemm']['reps']} products): "
+        f"{r['sgemm_gflops']:.1f} GFLOP/s; 1-min load average {m['load_avg_1min_at_start']} at the start, "
+        f"{min(r['sgemm']['load_avg_1min'])}-{max(r['sgemm']['load_avg_1min'])} at the readings",
+        "",
+        f"{'training step (all phases)':<49}{'samples/s':>11}{'step ms':>10}{'GFLOP/step':>12}{'GFLOP/s':>10}{'mfu':>7}",
+    ]
     for t in r["train"].values():
-        label = f"{t['model'].upper()} {t['size']} {t['layers']}, batch {t['batch_size']}" + \
-            (" (plain loop)" if t.get("loop") == "plain" else "")
-        lines.append(f"{label:<49}{t['samples_per_s']:>11.0f}{t['step_ms']:>10.2f}{t['gflop_per_step']:>12.3f}"
-                     f"{t['gflops']:>10.1f}{t['mfu']:>7.2f}")
+        label = f"{t['model'].upper()} {t['size']} {t['layers']}, batch {t['batch_size']}" + (
+            " (plain loop)" if t.get("loop") == "plain" else ""
+        )
+        lines.append(
+            f"{label:<49}{t['samples_per_s']:>11.0f}{t['step_ms']:>10.2f}{t['gflop_per_step']:>12.3f}"
+            f"{t['gflops']:>10.1f}{t['mfu']:>7.2f}"
+        )
     fit = r["fit"]
-    runs = ", ".join(f"seed {x['seed']}: {'not within ' + str(fit['budget_s']) + ' s' if x['seconds'] is None else str(x['seconds']) + ' s'}"
-                     f" ({x['steps']} steps, MMD^2 {x['prior_mmd_ratio']:.1f}x floor, knn {x['knn_accuracy']:.2f})" for x in fit["runs"])
+    runs = ", ".join(
+        f"seed {x['seed']}: {'not within ' + str(fit['budget_s']) + ' s' if x['seconds'] is None else str(x['seconds']) + ' s'}"
+        f" ({x['steps']} steps, MMD^2 {x['prior_mmd_ratio']:.1f}x floor, knn {x['knn_accuracy']:.2f})"
+        for x in fit["runs"]
+    )
     stf = "not reached" if r["seconds_to_fit"] is None else f"{r['seconds_to_fit']} s"
-    lines += ["", f"seconds to fit (app-default AAE, mnist5k, prior_mmd <= {FIT_TARGET['prior_mmd_ratio']:g}x floor, "
-                  f"knn >= {FIT_TARGET['knn_accuracy']}; checks excluded): {stf}", f"  {runs}",
-              f"decode (explorer size): one code {r['decode_ms']['one']:.3f} ms, 20x20 grid {r['decode_ms']['grid_20x20']:.3f} ms"]
+    lines += [
+        "",
+        f"seconds to fit (app-default AAE, mnist5k, prior_mmd <= {FIT_TARGET['prior_mmd_ratio']:g}x floor, "
+        f"knn >= {FIT_TARGET['knn_accuracy']}; checks excluded): {stf}",
+        f"  {runs}",
+        f"decode (explorer size): one code {r['decode_ms']['one']:.3f} ms, 20x20 grid {r['decode_ms']['grid_20x20']:.3f} ms",
+    ]
     if "scale" in r:
-        lines += ["", f"{'one epoch, explorer AAE':<26}{'n_train':>9}{'epoch s':>9}{'us/sample':>11}{'data MiB':>10}{'RSS growth MiB':>16}"]
+        lines += [
+            "",
+            f"{'one epoch, explorer AAE':<26}{'n_train':>9}{'epoch s':>9}{'us/sample':>11}{'data MiB':>10}{'RSS growth MiB':>16}",
+        ]
         for s in r["scale"]:
             if "error" in s:
                 lines.append(f"{s['dataset']:<26}  {s['error']}")
             else:
-                lines.append(f"{s['dataset']:<26}{s['n_train']:>9}{s['epoch_s']:>9.2f}{s['us_per_sample']:>11.1f}"
-                             f"{s['rss_data_mb']:>10.1f}{s['rss_growth_mb']:>16.1f}")
+                lines.append(
+                    f"{s['dataset']:<26}{s['n_train']:>9}{s['epoch_s']:>9.2f}{s['us_per_sample']:>11.1f}"
+                    f"{s['rss_data_mb']:>10.1f}{s['rss_growth_mb']:>16.1f}"
+                )
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     """Measure, then print a table (or one JSON object with --json) and optionally write the JSON to --out."""
-    log = (lambda msg: print(msg, file=sys.stderr, flush=True))
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)
     if args.out:
-        check_output_file(args.out)   # before minutes of measuring
+        check_output_file(args.out)  # before minutes of measuring
     result = measure(args, log)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -37,8 +37,8 @@ V1_DEFAULTS = {"train": {"epochs": 100.0, "cool_fraction": 0.0, "cool_factor": 1
 META_KEY = "aae_explorer"
 SUFFIX = ".safetensors"
 MAX_CHECKPOINT_BYTES = 1 << 30
-MAX_METADATA_BYTES = 1 << 20   # ours are ~20 KB (200-point loss curves); a crafted one must not cost a parse
-MAX_HEADER_BYTES = MAX_METADATA_BYTES + (64 << 10)   # the metadata plus the tensor index
+MAX_METADATA_BYTES = 1 << 20  # ours are ~20 KB (200-point loss curves); a crafted one must not cost a parse
+MAX_HEADER_BYTES = MAX_METADATA_BYTES + (64 << 10)  # the metadata plus the tensor index
 MAX_STEP = 10**12
 MAX_DATASET_NAME = 200
 MAX_METRICS = 64
@@ -57,8 +57,10 @@ class Checkpoint:
 def validate_name(name: str) -> str:
     """A checkpoint name: letters, digits, '_', '-', '.', at most 64 characters, no path tricks."""
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
-        raise AAEError(f"checkpoint name {name!r}: use 1-64 letters, digits, '_', '-' or '.', starting with a "
-                       f"letter or digit (no '/', no '..')")
+        raise AAEError(
+            f"checkpoint name {name!r}: use 1-64 letters, digits, '_', '-' or '.', starting with a "
+            f"letter or digit (no '/', no '..')"
+        )
     return name
 
 
@@ -88,16 +90,33 @@ def safe_name(text: str, fallback: str = "model") -> str:
     return name if name and NAME_RE.fullmatch(name) else fallback
 
 
-def save_checkpoint(path: str | Path, model: AAE | VAE, config: RunConfig, *, step: int,
-                    metrics: dict | None = None, history: dict | None = None, extra: dict | None = None,
-                    half: bool = False) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: AAE | VAE,
+    config: RunConfig,
+    *,
+    step: int,
+    metrics: dict | None = None,
+    history: dict | None = None,
+    extra: dict | None = None,
+    half: bool = False,
+) -> Path:
     """Write weights + metadata atomically (temp file in the same folder, fsync, rename); returns the path.
     `half` stores float16 weights (half the size, for shipped demos); loading upcasts them to float32."""
     path = resolve(path)
     validate_name(path.name[: -len(SUFFIX)])
-    meta = {"format_version": FORMAT_VERSION, "kind": config.model.kind, "config": config.to_dict(),
-            "prior": config.prior.params(), "dataset": config.dataset, "seed": config.train.seed, "step": step,
-            "metrics": metrics or {}, "history": history or {}, **(extra or {})}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "kind": config.model.kind,
+        "config": config.to_dict(),
+        "prior": config.prior.params(),
+        "dataset": config.dataset,
+        "seed": config.train.seed,
+        "step": step,
+        "metrics": metrics or {},
+        "history": history or {},
+        **(extra or {}),
+    }
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().cpu().to(dtype).contiguous() for k, v in model.state_dict().items()}
     blob = save(tensors, metadata={META_KEY: json.dumps(meta, allow_nan=True)})
@@ -110,8 +129,8 @@ def save_checkpoint(path: str | Path, model: AAE | VAE, config: RunConfig, *, st
             os.fsync(f.fileno())
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes owner-only files; a checkpoint is readable like any file
-        os.replace(tmp, path)   # atomic on POSIX: readers see the old file or the new one
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; a checkpoint is readable like any file
+        os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -122,7 +141,9 @@ def short_history(history: dict, points: int = 200) -> dict:
     """At most `points` evenly spaced entries of each loss curve, with NaN as null, for metadata."""
     n = len(history.get("step", []))
     idx = sorted({round(i * (n - 1) / max(points - 1, 1)) for i in range(min(n, points))})
-    return {k: [None if not math.isfinite(float(v[i])) else round(float(v[i]), 5) for i in idx] for k, v in history.items()}
+    return {
+        k: [None if not math.isfinite(float(v[i])) else round(float(v[i]), 5) for i in idx] for k, v in history.items()
+    }
 
 
 @contextmanager
@@ -142,8 +163,9 @@ def _open(path: Path) -> Iterator:
     if len(head) < 8 or header_len > size - 8:
         raise AAEError(f"{path}: not a valid safetensors file (its header length points past the end)")
     if header_len > MAX_HEADER_BYTES:
-        raise AAEError(f"{path}: a header of {header_len} bytes; this tool writes at most {MAX_METADATA_BYTES} bytes "
-                       f"of metadata")
+        raise AAEError(
+            f"{path}: a header of {header_len} bytes; this tool writes at most {MAX_METADATA_BYTES} bytes of metadata"
+        )
     try:
         f = safe_open(path, framework="pt")
     except (SafetensorError, OSError, ValueError) as e:
@@ -169,11 +191,13 @@ def _metadata(path: Path, f) -> dict:
         meta = json.loads(header[META_KEY])
     except json.JSONDecodeError:
         raise AAEError(f"{path}: metadata is not valid JSON") from None
-    except RecursionError:   # a crafted, absurdly nested document
+    except RecursionError:  # a crafted, absurdly nested document
         raise AAEError(f"{path}: metadata is nested too deeply") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
     if version not in (1, FORMAT_VERSION):
-        raise AAEError(f"{path}: format_version {version!r} is not supported (this AAE Explorer reads 1 and {FORMAT_VERSION})")
+        raise AAEError(
+            f"{path}: format_version {version!r} is not supported (this AAE Explorer reads 1 and {FORMAT_VERSION})"
+        )
     if version == 1:
         meta = _upgrade_v1(meta)
     try:
@@ -183,8 +207,9 @@ def _metadata(path: Path, f) -> dict:
     except AAEError as e:
         raise AAEError(f"{path}: {e}") from None
     if meta.get("kind") != config.model.kind:
-        raise AAEError(f"{path}: metadata kind {shorten(meta.get('kind'))} disagrees with its config "
-                       f"({config.model.kind!r})")
+        raise AAEError(
+            f"{path}: metadata kind {shorten(meta.get('kind'))} disagrees with its config ({config.model.kind!r})"
+        )
     try:
         _check_fields(meta, config)
     except AAEError as e:
@@ -223,8 +248,9 @@ def _check_fields(meta: dict, config: RunConfig) -> None:
     step = meta.get("step")
     if not (isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= MAX_STEP):
         raise AAEError(f"step={shorten(step)}: must be an integer between 0 and {MAX_STEP}")
-    if not (isinstance(config.dataset, str) and 0 < len(config.dataset) <= MAX_DATASET_NAME
-            and config.dataset.isprintable()):
+    if not (
+        isinstance(config.dataset, str) and 0 < len(config.dataset) <= MAX_DATASET_NAME and config.dataset.isprintable()
+    ):
         raise AAEError(f"dataset={shorten(config.dataset)}: must be 1-{MAX_DATASET_NAME} printable characters")
     if meta.get("dataset") != config.dataset:
         raise AAEError(f"dataset={shorten(meta.get('dataset'))}: disagrees with its config ({shorten(config.dataset)})")
@@ -233,18 +259,31 @@ def _check_fields(meta: dict, config: RunConfig) -> None:
     if meta.get("prior") != config.prior.params():
         raise AAEError(f"prior={shorten(meta.get('prior'))}: disagrees with its config ({config.prior.params()})")
     metrics = meta.get("metrics", {})
-    if not (isinstance(metrics, dict) and len(metrics) <= MAX_METRICS and all(
-            isinstance(k, str) and len(k) <= 64 and (v is None or _number(v) or _numbers(v)) for k, v in metrics.items())):
-        raise AAEError(f"metrics={shorten(metrics)}: must map at most {MAX_METRICS} names to numbers, null or "
-                       f"lists of at most {MAX_PARTS} numbers (per-component shares)")
+    if not (
+        isinstance(metrics, dict)
+        and len(metrics) <= MAX_METRICS
+        and all(
+            isinstance(k, str) and len(k) <= 64 and (v is None or _number(v) or _numbers(v)) for k, v in metrics.items()
+        )
+    ):
+        raise AAEError(
+            f"metrics={shorten(metrics)}: must map at most {MAX_METRICS} names to numbers, null or "
+            f"lists of at most {MAX_PARTS} numbers (per-component shares)"
+        )
     history = meta.get("history", {})
     lengths = {len(v) for v in history.values() if isinstance(v, list)} if isinstance(history, dict) else set()
-    if not (isinstance(history, dict) and all(isinstance(k, str) and isinstance(v, list) for k, v in history.items())
-            and len(lengths) <= 1 and max(lengths, default=0) <= MAX_HISTORY
-            and all(x is None or _number(x) for v in history.values() for x in v)
-            and (not history or "step" in history)):
-        raise AAEError(f"history={shorten(history)}: must map names to equally long lists (at most {MAX_HISTORY}) "
-                       f"of numbers or null, with 'step' among them")
+    if not (
+        isinstance(history, dict)
+        and all(isinstance(k, str) and isinstance(v, list) for k, v in history.items())
+        and len(lengths) <= 1
+        and max(lengths, default=0) <= MAX_HISTORY
+        and all(x is None or _number(x) for v in history.values() for x in v)
+        and (not history or "step" in history)
+    ):
+        raise AAEError(
+            f"history={shorten(history)}: must map names to equally long lists (at most {MAX_HISTORY}) "
+            f"of numbers or null, with 'step' among them"
+        )
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
@@ -259,7 +298,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
             names = set(f.keys())
             if names != set(expected):
                 missing, unknown = sorted(set(expected) - names), sorted(names - set(expected))
-                raise AAEError(f"{path}: tensors do not match the config (missing {missing[:3]}, unexpected {unknown[:3]})")
+                raise AAEError(
+                    f"{path}: tensors do not match the config (missing {missing[:3]}, unexpected {unknown[:3]})"
+                )
             state = {}
             for k, want in expected.items():
                 got = f.get_slice(k).get_shape()

@@ -24,8 +24,13 @@ def train(args: argparse.Namespace) -> int:
 
     run = TrainingRun(args)
     unit, total = run.unit, run.total
-    with tqdm(total=total, unit=unit, disable=args.quiet, file=sys.stderr,
-              bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}<{remaining}{postfix}]") as bar:
+    with tqdm(
+        total=total,
+        unit=unit,
+        disable=args.quiet,
+        file=sys.stderr,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}<{remaining}{postfix}]",
+    ) as bar:
         start = time.perf_counter()
 
         def progress(t: Trainer) -> None:
@@ -39,8 +44,10 @@ def train(args: argparse.Namespace) -> int:
         bar.n = total
     path, metrics = run.save()
     trainer = run.trainer
-    print(f"trained {args.model} on {run.data.name} with a {args.prior} prior: {trainer.step_count} steps "
-          f"({trainer.snapshot().epoch:.1f} epochs) in {run.seconds:.1f} s on {trainer.device}")
+    print(
+        f"trained {args.model} on {run.data.name} with a {args.prior} prior: {trainer.step_count} steps "
+        f"({trainer.snapshot().epoch:.1f} epochs) in {run.seconds:.1f} s on {trainer.device}"
+    )
     print(format_metrics(metrics))
     print(f"saved {path}")
     return 0
@@ -49,8 +56,10 @@ def train(args: argparse.Namespace) -> int:
 def format_metrics(metrics: dict) -> str:
     """An aligned two-column table."""
     width = max(map(len, metrics))
-    return "\n".join(f"  {k:<{width}}  {'n/a' if v is None else f'{v:.4f}' if isinstance(v, float) else v}"
-                     for k, v in metrics.items())
+    return "\n".join(
+        f"  {k:<{width}}  {'n/a' if v is None else f'{v:.4f}' if isinstance(v, float) else v}"
+        for k, v in metrics.items()
+    )
 
 
 def _eval_parser() -> argparse.ArgumentParser:
@@ -69,7 +78,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['checkpoint']}: {result['model']} / {result['prior']} prior / {result['dataset']} / step {result['step']}")
+        print(
+            f"{result['checkpoint']}: {result['model']} / {result['prior']} prior / {result['dataset']} / step {result['step']}"
+        )
         print(format_metrics({k: result[k] for k in result if k not in CHECKPOINT_FIELDS}))
     return 0
 
@@ -82,7 +93,7 @@ def _run(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace]
     except AAEError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OSError as e:   # a destination that went bad during the run: one line naming the path
+    except OSError as e:  # a destination that went bad during the run: one line naming the path
         where = f"{e.filename}: " if e.filename else ""
         print(f"{parser.prog}: error: {where}{e.strerror or e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -93,6 +104,7 @@ def _run(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace]
 
 def train_main(argv: list[str] | None = None) -> int:
     from .runs import train_parser
+
     return _run(train_parser(), train, argv)
 
 
@@ -102,16 +114,19 @@ def eval_main(argv: list[str] | None = None) -> int:
 
 def bench_main(argv: list[str] | None = None) -> int:
     from . import bench
+
     return _run(bench.parser(), bench.run, argv)
 
 
 def report_main(argv: list[str] | None = None) -> int:
     from . import report
+
     return _run(report.parser(), report.run, argv)
 
 
 def sweep_main(argv: list[str] | None = None) -> int:
     from . import sweep
+
     return _run(sweep.parser(), sweep.run, argv)
 
 

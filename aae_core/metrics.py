@@ -20,14 +20,20 @@ from .data import Dataset
 from .models import AutoEncoderBase
 from .priors import MixturePrior, Prior, SwissRollPrior, make_prior
 
-MAX_POINTS = 2000     # codes and prior samples compared; MMD and the k-NN radii are quadratic in this
-NEAREST_K = 5         # Naeem et al. (2020) recommend k = 5 for coverage and density
-FLOOR_DRAWS = 5       # independent prior-vs-prior draws behind each floor
-N_DECODED = 2000      # decoded prior samples whose digits the pixel classifier counts
+MAX_POINTS = 2000  # codes and prior samples compared; MMD and the k-NN radii are quadratic in this
+NEAREST_K = 5  # Naeem et al. (2020) recommend k = 5 for coverage and density
+FLOOR_DRAWS = 5  # independent prior-vs-prior draws behind each floor
+N_DECODED = 2000  # decoded prior samples whose digits the pixel classifier counts
 # Measures of how well codes match the prior, with the direction that is better. Each has a floor.
 # The headline metrics and which way is better: the one table the CLI, the app and the report read it from.
-METRIC_DIRECTIONS = {"reconstruction_mse": "lower", "knn_accuracy": "higher", "prior_mmd": "lower",
-                     "prior_swd": "lower", "prior_coverage": "higher", "prior_density": "closer to 1"}
+METRIC_DIRECTIONS = {
+    "reconstruction_mse": "lower",
+    "knn_accuracy": "higher",
+    "prior_mmd": "lower",
+    "prior_swd": "lower",
+    "prior_coverage": "higher",
+    "prior_density": "closer to 1",
+}
 METRIC_KEYS = tuple(METRIC_DIRECTIONS)
 # The ones that compare codes with the prior: each has a floor.
 PRIOR_MEASURES = {k: v for k, v in METRIC_DIRECTIONS.items() if k.startswith("prior_")}
@@ -61,15 +67,19 @@ def coverage_density(real: np.ndarray, fake: np.ndarray, k: int = NEAREST_K) -> 
     r, f = torch.as_tensor(real, dtype=torch.float64), torch.as_tensor(fake, dtype=torch.float64)
     if len(r) <= k or len(f) == 0:
         raise AAEError(f"coverage: needs more than k={k} prior samples and at least one code")
-    radii = torch.cdist(r, r).kthvalue(k + 1, dim=1).values      # k + 1: each point is its own nearest neighbour
-    inside = torch.cdist(r, f) < radii[:, None]                    # (real, fake)
+    radii = torch.cdist(r, r).kthvalue(k + 1, dim=1).values  # k + 1: each point is its own nearest neighbour
+    inside = torch.cdist(r, f) < radii[:, None]  # (real, fake)
     return float(inside.any(1).double().mean()), float(inside.sum().item() / (k * len(f)))
 
 
 def _prior_measures(codes: np.ndarray, samples: np.ndarray, scales: np.ndarray, seed: int) -> dict[str, float]:
     cov, dens = coverage_density(samples, codes)
-    return {"prior_mmd": mmd2(codes, samples, scales), "prior_swd": sliced_wasserstein(codes, samples, seed=seed),
-            "prior_coverage": cov, "prior_density": dens}
+    return {
+        "prior_mmd": mmd2(codes, samples, scales),
+        "prior_swd": sliced_wasserstein(codes, samples, seed=seed),
+        "prior_coverage": cov,
+        "prior_density": dens,
+    }
 
 
 def _bandwidths(prior: Prior, seed: int) -> np.ndarray:
@@ -86,10 +96,14 @@ def _sample(prior: Prior, n: int, seed: int) -> np.ndarray:
 def _floor_cached(config: PriorConfig, n: int, seed: int) -> tuple[tuple[str, float, float], ...]:
     prior = make_prior(config)
     scales = _bandwidths(prior, seed)
-    draws = [_prior_measures(_sample(prior, n, 1000 + 2 * i + seed), _sample(prior, n, 1001 + 2 * i + seed), scales, seed)
-             for i in range(FLOOR_DRAWS)]
-    return tuple((key, float(np.mean([d[key] for d in draws])), float(np.std([d[key] for d in draws], ddof=1)))
-                 for key in PRIOR_MEASURES)
+    draws = [
+        _prior_measures(_sample(prior, n, 1000 + 2 * i + seed), _sample(prior, n, 1001 + 2 * i + seed), scales, seed)
+        for i in range(FLOOR_DRAWS)
+    ]
+    return tuple(
+        (key, float(np.mean([d[key] for d in draws])), float(np.std([d[key] for d in draws], ddof=1)))
+        for key in PRIOR_MEASURES
+    )
 
 
 def prior_floor(prior: Prior, n: int, seed: int = 0) -> dict[str, tuple[float, float]]:
@@ -132,8 +146,10 @@ def shape_diagnostics(codes: np.ndarray, prior: Prior) -> dict[str, float | list
     the codes' median and 90th-percentile distance to the swiss roll, in units of the gap between its turns."""
     if isinstance(prior, MixturePrior):
         shares = component_shares(codes, prior)
-        return {"component_shares": [round(float(s), 4) for s in shares],
-                "component_share_max_dev": float(np.abs(shares - 1 / prior.n_classes).max())}
+        return {
+            "component_shares": [round(float(s), 4) for s in shares],
+            "component_share_max_dev": float(np.abs(shares - 1 / prior.n_classes).max()),
+        }
     if isinstance(prior, SwissRollPrior):
         d = roll_distance(codes, prior)
         return {"roll_distance_median": float(np.median(d)), "roll_distance_p90": float(np.percentile(d, 90))}
@@ -142,7 +158,8 @@ def shape_diagnostics(codes: np.ndarray, prior: Prior) -> dict[str, float | list
 
 def knn_accuracy(train_codes: np.ndarray, train_y: np.ndarray, test_codes: np.ndarray, test_y: np.ndarray) -> float:
     """5-NN accuracy of test codes classified from train codes: how much class structure the codes keep."""
-    from sklearn.neighbors import KNeighborsClassifier   # imported here: scikit-learn adds ~1 s to the app's first page
+    from sklearn.neighbors import KNeighborsClassifier  # imported here: scikit-learn adds ~1 s to the app's first page
+
     return float(KNeighborsClassifier(n_neighbors=5).fit(train_codes, train_y).score(test_codes, test_y))
 
 
@@ -150,6 +167,7 @@ def pixel_classify(data: Dataset, images: np.ndarray) -> np.ndarray:
     """Labels for images (N, D) from a 5-NN classifier on the training split's pixels (0.9 accuracy on
     mnist5k's held-out images): the judge of which digit a decoded prior sample shows."""
     from sklearn.neighbors import KNeighborsClassifier
+
     x, y = data.x_train.cpu().numpy(), data.y_train.cpu().numpy()
     return KNeighborsClassifier(n_neighbors=5).fit(x, y).predict(images.reshape(len(images), -1))
 
@@ -173,15 +191,22 @@ def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0)
     device = next(model.parameters()).device
 
     def codes_of(x: torch.Tensor) -> np.ndarray:
-        return torch.cat([model.encode(x[i:i + 2000].to(device)) for i in range(0, len(x), 2000)]).cpu().numpy()
+        return torch.cat([model.encode(x[i : i + 2000].to(device)) for i in range(0, len(x), 2000)]).cpu().numpy()
 
     test_codes = codes_of(data.x_test)
-    recon = torch.cat([model.decode(model.encode(data.x_test[i:i + 2000].to(device))).cpu()
-                       for i in range(0, len(data.x_test), 2000)])
+    recon = torch.cat(
+        [
+            model.decode(model.encode(data.x_test[i : i + 2000].to(device))).cpu()
+            for i in range(0, len(data.x_test), 2000)
+        ]
+    )
     out: dict = {"reconstruction_mse": float((recon - data.x_test.cpu()).pow(2).mean())}
     labelled = data.y_train is not None
-    out["knn_accuracy"] = knn_accuracy(codes_of(data.x_train), data.y_train.cpu().numpy(), test_codes,
-                                       data.y_test.cpu().numpy()) if labelled else None
+    out["knn_accuracy"] = (
+        knn_accuracy(codes_of(data.x_train), data.y_train.cpu().numpy(), test_codes, data.y_test.cpu().numpy())
+        if labelled
+        else None
+    )
     if not np.isfinite(test_codes).all():
         return {**out, **dict.fromkeys(PRIOR_MEASURES, float("nan"))}
     out.update(prior_match(test_codes, prior, seed))
@@ -195,7 +220,7 @@ def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0)
 
 # ---- Parzen-window log-likelihood (the paper's Table 1 protocol) ------------------------------------------
 
-PARZEN_SIGMAS = np.geomspace(0.02, 1.0, 50)   # window widths searched, in pixel units (intensities in [0, 1])
+PARZEN_SIGMAS = np.geomspace(0.02, 1.0, 50)  # window widths searched, in pixel units (intensities in [0, 1])
 
 
 def _parzen(samples: np.ndarray, points: np.ndarray, sigmas: np.ndarray, chunk: int = 1000) -> np.ndarray:
@@ -207,7 +232,7 @@ def _parzen(samples: np.ndarray, points: np.ndarray, sigmas: np.ndarray, chunk: 
     inv = torch.as_tensor(0.5 / np.asarray(sigmas, dtype=np.float64) ** 2)
     out = []
     for i in range(0, len(points), chunk):
-        x = torch.as_tensor(points[i:i + chunk], dtype=torch.float64)
+        x = torch.as_tensor(points[i : i + chunk], dtype=torch.float64)
         sq = (x.pow(2).sum(1, keepdim=True) + s_sq - 2 * x @ s.T).clamp_min_(0)
         out.append(torch.stack([torch.logsumexp(-sq * c, 1) for c in inv]))
     d = s.shape[1]

@@ -32,7 +32,7 @@ class AutoEncoderBase(nn.Module):
         self.config = config.validate()
         c = config
         self.encoder = mlp([c.input_dim, *c.hidden, encoder_out])
-        self.decoder = mlp([c.latent_dim, *reversed(c.hidden), c.input_dim])   # outputs logits
+        self.decoder = mlp([c.latent_dim, *reversed(c.hidden), c.input_dim])  # outputs logits
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The code of each row of x: deterministic (the VAE's posterior mean)."""
@@ -49,7 +49,7 @@ class AAE(AutoEncoderBase):
     def __init__(self, config: ModelConfig):
         super().__init__(config, config.latent_dim)
         extra = config.n_label_classes + 1 if config.n_label_classes else 0
-        self.discriminator = mlp([config.latent_dim + extra, *config.disc_hidden, 1])   # outputs a logit
+        self.discriminator = mlp([config.latent_dim + extra, *config.disc_hidden, 1])  # outputs a logit
 
     def encode(self, x):
         return self.encoder(x)

@@ -20,7 +20,7 @@ class Prior:
     """Base class: `sample(n, labels)` draws codes; labels pick each row's component or segment (Fig. 4)."""
 
     dim: int
-    n_classes: int = 0            # how many label-conditioned parts the prior has (0: none)
+    n_classes: int = 0  # how many label-conditioned parts the prior has (0: none)
     exact_density: bool = True
     density_note: str = "exact closed-form density"
 
@@ -28,7 +28,9 @@ class Prior:
         self.config = config.validate()
         self.dim = config.dim
 
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """n codes of shape (n, dim); with `labels` (n,), row i comes from part labels[i]."""
         if labels is not None:
             if self.n_classes == 0:
@@ -71,9 +73,10 @@ class MixturePrior(Prior):
         c = config
         self.n_classes = c.n_components
         theta = 2 * math.pi * torch.arange(c.n_components, dtype=torch.float32) / c.n_components
-        self.means = c.radius * torch.stack([theta.cos(), theta.sin()], 1)           # (K, 2)
-        self.rot = torch.stack([torch.stack([theta.cos(), -theta.sin()], 1),
-                                torch.stack([theta.sin(), theta.cos()], 1)], 1)      # (K, 2, 2): R_k
+        self.means = c.radius * torch.stack([theta.cos(), theta.sin()], 1)  # (K, 2)
+        self.rot = torch.stack(
+            [torch.stack([theta.cos(), -theta.sin()], 1), torch.stack([theta.sin(), theta.cos()], 1)], 1
+        )  # (K, 2, 2): R_k
         self.scales = torch.tensor([c.radial_std, c.tangential_std])
 
     def _sample(self, n, labels, generator):
@@ -87,8 +90,8 @@ class MixturePrior(Prior):
 
     def component_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log N_k(z) for every row and component: shape (n, K)."""
-        d = z[:, None, :2] - self.means.to(z)                     # (n, K, 2)
-        ab = torch.einsum("kji,nkj->nki", self.rot.to(z), d)      # rotate back: R_k^T d
+        d = z[:, None, :2] - self.means.to(z)  # (n, K, 2)
+        ab = torch.einsum("kji,nkj->nki", self.rot.to(z), d)  # rotate back: R_k^T d
         scales = self.scales.to(z)
         lp = -0.5 * (ab / scales).pow(2).sum(-1) - scales.log().sum() - LOG_2PI
         if self.dim > 2:
@@ -119,9 +122,11 @@ class SwissRollPrior(Prior):
         self.n_classes = config.n_segments
         self.turn_gap = config.roll_radius / 2
         self.blur = self.BLUR_GAPS * self.turn_gap
-        self.density_note = (f"approximate: the roll blurred by N(0, {self.blur:g}² I), a quarter of the gap between "
-                             f"its turns, as an equal-weight mixture of {self.N_ANCHORS} Gaussians along it (the roll "
-                             "itself has no density)")
+        self.density_note = (
+            f"approximate: the roll blurred by N(0, {self.blur:g}² I), a quarter of the gap between "
+            f"its turns, as an equal-weight mixture of {self.N_ANCHORS} Gaussians along it (the roll "
+            "itself has no density)"
+        )
         self.anchors = self.roll((torch.arange(self.N_ANCHORS, dtype=torch.float32) + 0.5) / self.N_ANCHORS)
 
     def roll(self, u: torch.Tensor) -> torch.Tensor:

@@ -23,11 +23,11 @@ from .priors import GaussianPrior, make_prior
 class ReferenceLoop:
     """The paper's training loop, one minibatch at a time, with nothing shared between phases."""
 
-    stale_codes = False   # True: a deliberately wrong variant (the tests show their comparison catches it)
+    stale_codes = False  # True: a deliberately wrong variant (the tests show their comparison catches it)
 
     def __init__(self, config: RunConfig, data: Dataset, model: AutoEncoderBase):
         t, seed = config.train, config.train.seed
-        self.config, self.data, self.model = config, data, copy.deepcopy(model)   # trains its own copy
+        self.config, self.data, self.model = config, data, copy.deepcopy(model)  # trains its own copy
         self.prior = make_prior(config.prior)
         self.gen = torch.Generator().manual_seed(seed)
         self.prior_gen = torch.Generator().manual_seed(seed + 2)
@@ -35,8 +35,7 @@ class ReferenceLoop:
         self.labelled = torch.rand(n, generator=torch.Generator().manual_seed(seed + 1)) < (t.label_fraction or 0.0)
         self.perm, self.pos = torch.randperm(n, generator=self.gen), 0
         m = self.model
-        self.opt_ae = torch.optim.Adam([*m.encoder.parameters(), *m.decoder.parameters()], lr=t.lr_recon,
-                                       foreach=False)
+        self.opt_ae = torch.optim.Adam([*m.encoder.parameters(), *m.decoder.parameters()], lr=t.lr_recon, foreach=False)
         if config.model.kind == "aae":
             self.opt_d = torch.optim.Adam(m.discriminator.parameters(), lr=t.lr_disc, betas=(0.5, 0.999), foreach=False)
             self.opt_g = torch.optim.Adam(m.encoder.parameters(), lr=t.lr_gen, betas=(0.5, 0.999), foreach=False)
@@ -49,7 +48,7 @@ class ReferenceLoop:
         b = self.config.train.batch_size
         if self.pos + b > len(self.perm):
             self.perm, self.pos = torch.randperm(len(self.perm), generator=self.gen), 0
-        idx = self.perm[self.pos:self.pos + b]
+        idx = self.perm[self.pos : self.pos + b]
         self.pos += b
         return self.data.x_train[idx], idx
 
@@ -64,7 +63,7 @@ class ReferenceLoop:
 
     def aae_step(self, phase: str) -> None:
         m, (x, idx) = self.model, self.batch()
-        stale = m.encoder(x).detach() if self.stale_codes else None   # codes before the reconstruction update
+        stale = m.encoder(x).detach() if self.stale_codes else None  # codes before the reconstruction update
         if phase in ("full", "recon"):
             loss = self.recon_loss(x, m.decoder(m.encoder(x)))
             self.opt_ae.zero_grad()
@@ -81,8 +80,10 @@ class ReferenceLoop:
             z_real = self.prior.sample(len(x), labels, self.prior_gen)
             z_fake = stale if self.stale_codes else m.encoder(x).detach()
             real, fake = m.discriminator(self.d_input(z_real, onehot)), m.discriminator(self.d_input(z_fake, onehot))
-            loss = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-                          + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+            loss = 0.5 * (
+                F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+            )
             self.opt_d.zero_grad()
             loss.backward()
             self.opt_d.step()
@@ -91,7 +92,7 @@ class ReferenceLoop:
             loss = F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
             self.opt_g.zero_grad()
             loss.backward()
-            self.opt_g.step()   # the discriminator's gradients from this loss are never applied
+            self.opt_g.step()  # the discriminator's gradients from this loss are never applied
 
     def vae_step(self) -> None:
         m, (x, _) = self.model, self.batch()

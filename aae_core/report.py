@@ -32,7 +32,7 @@ from .priors import GaussianPrior, MixturePrior, Prior, SwissRollPrior, make_pri
 from .report_doc import Inputs, demo_title, write
 from .untrusted import check_output_dir
 
-LABEL_FRACTION = 0.2   # the paper's Fig. 4a: 10K of 50K training images labelled
+LABEL_FRACTION = 0.2  # the paper's Fig. 4a: 10K of 50K training images labelled
 DEMO_DATASET = "mnist5k"
 # The 2-D models: name -> (model, prior, label-conditioned). The first eight are the explorer's demos;
 # the plain autoencoder is the baseline with no regularizer (its "prior" only scores its codes).
@@ -48,7 +48,7 @@ DEMO_RUNS = {
     "ae-gaussian": ("ae", "gaussian", False),
 }
 SHIPPED = tuple(name for name in DEMO_RUNS if not name.startswith("ae-"))
-PARZEN_DIM, PARZEN_STD = 8, 5.0   # Appendix A's likelihood model: an 8-D Gaussian prior of std 5
+PARZEN_DIM, PARZEN_STD = 8, 5.0  # Appendix A's likelihood model: an 8-D Gaussian prior of std 5
 
 
 @dataclass(frozen=True)
@@ -67,22 +67,39 @@ class Budget:
 
     seeds: int
     demo_epochs: float
-    mnist5k_parzen: tuple[str, float]     # (size preset, epochs)
+    mnist5k_parzen: tuple[str, float]  # (size preset, epochs)
     fashion_parzen: tuple[str, float]
-    parzen_samples: int                   # decoded prior samples the Parzen window sits on (the paper: 10K)
-    max_validation: int                   # held-out training images sigma is chosen on
-    max_test: int | None                  # test images scored (None: the whole test split)
+    parzen_samples: int  # decoded prior samples the Parzen window sits on (the paper: 10K)
+    max_validation: int  # held-out training images sigma is chosen on
+    max_test: int | None  # test images scored (None: the whole test split)
 
 
-FULL = Budget(seeds=3, demo_epochs=TrainConfig.epochs, mnist5k_parzen=("paper", 100), fashion_parzen=("explorer", 50),
-              parzen_samples=10_000, max_validation=2000, max_test=None)
-QUICK = Budget(seeds=2, demo_epochs=2, mnist5k_parzen=("explorer", 2), fashion_parzen=("explorer", 0.05),
-               parzen_samples=1000, max_validation=300, max_test=500)
+FULL = Budget(
+    seeds=3,
+    demo_epochs=TrainConfig.epochs,
+    mnist5k_parzen=("paper", 100),
+    fashion_parzen=("explorer", 50),
+    parzen_samples=10_000,
+    max_validation=2000,
+    max_test=None,
+)
+QUICK = Budget(
+    seeds=2,
+    demo_epochs=2,
+    mnist5k_parzen=("explorer", 2),
+    fashion_parzen=("explorer", 0.05),
+    parzen_samples=1000,
+    max_validation=300,
+    max_test=500,
+)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aae-report", description="Reproduce the paper's Fig. 2, 4, 5 and Table 1 "
-                                "analogues over several seeds and write a markdown report with its figures.")
+    p = argparse.ArgumentParser(
+        prog="aae-report",
+        description="Reproduce the paper's Fig. 2, 4, 5 and Table 1 "
+        "analogues over several seeds and write a markdown report with its figures.",
+    )
     p.add_argument("--out", default="docs", help="folder for report.md and its PNG figures (default: docs)")
     p.add_argument("--quick", action="store_true", help="tiny budgets: every section in a few minutes (for CI)")
     p.add_argument("--checkpoints", metavar="DIR", help="also save the first seed's eight 2-D demo models here")
@@ -104,13 +121,14 @@ def command_line(args: argparse.Namespace) -> str:
 
 # ---- the report's own measures ---------------------------------------------------------------------------
 
+
 def mode_mass(codes: np.ndarray, prior: Prior) -> float | None:
     """Fraction of 2-D codes within one standard deviation (Mahalanobis distance < 1) of a mode centre:
     the origin of a Gaussian, or a mixture component's mean in its own rotated frame. None for the swiss roll,
     which has no modes. Compared with the prior's own value, it shows whether codes over-weight the modes."""
     z = torch.as_tensor(codes[:, :2], dtype=torch.float32)
     if isinstance(prior, GaussianPrior):
-        dist2 = z.pow(2).sum(1) / prior.config.std ** 2
+        dist2 = z.pow(2).sum(1) / prior.config.std**2
     elif isinstance(prior, MixturePrior):
         # component_log_prob in 2-D is -d^2/2 - log(scales).sum() - log(2 pi); undo the constants.
         lp = prior.component_log_prob(z)
@@ -134,9 +152,14 @@ def part_of(codes: np.ndarray, prior: Prior) -> np.ndarray:
 def pca_knn(data: Dataset) -> float:
     """5-NN accuracy of the held-out images projected to 2-D by a PCA of the training images: the linear baseline."""
     from sklearn.decomposition import PCA
+
     pca = PCA(n_components=2, random_state=0).fit(data.x_train.numpy())
-    return knn_accuracy(pca.transform(data.x_train.numpy()), data.y_train.numpy(), pca.transform(data.x_test.numpy()),
-                        data.y_test.numpy())
+    return knn_accuracy(
+        pca.transform(data.x_train.numpy()),
+        data.y_train.numpy(),
+        pca.transform(data.x_test.numpy()),
+        data.y_test.numpy(),
+    )
 
 
 def round_to_half(model: AAE | VAE | PlainAE) -> None:
@@ -146,20 +169,31 @@ def round_to_half(model: AAE | VAE | PlainAE) -> None:
 
 # ---- one run each, in a worker process -------------------------------------------------------------------
 
+
 def _trainer(config, data: Dataset, device: str):
-    from .training import Trainer   # here: each worker builds its own
-    torch.set_num_threads(1)        # runs share the cores: one thread each beats two runs fighting over two
+    from .training import Trainer  # here: each worker builds its own
+
+    torch.set_num_threads(1)  # runs share the cores: one thread each beats two runs fighting over two
     return Trainer(config, data, device=device, publish_every_s=math.inf)
 
 
 def demo_run(name: str, seed: int, epochs: float, device: str) -> dict:
     """Train, round to float16 and evaluate one 2-D model: its metrics, codes, weights and history."""
     from .checkpoints import short_history
+
     kind, prior, conditioned = DEMO_RUNS[name]
-    data = load_dataset(DEMO_DATASET, seed=0)   # one split for every seed: seeds vary the model, not the test set
-    config = build_run_config(model=kind, prior=prior, dataset=DEMO_DATASET, input_dim=data.input_dim,
-                              n_classes=data.n_classes, label_conditioned=conditioned, label_fraction=LABEL_FRACTION,
-                              seed=seed, epochs=epochs)
+    data = load_dataset(DEMO_DATASET, seed=0)  # one split for every seed: seeds vary the model, not the test set
+    config = build_run_config(
+        model=kind,
+        prior=prior,
+        dataset=DEMO_DATASET,
+        input_dim=data.input_dim,
+        n_classes=data.n_classes,
+        label_conditioned=conditioned,
+        label_fraction=LABEL_FRACTION,
+        seed=seed,
+        epochs=epochs,
+    )
     trainer = _trainer(config, data, device)
     start = time.perf_counter()
     trainer.run(epochs=epochs)
@@ -169,14 +203,29 @@ def demo_run(name: str, seed: int, epochs: float, device: str) -> dict:
     codes = trainer.encode(trainer.data.x_test)
     labels = data.y_test.numpy()
     ref = trainer.prior.sample(100_000, generator=torch.Generator().manual_seed(seed)).numpy()
-    extra = {"mode_mass": mode_mass(codes, trainer.prior), "prior_mode_mass": mode_mass(ref, trainer.prior),
-             "own_part": float((part_of(codes, trainer.prior) == labels).mean()) if conditioned else None,
-             "code_std": float(codes.std(0).mean())}
-    return {"name": name, "kind": kind, "prior": prior, "conditioned": conditioned, "n_train": data.x_train.shape[0],
-            "seed": seed, "config": config, "metrics": metrics, "extra": extra, "codes": codes,
-            "labels": labels, "seconds": seconds, "steps": trainer.step_count,
-            "state": {k: v.cpu() for k, v in trainer.model.state_dict().items()},
-            "history": short_history(trainer.snapshot().history)}
+    extra = {
+        "mode_mass": mode_mass(codes, trainer.prior),
+        "prior_mode_mass": mode_mass(ref, trainer.prior),
+        "own_part": float((part_of(codes, trainer.prior) == labels).mean()) if conditioned else None,
+        "code_std": float(codes.std(0).mean()),
+    }
+    return {
+        "name": name,
+        "kind": kind,
+        "prior": prior,
+        "conditioned": conditioned,
+        "n_train": data.x_train.shape[0],
+        "seed": seed,
+        "config": config,
+        "metrics": metrics,
+        "extra": extra,
+        "codes": codes,
+        "labels": labels,
+        "seconds": seconds,
+        "steps": trainer.step_count,
+        "state": {k: v.cpu() for k, v in trainer.model.state_dict().items()},
+        "history": short_history(trainer.snapshot().history),
+    }
 
 
 def parzen_run(spec: ParzenSpec, kind: str, seed: int, budget: Budget, device: str, mnist_dir: str | None) -> dict:
@@ -185,13 +234,29 @@ def parzen_run(spec: ParzenSpec, kind: str, seed: int, budget: Budget, device: s
     and how well the model's codes match its prior (a Parzen score means little if they do not)."""
     data = load_dataset(mnist_dir if spec.source == "mnist-dir" else spec.source, seed=0)
     n_val = min(budget.max_validation, data.x_train.shape[0] // 10)
-    train = Dataset(data.name, data.x_train[:-n_val], data.y_train[:-n_val] if data.y_train is not None else None,
-                    data.x_test, data.y_test, data.image_shape, data.n_classes)
+    train = Dataset(
+        data.name,
+        data.x_train[:-n_val],
+        data.y_train[:-n_val] if data.y_train is not None else None,
+        data.x_test,
+        data.y_test,
+        data.image_shape,
+        data.n_classes,
+    )
     validation = data.x_train[-n_val:].numpy()
-    test = data.x_test[:budget.max_test].numpy()
-    config = build_run_config(model=kind, prior="gaussian", dataset=data.name, latent_dim=PARZEN_DIM, size=spec.size,
-                              input_dim=data.input_dim, n_classes=data.n_classes, seed=seed, epochs=spec.epochs,
-                              prior_params={"std": PARZEN_STD})
+    test = data.x_test[: budget.max_test].numpy()
+    config = build_run_config(
+        model=kind,
+        prior="gaussian",
+        dataset=data.name,
+        latent_dim=PARZEN_DIM,
+        size=spec.size,
+        input_dim=data.input_dim,
+        n_classes=data.n_classes,
+        seed=seed,
+        epochs=spec.epochs,
+        prior_params={"std": PARZEN_STD},
+    )
     trainer = _trainer(config, train, device)
     start = time.perf_counter()
     trainer.run(epochs=spec.epochs)
@@ -202,11 +267,23 @@ def parzen_run(spec: ParzenSpec, kind: str, seed: int, budget: Budget, device: s
     ll = parzen_log_likelihood(samples, test, sigma)
     metrics = evaluate(trainer.model, trainer.prior, trainer.data, seed=seed)
     codes = trainer.encode(trainer.data.x_test)
-    row = {"dataset": spec.label, "model": kind.upper(), "seed": seed, "hidden": "-".join(map(str, config.model.hidden)),
-           "n_train": train.x_train.shape[0], "epochs": spec.epochs, "n_val": n_val, "n_test": len(test),
-           "sigma": sigma, "mean": float(ll.mean()), "se": float(ll.std(ddof=1) / math.sqrt(len(ll))),
-           "prior_mmd_ratio": metrics["prior_mmd_ratio"], "prior_coverage": metrics["prior_coverage"],
-           "code_std_ratio": float(codes.std(0).mean() / PARZEN_STD), "seconds": seconds}
+    row = {
+        "dataset": spec.label,
+        "model": kind.upper(),
+        "seed": seed,
+        "hidden": "-".join(map(str, config.model.hidden)),
+        "n_train": train.x_train.shape[0],
+        "epochs": spec.epochs,
+        "n_val": n_val,
+        "n_test": len(test),
+        "sigma": sigma,
+        "mean": float(ll.mean()),
+        "se": float(ll.std(ddof=1) / math.sqrt(len(ll))),
+        "prior_mmd_ratio": metrics["prior_mmd_ratio"],
+        "prior_coverage": metrics["prior_coverage"],
+        "code_std_ratio": float(codes.std(0).mean() / PARZEN_STD),
+        "seconds": seconds,
+    }
     if kind == "aae" and spec.source == DEMO_DATASET and seed == 0:
         # Fig. 5 analogue: samples beside their nearest training images (are they copies?).
         picks = samples[:10]
@@ -221,6 +298,7 @@ def _call(job: tuple) -> dict:
 
 
 # ---- the whole report ------------------------------------------------------------------------------------
+
 
 def parzen_specs(args: argparse.Namespace, budget: Budget) -> tuple[list[ParzenSpec], list[str]]:
     """The datasets of the Parzen table, checked up front so a bad --mnist-dir fails before any training,
@@ -239,21 +317,25 @@ def parzen_specs(args: argparse.Namespace, budget: Budget) -> tuple[list[ParzenS
 
 
 def run(args: argparse.Namespace) -> int:
-    from .checkpoints import path_for, save_checkpoint   # here: `aae-report --help` needs neither
+    from .checkpoints import path_for, save_checkpoint  # here: `aae-report --help` needs neither
 
     start = time.perf_counter()
     budget = QUICK if args.quick else FULL
     if not 1 <= args.workers <= 64:
         raise AAEError(f"--workers={args.workers}: must be between 1 and 64")
-    specs, notes = parzen_specs(args, budget)   # first: a bad --mnist-dir fails before anything is written
+    specs, notes = parzen_specs(args, budget)  # first: a bad --mnist-dir fails before anything is written
     out = check_output_dir(args.out, "--out")
     if args.checkpoints:
         check_output_dir(args.checkpoints, "--checkpoints")
     out.mkdir(parents=True, exist_ok=True)
     seeds = [args.seed + i for i in range(budget.seeds)]
     jobs = [(demo_run, (name, s, budget.demo_epochs, args.device)) for s in seeds for name in DEMO_RUNS]
-    jobs += [(parzen_run, (spec, kind, s, budget, args.device, args.mnist_dir))
-             for spec in specs for kind in ("aae", "vae") for s in seeds]
+    jobs += [
+        (parzen_run, (spec, kind, s, budget, args.device, args.mnist_dir))
+        for spec in specs
+        for kind in ("aae", "vae")
+        for s in seeds
+    ]
     demos: dict[str, list[dict]] = {name: [] for name in DEMO_RUNS}
     parzen: list[dict] = []
     # spawn, not fork: a forked child of a process that has used torch's thread pool can deadlock in it.
@@ -261,13 +343,18 @@ def run(args: argparse.Namespace) -> int:
         for (fn, fargs), result in zip(jobs, pool.map(_call, jobs)):
             if fn is demo_run:
                 demos[result["name"]].append(result)
-                print(f"{result['name']} seed {result['seed']}: {result['seconds']:.0f} s, knn "
-                      f"{result['metrics']['knn_accuracy']:.3f}, MMD^2 {result['metrics']['prior_mmd_ratio']:.1f}x floor",
-                      flush=True)
+                print(
+                    f"{result['name']} seed {result['seed']}: {result['seconds']:.0f} s, knn "
+                    f"{result['metrics']['knn_accuracy']:.3f}, MMD^2 {result['metrics']['prior_mmd_ratio']:.1f}x floor",
+                    flush=True,
+                )
             else:
                 parzen.append(result)
-                print(f"parzen {result['dataset']} {result['model']} seed {result['seed']}: {result['mean']:.0f} "
-                      f"± {result['se']:.0f} ({result['seconds']:.0f} s)", flush=True)
+                print(
+                    f"parzen {result['dataset']} {result['model']} seed {result['seed']}: {result['mean']:.0f} "
+                    f"± {result['se']:.0f} ({result['seconds']:.0f} s)",
+                    flush=True,
+                )
     train_s = time.perf_counter() - start
     first = {name: runs[0] for name, runs in demos.items()}
     models = {}
@@ -277,17 +364,39 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoints:
         for name in SHIPPED:
             r = first[name]
-            path = save_checkpoint(path_for(name, Path(args.checkpoints)), models[name], r["config"], step=r["steps"],
-                                   metrics=r["metrics"], history=r["history"], half=True,
-                                   extra={"title": demo_title(r, LABEL_FRACTION), "train_epochs": budget.demo_epochs,
-                                          "train_seconds": round(r["seconds"], 2), "torch": torch.__version__,
-                                          "prior_meta": make_prior(r["config"].prior).metadata(),
-                                          "made_by": command_line(args)})
+            path = save_checkpoint(
+                path_for(name, Path(args.checkpoints)),
+                models[name],
+                r["config"],
+                step=r["steps"],
+                metrics=r["metrics"],
+                history=r["history"],
+                half=True,
+                extra={
+                    "title": demo_title(r, LABEL_FRACTION),
+                    "train_epochs": budget.demo_epochs,
+                    "train_seconds": round(r["seconds"], 2),
+                    "torch": torch.__version__,
+                    "prior_meta": make_prior(r["config"].prior).metadata(),
+                    "made_by": command_line(args),
+                },
+            )
             print(f"saved {path}")
     baselines = {"pca_knn": pca_knn(load_dataset(DEMO_DATASET, seed=0))}
-    doc = Inputs(args=args, budget=budget, label_fraction=LABEL_FRACTION, parzen_dim=PARZEN_DIM,
-                            parzen_std=PARZEN_STD, seeds=seeds, demos=demos, models=models, parzen=parzen,
-                            notes=notes, baselines=baselines, command=command_line(args),
-                            timings={"train and evaluate every run": train_s})
+    doc = Inputs(
+        args=args,
+        budget=budget,
+        label_fraction=LABEL_FRACTION,
+        parzen_dim=PARZEN_DIM,
+        parzen_std=PARZEN_STD,
+        seeds=seeds,
+        demos=demos,
+        models=models,
+        parzen=parzen,
+        notes=notes,
+        baselines=baselines,
+        command=command_line(args),
+        timings={"train and evaluate every run": train_s},
+    )
     write(out, doc, start)
     return 0

@@ -36,14 +36,14 @@ class Inputs:
     """Everything the document shows."""
 
     args: argparse.Namespace
-    budget: Any                            # report.Budget
-    label_fraction: float                  # of the label-conditioned models' training images
+    budget: Any  # report.Budget
+    label_fraction: float  # of the label-conditioned models' training images
     parzen_dim: int
     parzen_std: float
     seeds: list[int]
-    demos: dict[str, list[dict]]           # name -> one result per seed (report.demo_run)
-    models: dict[str, AutoEncoderBase]     # name -> the first seed's model
-    parzen: list[dict]                     # one row per dataset, model and seed (report.parzen_run)
+    demos: dict[str, list[dict]]  # name -> one result per seed (report.demo_run)
+    models: dict[str, AutoEncoderBase]  # name -> the first seed's model
+    parzen: list[dict]  # one row per dataset, model and seed (report.parzen_run)
     notes: list[str]
     baselines: dict[str, float]
     command: str
@@ -60,8 +60,9 @@ def summary(values: list[float | None]) -> tuple[float, float] | None:
 
 def demo_title(run: dict, label_fraction: float) -> str:
     """'AAE, mixture of 10 Gaussians prior, 20% labels', from a run's kind, prior and conditioning."""
-    return (f"{MODEL_TITLES[run['kind']]}, {PRIOR_TITLES[run['prior']]} prior"
-            + (f", {label_fraction:.0%} labels" if run["conditioned"] else ""))
+    return f"{MODEL_TITLES[run['kind']]}, {PRIOR_TITLES[run['prior']]} prior" + (
+        f", {label_fraction:.0%} labels" if run["conditioned"] else ""
+    )
 
 
 def write_atomic(path: Path, blob: bytes) -> None:
@@ -70,7 +71,7 @@ def write_atomic(path: Path, blob: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
-        os.chmod(tmp, 0o644)   # mkstemp makes it private; report files are meant to be read
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; report files are meant to be read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -78,6 +79,7 @@ def write_atomic(path: Path, blob: bytes) -> None:
 
 
 # ---- numbers ---------------------------------------------------------------------------------------------
+
 
 def stat(runs: list[dict], key: str, where: str = "metrics") -> tuple[float, float] | None:
     return summary([r[where].get(key) for r in runs])
@@ -90,6 +92,7 @@ def pm(s: tuple[float, float] | None, digits: int = 3) -> str:
 
 # ---- figures ---------------------------------------------------------------------------------------------
 
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
@@ -98,7 +101,7 @@ def _png(fig) -> bytes:
 
 def plot_codes(panels: list[tuple[str, dict]], path: Path, seed: int) -> None:
     """Scatter plots of held-out codes coloured by label, over grey samples of each panel's prior."""
-    from matplotlib.figure import Figure   # the Agg canvas, with no global pyplot state
+    from matplotlib.figure import Figure  # the Agg canvas, with no global pyplot state
 
     cols = min(2, len(panels))
     rows = math.ceil(len(panels) / cols)
@@ -109,8 +112,7 @@ def plot_codes(panels: list[tuple[str, dict]], path: Path, seed: int) -> None:
         ref = prior.sample(3000, generator=torch.Generator().manual_seed(seed)).numpy()
         codes = r["codes"]
         ax.scatter(ref[:, 0], ref[:, 1], s=3, c="0.82", linewidths=0)
-        dots = ax.scatter(codes[:, 0], codes[:, 1], c=r["labels"], cmap="tab10", vmin=-0.5, vmax=9.5, s=5,
-                          linewidths=0)
+        dots = ax.scatter(codes[:, 0], codes[:, 1], c=r["labels"], cmap="tab10", vmin=-0.5, vmax=9.5, s=5, linewidths=0)
         both = np.concatenate([codes[:, :2], ref[:, :2]])
         lo, hi = np.percentile(both, 0.5, axis=0), np.percentile(both, 99.5, axis=0)
         half = 0.55 * float((hi - lo).max())
@@ -120,7 +122,7 @@ def plot_codes(panels: list[tuple[str, dict]], path: Path, seed: int) -> None:
         ax.set_aspect("equal")
         ax.set_title(title, fontsize=10)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_axis_off()
     fig.colorbar(dots, ax=axes, ticks=range(10), label="digit (held-out images)", shrink=0.7)
     write_atomic(path, _png(fig))
@@ -132,8 +134,9 @@ def save_grid(model: AutoEncoderBase, config, image_shape: tuple[int, ...], n: i
     write_atomic(path, to_png(tile(images), scale=2 if n <= 12 else 1))
 
 
-def save_samples(models: dict[str, AutoEncoderBase], demos: dict[str, list[dict]], names: list[str], path: Path,
-                 seed: int) -> None:
+def save_samples(
+    models: dict[str, AutoEncoderBase], demos: dict[str, list[dict]], names: list[str], path: Path, seed: int
+) -> None:
     """One row of 12 decoded prior samples per model: what each model makes of its prior."""
     rows = []
     for name in names:
@@ -145,46 +148,61 @@ def save_samples(models: dict[str, AutoEncoderBase], demos: dict[str, list[dict]
 
 # ---- the document ----------------------------------------------------------------------------------------
 
+
 def metrics_table(d: Inputs) -> list[str]:
-    lines = ["| model | prior | labels | reconstruction MSE | 5-NN accuracy | MMD² (× floor) | SWD (× floor) "
-             "| coverage | density | rarest digit in decoded samples | mode mass (prior's) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | prior | labels | reconstruction MSE | 5-NN accuracy | MMD² (× floor) | SWD (× floor) "
+        "| coverage | density | rarest digit in decoded samples | mode mass (prior's) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, runs in d.demos.items():
         prior, conditioned = runs[0]["prior"], runs[0]["conditioned"]
         mm = stat(runs, "mode_mass", "extra")
         pmm = stat(runs, "prior_mode_mass", "extra")
-        lines.append(f"| `{name}` | {PRIOR_TITLES[prior]} | {f'{d.label_fraction:.0%}' if conditioned else 'none'} "
-                     f"| {pm(stat(runs, 'reconstruction_mse'), 4)} | {pm(stat(runs, 'knn_accuracy'))} "
-                     f"| {pm(stat(runs, 'prior_mmd_ratio'), 1)} | {pm(stat(runs, 'prior_swd_ratio'), 1)} "
-                     f"| {pm(stat(runs, 'prior_coverage'))} | {pm(stat(runs, 'prior_density'))} "
-                     f"| {pm(stat(runs, 'decoded_class_min_share'))} "
-                     f"| {pm(mm)}{'' if pmm is None else f' ({pmm[0]:.3f})'} |")
-    lines.append(f"| PCA to 2-D (pixels) | none | none | n/a | {d.baselines['pca_knn']:.3f} | n/a | n/a | n/a | n/a "
-                 "| n/a | n/a |")
+        lines.append(
+            f"| `{name}` | {PRIOR_TITLES[prior]} | {f'{d.label_fraction:.0%}' if conditioned else 'none'} "
+            f"| {pm(stat(runs, 'reconstruction_mse'), 4)} | {pm(stat(runs, 'knn_accuracy'))} "
+            f"| {pm(stat(runs, 'prior_mmd_ratio'), 1)} | {pm(stat(runs, 'prior_swd_ratio'), 1)} "
+            f"| {pm(stat(runs, 'prior_coverage'))} | {pm(stat(runs, 'prior_density'))} "
+            f"| {pm(stat(runs, 'decoded_class_min_share'))} "
+            f"| {pm(mm)}{'' if pmm is None else f' ({pmm[0]:.3f})'} |"
+        )
+    lines.append(
+        f"| PCA to 2-D (pixels) | none | none | n/a | {d.baselines['pca_knn']:.3f} | n/a | n/a | n/a | n/a "
+        "| n/a | n/a |"
+    )
     return lines
 
 
 def floors_table(d: Inputs) -> list[str]:
-    lines = ["| prior | MMD² floor | SWD floor | coverage of a prior sample | density of a prior sample |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| prior | MMD² floor | SWD floor | coverage of a prior sample | density of a prior sample |",
+        "|---|---|---|---|---|",
+    ]
     for prior in ("gaussian", "mixture", "swissroll"):
         m = d.demos[f"aae-{prior}"][0]["metrics"]
         f = lambda k, digits=4: f"{m[k + '_floor']:.{digits}f} ± {m[k + '_floor_sd']:.{digits}f}"
-        lines.append(f"| {PRIOR_TITLES[prior]} | {f('prior_mmd')} | {f('prior_swd', 3)} | {f('prior_coverage', 3)} "
-                     f"| {f('prior_density', 3)} |")
+        lines.append(
+            f"| {PRIOR_TITLES[prior]} | {f('prior_mmd')} | {f('prior_swd', 3)} | {f('prior_coverage', 3)} "
+            f"| {f('prior_density', 3)} |"
+        )
     return lines
 
 
 def shape_table(d: Inputs) -> list[str]:
-    lines = ["| model | largest deviation of a petal's share from 1/10 | median distance to the roll (gaps) "
-             "| 90th percentile (gaps) |", "|---|---|---|---|"]
+    lines = [
+        "| model | largest deviation of a petal's share from 1/10 | median distance to the roll (gaps) "
+        "| 90th percentile (gaps) |",
+        "|---|---|---|---|",
+    ]
     for name, runs in d.demos.items():
         prior = runs[0]["prior"]
         if prior == "mixture":
             lines.append(f"| `{name}` | {pm(stat(runs, 'component_share_max_dev'))} | | |")
         elif prior == "swissroll":
-            lines.append(f"| `{name}` | | {pm(stat(runs, 'roll_distance_median'))} "
-                         f"| {pm(stat(runs, 'roll_distance_p90'))} |")
+            lines.append(
+                f"| `{name}` | | {pm(stat(runs, 'roll_distance_median'))} | {pm(stat(runs, 'roll_distance_p90'))} |"
+            )
     return lines
 
 
@@ -200,35 +218,50 @@ def claims(d: Inputs) -> list[str]:
         a, v = d.demos[f"aae-{prior}"], d.demos[f"vae-{prior}"]
         ka, kv, ra = stat(a, "knn_accuracy"), stat(v, "knn_accuracy"), stat(a, "prior_mmd_ratio")
         ok = ka[0] >= TARGET_KNN and ka[0] > kv[0] and ra[0] <= TARGET_MMD_RATIO
-        lines.append(f"- **The {PRIOR_TITLES[prior]} AAE keeps the digits apart (5-NN ≥ {TARGET_KNN}, above the VAE) "
-                     f"with its codes on the prior (MMD² ≤ {TARGET_MMD_RATIO:g}× floor): {verdict(ok)} here.** "
-                     f"5-NN: AAE {pm(ka)} (seeds: {per_seed(f'aae-{prior}', 'knn_accuracy')}), VAE {pm(kv)}; "
-                     f"MMD²: AAE {pm(ra, 1)}× its floor, VAE {pm(stat(v, 'prior_mmd_ratio'), 1)}×.")
+        lines.append(
+            f"- **The {PRIOR_TITLES[prior]} AAE keeps the digits apart (5-NN ≥ {TARGET_KNN}, above the VAE) "
+            f"with its codes on the prior (MMD² ≤ {TARGET_MMD_RATIO:g}× floor): {verdict(ok)} here.** "
+            f"5-NN: AAE {pm(ka)} (seeds: {per_seed(f'aae-{prior}', 'knn_accuracy')}), VAE {pm(kv)}; "
+            f"MMD²: AAE {pm(ra, 1)}× its floor, VAE {pm(stat(v, 'prior_mmd_ratio'), 1)}×."
+        )
         ca, cv = stat(a, "prior_coverage"), stat(v, "prior_coverage")
-        lines.append(f"- **The AAE's codes leave fewer holes in the {PRIOR_TITLES[prior]} prior than the VAE's "
-                     f"(coverage): {verdict(ca[0] > cv[0])} here.** Coverage: AAE {pm(ca)}, VAE {pm(cv)}; a second "
-                     f"prior sample scores {a[0]['metrics']['prior_coverage_floor']:.3f}.")
+        lines.append(
+            f"- **The AAE's codes leave fewer holes in the {PRIOR_TITLES[prior]} prior than the VAE's "
+            f"(coverage): {verdict(ca[0] > cv[0])} here.** Coverage: AAE {pm(ca)}, VAE {pm(cv)}; a second "
+            f"prior sample scores {a[0]['metrics']['prior_coverage_floor']:.3f}."
+        )
         sa = stat(a, "decoded_class_min_share")
-        lines.append(f"- **Every digit appears among the {PRIOR_TITLES[prior]} AAE's decoded prior samples (each ≥ "
-                     f"{TARGET_MIN_SHARE:.0%} of 2,000): {verdict(min(r['metrics']['decoded_class_min_share'] for r in a) >= TARGET_MIN_SHARE)} "
-                     f"here.** Rarest digit's share: {pm(sa)} (seeds: {per_seed(f'aae-{prior}', 'decoded_class_min_share')}).")
+        lines.append(
+            f"- **Every digit appears among the {PRIOR_TITLES[prior]} AAE's decoded prior samples (each ≥ "
+            f"{TARGET_MIN_SHARE:.0%} of 2,000): {verdict(min(r['metrics']['decoded_class_min_share'] for r in a) >= TARGET_MIN_SHARE)} "
+            f"here.** Rarest digit's share: {pm(sa)} (seeds: {per_seed(f'aae-{prior}', 'decoded_class_min_share')})."
+        )
         ma, mv, mp = stat(a, "mode_mass", "extra"), stat(v, "mode_mass", "extra"), a[0]["extra"]["prior_mode_mass"]
-        lines.append(f"- **The VAE over-weights the modes of the {PRIOR_TITLES[prior]} prior: "
-                     f"{verdict(mv[0] > max(mp, ma[0]))} here.** Mode mass: VAE {pm(mv)}, AAE {pm(ma)}, the prior "
-                     f"itself {mp:.3f}.")
-    ra, rv = stat(d.demos["aae-swissroll"], "roll_distance_median"), stat(d.demos["vae-swissroll"], "roll_distance_median")
-    lines.append(f"- **The unconditioned swiss-roll AAE's codes lie on the roll (median distance ≤ {TARGET_ROLL} of the "
-                 f"gap between turns): {verdict(ra[0] <= TARGET_ROLL)} here.** AAE {pm(ra)}, VAE {pm(rv)} "
-                 "(the VAE sees only an approximate density of the roll).")
+        lines.append(
+            f"- **The VAE over-weights the modes of the {PRIOR_TITLES[prior]} prior: "
+            f"{verdict(mv[0] > max(mp, ma[0]))} here.** Mode mass: VAE {pm(mv)}, AAE {pm(ma)}, the prior "
+            f"itself {mp:.3f}."
+        )
+    ra, rv = (
+        stat(d.demos["aae-swissroll"], "roll_distance_median"),
+        stat(d.demos["vae-swissroll"], "roll_distance_median"),
+    )
+    lines.append(
+        f"- **The unconditioned swiss-roll AAE's codes lie on the roll (median distance ≤ {TARGET_ROLL} of the "
+        f"gap between turns): {verdict(ra[0] <= TARGET_ROLL)} here.** AAE {pm(ra)}, VAE {pm(rv)} "
+        "(the VAE sees only an approximate density of the roll)."
+    )
     return lines
 
 
 def parzen_table(d: Inputs) -> list[str]:
-    lines = ["| dataset | model | hidden | train images | epochs | sigma | test log-likelihood (nats), mean ± sd over "
-             "seeds | its standard error | MMD² of the codes (× floor) | coverage | code std / prior std |",
-             "|---|---|---|---|---|---|---|---|---|---|---|",
-             "| MNIST (paper, Table 1) | AAE | 1000-1000 | 60,000 | n/a | cross-validated | 340 ± 2 (± is the "
-             "standard error) | | | | |"]
+    lines = [
+        "| dataset | model | hidden | train images | epochs | sigma | test log-likelihood (nats), mean ± sd over "
+        "seeds | its standard error | MMD² of the codes (× floor) | coverage | code std / prior std |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| MNIST (paper, Table 1) | AAE | 1000-1000 | 60,000 | n/a | cross-validated | 340 ± 2 (± is the "
+        "standard error) | | | | |",
+    ]
     keys = []
     for r in d.parzen:
         if (r["dataset"], r["model"]) not in keys:
@@ -237,9 +270,11 @@ def parzen_table(d: Inputs) -> list[str]:
         rows = [r for r in d.parzen if (r["dataset"], r["model"]) == (dataset, model)]
         r0 = rows[0]
         s = lambda k, digits=3: pm(summary([r[k] for r in rows]), digits)
-        lines.append(f"| {dataset} | {model} | {r0['hidden']} | {r0['n_train']:,} | {r0['epochs']:g} | {s('sigma')} "
-                     f"| {s('mean', 0)} | {s('se', 1)} | {s('prior_mmd_ratio', 1)} | {s('prior_coverage')} "
-                     f"| {s('code_std_ratio', 2)} |")
+        lines.append(
+            f"| {dataset} | {model} | {r0['hidden']} | {r0['n_train']:,} | {r0['epochs']:g} | {s('sigma')} "
+            f"| {s('mean', 0)} | {s('se', 1)} | {s('prior_mmd_ratio', 1)} | {s('prior_coverage')} "
+            f"| {s('code_std_ratio', 2)} |"
+        )
     return lines
 
 
@@ -335,9 +370,9 @@ def render(d: Inputs) -> str:
         "",
         "## Fig. 4: label-conditioned regularization",
         "",
-        f"The discriminator sees the code and an 11-way one-hot label (10 digits + \"unlabeled\"); "
+        f'The discriminator sees the code and an 11-way one-hot label (10 digits + "unlabeled"); '
         f"{d.label_fraction:.0%} of the training images carry their label (the paper: 10K of 50K), the rest are "
-        "\"unlabeled\" and are matched to the whole prior. The test images' codes are coloured by their true label "
+        '"unlabeled" and are matched to the whole prior. The test images\' codes are coloured by their true label '
         "(the encoder never sees labels).",
         "",
         "![Fig. 4 analogue](report-fig4-codes.png)",
@@ -387,15 +422,19 @@ def render(d: Inputs) -> str:
         "test images; the mnist5k models learn from 3,600, so compare the AAE and VAE rows of one dataset, not "
         "mnist5k with the paper.",
         "",
-        *([
-            "## Fig. 5 analogue: samples and their nearest training images",
-            "",
-            f"Top: 10 samples of the mnist5k 8-D AAE (seed {d.seeds[0]}); bottom: the training image nearest to each "
-            "(Euclidean). Samples that differ from their neighbours are new digits, not copies.",
-            "",
-            "![Fig. 5 analogue](report-fig5-nearest.png)",
-            "",
-        ] if fig5 else []),
+        *(
+            [
+                "## Fig. 5 analogue: samples and their nearest training images",
+                "",
+                f"Top: 10 samples of the mnist5k 8-D AAE (seed {d.seeds[0]}); bottom: the training image nearest to each "
+                "(Euclidean). Samples that differ from their neighbours are new digits, not copies.",
+                "",
+                "![Fig. 5 analogue](report-fig5-nearest.png)",
+                "",
+            ]
+            if fig5
+            else []
+        ),
         "## How this report was made",
         "",
         f"```\n{d.command}\n```",
@@ -416,23 +455,55 @@ def write(out: Path, d: Inputs, start: float) -> None:
     t = time.perf_counter()
     first = {name: runs[0] for name, runs in d.demos.items()}
     m, seed = d.models, d.seeds[0]
-    plot_codes([("(a) AAE, Gaussian", first["aae-gaussian"]), ("(b) AAE, mixture of 10", first["aae-mixture"]),
-                ("(c) VAE, Gaussian", first["vae-gaussian"]), ("(d) VAE, mixture of 10", first["vae-mixture"]),
-                ("plain AE (no regularizer), Gaussian shown", first["ae-gaussian"])],
-               out / "report-fig2-codes.png", seed)
+    plot_codes(
+        [
+            ("(a) AAE, Gaussian", first["aae-gaussian"]),
+            ("(b) AAE, mixture of 10", first["aae-mixture"]),
+            ("(c) VAE, Gaussian", first["vae-gaussian"]),
+            ("(d) VAE, mixture of 10", first["vae-mixture"]),
+            ("plain AE (no regularizer), Gaussian shown", first["ae-gaussian"]),
+        ],
+        out / "report-fig2-codes.png",
+        seed,
+    )
     save_grid(m["aae-gaussian"], first["aae-gaussian"]["config"], (28, 28), 20, out / "report-fig2e-manifold.png")
-    save_samples(m, d.demos, ["aae-gaussian", "vae-gaussian", "aae-mixture", "vae-mixture", "ae-gaussian"],
-                 out / "report-prior-samples.png", seed)
-    plot_codes([(f"(a) AAE, mixture, {d.label_fraction:.0%} labels", first["aae-mixture-labels"]),
-                (f"(b) AAE, swiss roll, {d.label_fraction:.0%} labels", first["aae-swissroll-labels"])],
-               out / "report-fig4-codes.png", seed)
-    save_grid(m["aae-mixture-labels"], first["aae-mixture-labels"]["config"], (28, 28), 12,
-              out / "report-fig4-mixture-walks.png")
-    save_grid(m["aae-swissroll-labels"], first["aae-swissroll-labels"]["config"], (28, 28), 12,
-              out / "report-fig4-roll-walk.png")
-    plot_codes([("AAE, swiss roll", first["aae-swissroll"]), ("VAE, swiss roll (approximate density)",
-                                                              first["vae-swissroll"])],
-               out / "report-swissroll-codes.png", seed)
+    save_samples(
+        m,
+        d.demos,
+        ["aae-gaussian", "vae-gaussian", "aae-mixture", "vae-mixture", "ae-gaussian"],
+        out / "report-prior-samples.png",
+        seed,
+    )
+    plot_codes(
+        [
+            (f"(a) AAE, mixture, {d.label_fraction:.0%} labels", first["aae-mixture-labels"]),
+            (f"(b) AAE, swiss roll, {d.label_fraction:.0%} labels", first["aae-swissroll-labels"]),
+        ],
+        out / "report-fig4-codes.png",
+        seed,
+    )
+    save_grid(
+        m["aae-mixture-labels"],
+        first["aae-mixture-labels"]["config"],
+        (28, 28),
+        12,
+        out / "report-fig4-mixture-walks.png",
+    )
+    save_grid(
+        m["aae-swissroll-labels"],
+        first["aae-swissroll-labels"]["config"],
+        (28, 28),
+        12,
+        out / "report-fig4-roll-walk.png",
+    )
+    plot_codes(
+        [
+            ("AAE, swiss roll", first["aae-swissroll"]),
+            ("VAE, swiss roll (approximate density)", first["vae-swissroll"]),
+        ],
+        out / "report-swissroll-codes.png",
+        seed,
+    )
     for r in d.parzen:
         if "fig5" in r:
             write_atomic(out / "report-fig5-nearest.png", to_png(tile(r["fig5"]), scale=4))

@@ -15,15 +15,24 @@ from pathlib import Path
 import torch
 
 from .checkpoints import load_checkpoint, resolve, save_checkpoint, short_history, validate_name
-from .config import (MAX_EPOCHS, MODEL_KINDS, PRIOR_NAMES, SIZE_PRESETS, AAEError, PriorConfig, RunConfig,
-                     TrainConfig, build_run_config)
-from .untrusted import check_output_file
+from .config import (
+    MAX_EPOCHS,
+    MODEL_KINDS,
+    PRIOR_NAMES,
+    SIZE_PRESETS,
+    AAEError,
+    PriorConfig,
+    RunConfig,
+    TrainConfig,
+    build_run_config,
+)
 from .data import Dataset, load_dataset
 from .metrics import evaluate
 from .priors import make_prior
 from .training import Trainer, resolve_device
+from .untrusted import check_output_file
 
-MAX_SECONDS = 7 * 24 * 3600.0   # a week of wall time
+MAX_SECONDS = 7 * 24 * 3600.0  # a week of wall time
 
 
 def check_budget(seconds: float | None, epochs: float | None) -> None:
@@ -43,40 +52,63 @@ def add_prior_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prior", choices=PRIOR_NAMES, default="gaussian")
     p.add_argument("--latent-dim", type=int, default=2)
     p.add_argument("--prior-std", type=float, default=PriorConfig.std, help="gaussian: sigma")
-    p.add_argument("--n-components", type=int, default=PriorConfig.n_components,
-                   help="mixture: K petals; swiss roll: K label segments")
-    p.add_argument("--radius", type=float, default=PriorConfig.radius, help="mixture: distance of the petals from the origin")
+    p.add_argument(
+        "--n-components",
+        type=int,
+        default=PriorConfig.n_components,
+        help="mixture: K petals; swiss roll: K label segments",
+    )
+    p.add_argument(
+        "--radius", type=float, default=PriorConfig.radius, help="mixture: distance of the petals from the origin"
+    )
     p.add_argument("--radial-std", type=float, default=PriorConfig.radial_std)
     p.add_argument("--tangential-std", type=float, default=PriorConfig.tangential_std)
     p.add_argument("--roll-radius", type=float, default=PriorConfig.roll_radius, help="swiss roll: its outer radius")
 
 
 def prior_params(args: argparse.Namespace) -> dict:
-    return {"std": args.prior_std, "n_components": args.n_components, "radius": args.radius,
-            "radial_std": args.radial_std, "tangential_std": args.tangential_std, "n_segments": args.n_components,
-            "roll_radius": args.roll_radius}
+    return {
+        "std": args.prior_std,
+        "n_components": args.n_components,
+        "radius": args.radius,
+        "radial_std": args.radial_std,
+        "tangential_std": args.tangential_std,
+        "n_segments": args.n_components,
+        "roll_radius": args.roll_radius,
+    }
 
 
 def train_parser() -> argparse.ArgumentParser:
     """Every `aae-train` flag: the CLI parses with it, and `aae-sweep` derives a grid's settings from it."""
-    p = argparse.ArgumentParser(prog="aae-train", description="Train an AAE, a VAE or a plain autoencoder (ae) "
-                                "and save a checkpoint. The defaults are the project's one recipe.")
+    p = argparse.ArgumentParser(
+        prog="aae-train",
+        description="Train an AAE, a VAE or a plain autoencoder (ae) "
+        "and save a checkpoint. The defaults are the project's one recipe.",
+    )
     p.add_argument("--model", choices=MODEL_KINDS, default="aae")
     p.add_argument("--dataset", default="mnist5k", help="mnist5k, digits, fashion, a folder of IDX files, or an .npz")
     add_prior_arguments(p)
     p.add_argument("--size", choices=tuple(SIZE_PRESETS), default="explorer", help="hidden widths preset")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--seconds", type=float, help="train for this many seconds of wall time")
-    budget.add_argument("--epochs", type=float, help=f"train for this many epochs (default {TrainConfig.epochs:g}); "
-                        "the learning-rate schedule spans them")
+    budget.add_argument(
+        "--epochs",
+        type=float,
+        help=f"train for this many epochs (default {TrainConfig.epochs:g}); the learning-rate schedule spans them",
+    )
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--lr-recon", type=float, default=TrainConfig.lr_recon)
     p.add_argument("--lr-disc", type=float, default=TrainConfig.lr_disc)
     p.add_argument("--lr-gen", type=float, default=TrainConfig.lr_gen)
-    p.add_argument("--disc-noise", type=float, default=TrainConfig.disc_noise,
-                   help="std of noise on the discriminator's inputs")
-    p.add_argument("--cool-fraction", type=float, default=TrainConfig.cool_fraction,
-                   help="the last fraction of the epochs trains at every learning rate x --cool-factor (0: none)")
+    p.add_argument(
+        "--disc-noise", type=float, default=TrainConfig.disc_noise, help="std of noise on the discriminator's inputs"
+    )
+    p.add_argument(
+        "--cool-fraction",
+        type=float,
+        default=TrainConfig.cool_fraction,
+        help="the last fraction of the epochs trains at every learning rate x --cool-factor (0: none)",
+    )
     p.add_argument("--cool-factor", type=float, default=TrainConfig.cool_factor)
     p.add_argument("--label-conditioned", action="store_true", help="discriminator also sees labels (Fig. 4)")
     p.add_argument("--label-fraction", type=float, default=1.0, help="fraction of training labels it sees")
@@ -90,12 +122,26 @@ def train_parser() -> argparse.ArgumentParser:
 def run_config(args: argparse.Namespace, data: Dataset) -> RunConfig:
     """The validated RunConfig that parsed `aae-train` flags describe, for this dataset."""
     return build_run_config(
-        model=args.model, prior=args.prior, dataset=args.dataset, latent_dim=args.latent_dim, size=args.size,
-        input_dim=data.input_dim, n_classes=data.n_classes, label_conditioned=args.label_conditioned,
-        label_fraction=args.label_fraction, prior_params=prior_params(args), batch_size=args.batch_size,
-        lr_recon=args.lr_recon, lr_disc=args.lr_disc, lr_gen=args.lr_gen, disc_noise=args.disc_noise, seed=args.seed,
-        epochs=TrainConfig.epochs if args.epochs is None else args.epochs, cool_fraction=args.cool_fraction,
-        cool_factor=args.cool_factor)
+        model=args.model,
+        prior=args.prior,
+        dataset=args.dataset,
+        latent_dim=args.latent_dim,
+        size=args.size,
+        input_dim=data.input_dim,
+        n_classes=data.n_classes,
+        label_conditioned=args.label_conditioned,
+        label_fraction=args.label_fraction,
+        prior_params=prior_params(args),
+        batch_size=args.batch_size,
+        lr_recon=args.lr_recon,
+        lr_disc=args.lr_disc,
+        lr_gen=args.lr_gen,
+        disc_noise=args.disc_noise,
+        seed=args.seed,
+        epochs=TrainConfig.epochs if args.epochs is None else args.epochs,
+        cool_fraction=args.cool_fraction,
+        cool_factor=args.cool_factor,
+    )
 
 
 class TrainingRun:
@@ -106,7 +152,7 @@ class TrainingRun:
         self.args = args
         check_budget(args.seconds, args.epochs)
         self.out = resolve(args.out)
-        validate_name(self.out.name[: -len(".safetensors")])   # refuse a bad name, or a bad place, before training
+        validate_name(self.out.name[: -len(".safetensors")])  # refuse a bad name, or a bad place, before training
         check_output_file(self.out)
         self.data = data if data is not None else load_dataset(args.dataset, seed=args.seed)
         self.config = run_config(args, self.data)
@@ -127,10 +173,19 @@ class TrainingRun:
         """Evaluate the trained model and save it with its metrics; returns the checkpoint's path and the metrics."""
         t = self.trainer
         metrics = evaluate(t.model, t.prior, t.data, seed=self.args.seed)
-        path = save_checkpoint(self.out, t.model, self.config, step=t.step_count, metrics=metrics,
-                               history=short_history(t.snapshot().history),
-                               extra={"train_seconds": round(self.seconds, 2), "torch": torch.__version__,
-                                      "prior_meta": t.prior.metadata()})
+        path = save_checkpoint(
+            self.out,
+            t.model,
+            self.config,
+            step=t.step_count,
+            metrics=metrics,
+            history=short_history(t.snapshot().history),
+            extra={
+                "train_seconds": round(self.seconds, 2),
+                "torch": torch.__version__,
+                "prior_meta": t.prior.metadata(),
+            },
+        )
         return path, metrics
 
 
@@ -140,7 +195,15 @@ def evaluate_checkpoint(path: str | Path, dataset: str | None = None, device: st
     cfg = ckpt.config
     data = load_dataset(dataset or cfg.dataset, seed=cfg.train.seed)
     if data.input_dim != cfg.model.input_dim:
-        raise AAEError(f"dataset {data.name!r}: {data.input_dim} pixels per image, the model expects {cfg.model.input_dim}")
+        raise AAEError(
+            f"dataset {data.name!r}: {data.input_dim} pixels per image, the model expects {cfg.model.input_dim}"
+        )
     metrics = evaluate(ckpt.model, make_prior(cfg.prior), data, seed=cfg.train.seed)
-    return {**metrics, "checkpoint": str(ckpt.path), "model": cfg.model.kind, "prior": cfg.prior.name,
-            "dataset": data.name, "step": ckpt.meta.get("step")}
+    return {
+        **metrics,
+        "checkpoint": str(ckpt.path),
+        "model": cfg.model.kind,
+        "prior": cfg.prior.name,
+        "dataset": data.name,
+        "step": ckpt.meta.get("step"),
+    }

@@ -39,11 +39,11 @@ from .runs import CHECKPOINT_FIELDS, TrainingRun, evaluate_checkpoint, train_par
 
 try:
     import tomllib
-except ModuleNotFoundError:   # Python 3.10: the same parser as the tomli package (the [cluster] extra installs it)
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package (the [cluster] extra installs it)
     import tomli as tomllib
 
-SET_BY_SWEEP = ("help", "out", "quiet")   # aae-train flags a grid may not set: the sweep decides them per run
-ERROR_FIELD = "error"                     # a run's row: aae-train's error message instead of metrics
+SET_BY_SWEEP = ("help", "out", "quiet")  # aae-train flags a grid may not set: the sweep decides them per run
+ERROR_FIELD = "error"  # a run's row: aae-train's error message instead of metrics
 INSTALL_HINT = 'aae-sweep needs Ray: pip install -e ".[cluster]" (or pip install "ray[tune]>=2.41")'
 
 
@@ -82,7 +82,7 @@ def _raise(message: str) -> None:
 def _parser() -> argparse.ArgumentParser:
     """aae-train's parser, raising AAEError where it would print usage and exit."""
     parser = train_parser()
-    parser.error = _raise   # type: ignore[method-assign]
+    parser.error = _raise  # type: ignore[method-assign]
     return parser
 
 
@@ -94,7 +94,7 @@ def grid_settings(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]
 def _flag_argv(parser: argparse.ArgumentParser, action: argparse.Action, name: str, value: Any) -> list[str]:
     """The command-line words that give flag `action` this TOML value."""
     flag = max(action.option_strings, key=len)
-    if action.nargs == 0:   # a switch (store_true, store_false, --x/--no-x): find the option that sets `value`
+    if action.nargs == 0:  # a switch (store_true, store_false, --x/--no-x): find the option that sets `value`
         if not isinstance(value, bool):
             raise AAEError(f"{name}={value!r}: must be true or false")
         if value == action.default:
@@ -205,25 +205,26 @@ def _write_json(path: Path, obj: Any) -> None:
 def _trial(config: dict) -> dict:
     """A Ray Tune trial: one run with one torch thread, then its row next to its checkpoint. A run that aae-train
     would end with an error (training diverged, say) is finished too: its row has the message under `error`."""
-    if not config["gpus"]:   # Ray leaves a GPU-less trial every GPU visible: hide them, so `auto` means the CPU
+    if not config["gpus"]:  # Ray leaves a GPU-less trial every GPU visible: hide them, so `auto` means the CPU
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     import torch
 
     torch.set_num_threads(1)
-    if Path(config["cwd"]).is_dir():   # Tune starts trials in their own folder: paths in a grid mean the caller's
+    if Path(config["cwd"]).is_dir():  # Tune starts trials in their own folder: paths in a grid mean the caller's
         os.chdir(config["cwd"])
     runs_dir = Path(config["out"]) / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     run = config["run"]
     try:
         row = train_and_evaluate(run["settings"], runs_dir / run["id"])
-    except AAEError as e:   # what aae-train would refuse or report (e.g. diverged): an outcome, not a crash
+    except AAEError as e:  # what aae-train would refuse or report (e.g. diverged): an outcome, not a crash
         row = {**run["settings"], ERROR_FIELD: str(e)}
     _write_json(runs_dir / f"{run['id']}.json", row)
     return {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 # ---- results ---------------------------------------------------------------------------------------------
+
 
 def summarize(rows: list[dict], settings: list[str], metrics: list[str]) -> list[dict]:
     """One entry per cell (runs equal in every setting but `seed`): those settings, `runs` (how many) and `seeds`,
@@ -235,12 +236,18 @@ def summarize(rows: list[dict], settings: list[str], metrics: list[str]) -> list
     cells = []
     for group in groups.values():
         cell = {k: group[0][k] for k in settings if k != "seed"}
-        cell |= {"runs": len(group), "seeds": [row["seed"] for row in group if "seed" in row],
-                 "errors": sum(ERROR_FIELD in row for row in group)}
+        cell |= {
+            "runs": len(group),
+            "seeds": [row["seed"] for row in group if "seed" in row],
+            "errors": sum(ERROR_FIELD in row for row in group),
+        }
         for m in metrics:
             v = [row[m] for row in group if isinstance(row.get(m), (int, float))]
-            cell[m] = {"mean": statistics.fmean(v) if v else None, "sd": statistics.stdev(v) if len(v) > 1 else None,
-                       "n": len(v)}
+            cell[m] = {
+                "mean": statistics.fmean(v) if v else None,
+                "sd": statistics.stdev(v) if len(v) > 1 else None,
+                "n": len(v),
+            }
         cells.append(cell)
     return cells
 
@@ -271,8 +278,13 @@ def load_results(folder: str | Path) -> SweepResults:
     path = Path(folder) / "results.json"
     try:
         doc = json.loads(path.read_text())
-        return SweepResults(axes=list(doc["axes"]), metrics=list(doc["metrics"]), runs=list(doc["runs"]),
-                            cells=list(doc["cells"]), missing=int(doc["missing"]))
+        return SweepResults(
+            axes=list(doc["axes"]),
+            metrics=list(doc["metrics"]),
+            runs=list(doc["runs"]),
+            cells=list(doc["cells"]),
+            missing=int(doc["missing"]),
+        )
     except OSError as e:
         raise AAEError(f"{path}: cannot read sweep results ({e.strerror}); run aae-sweep first") from None
     except (ValueError, KeyError, TypeError) as e:
@@ -292,13 +304,27 @@ def write_results(out: Path, grid: Grid) -> SweepResults:
     fields = list(dict.fromkeys(k for row in rows for k in row))
     metrics = [k for k in fields if k not in CHECKPOINT_FIELDS and k not in settings and k != ERROR_FIELD]
     cells = summarize(rows, settings, metrics)
-    results = SweepResults(axes=list(grid.axes), metrics=metrics, runs=rows, cells=cells,
-                           missing=len(grid.runs) - len(rows))
-    _write_json(out / "results.json", {"grid": str(grid.path), "fixed": grid.fixed, "axes": results.axes,
-                                       "metrics": metrics, "missing": results.missing, "runs": rows, "cells": cells})
+    results = SweepResults(
+        axes=list(grid.axes), metrics=metrics, runs=rows, cells=cells, missing=len(grid.runs) - len(rows)
+    )
+    _write_json(
+        out / "results.json",
+        {
+            "grid": str(grid.path),
+            "fixed": grid.fixed,
+            "axes": results.axes,
+            "metrics": metrics,
+            "missing": results.missing,
+            "runs": rows,
+            "cells": cells,
+        },
+    )
     _write_csv(out / "results.csv", fields, rows)
-    flat = [{k: v for k, v in c.items() if k not in metrics}
-            | {f"{m}_{stat}": c[m][stat] for m in metrics for stat in ("mean", "sd")} for c in cells]
+    flat = [
+        {k: v for k, v in c.items() if k not in metrics}
+        | {f"{m}_{stat}": c[m][stat] for m in metrics for stat in ("mean", "sd")}
+        for c in cells
+    ]
     _write_csv(out / "summary.csv", list(dict.fromkeys(k for c in flat for k in c)), flat)
     return results
 
@@ -330,9 +356,13 @@ def _pm(stat: dict) -> str:
 
 # ---- running on Ray --------------------------------------------------------------------------------------
 
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aae-sweep", description="Run a grid of aae-train settings (a TOML file) on "
-                                "Ray Tune, locally or on a cluster; re-running the same command resumes it.")
+    p = argparse.ArgumentParser(
+        prog="aae-sweep",
+        description="Run a grid of aae-train settings (a TOML file) on "
+        "Ray Tune, locally or on a cluster; re-running the same command resumes it.",
+    )
     p.add_argument("grid", help="TOML file with [fixed] settings and [sweep] axes (aae-train flags, underscores)")
     p.add_argument("--out", required=True, help="folder for the checkpoints and results.{json,csv}")
     p.add_argument("--address", help="a running Ray cluster: 'auto' or the head's HOST:PORT (default: a local Ray)")
@@ -382,7 +412,7 @@ def tune_runs(todo: list[Run], total: int, out: Path, args: argparse.Namespace) 
 
     # Tune's newer console output prints an experiment banner even at verbose=0; the classic one stays silent.
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    logging.getLogger("ray.tune").setLevel(logging.CRITICAL)   # a crashed trial's traceback goes to its folder
+    logging.getLogger("ray.tune").setLevel(logging.CRITICAL)  # a crashed trial's traceback goes to its folder
     if args.address:
         try:
             ray.init(address=args.address, logging_level=logging.ERROR, log_to_driver=False)
@@ -393,12 +423,21 @@ def tune_runs(todo: list[Run], total: int, out: Path, args: argparse.Namespace) 
     try:
         tuner = tune.Tuner(
             tune.with_resources(_trial, {"cpu": 1, "gpu": args.gpus_per_run}),
-            param_space={"run": tune.grid_search([{"id": r.id, "settings": r.settings} for r in todo]),
-                         "out": str(out), "cwd": os.getcwd(), "gpus": args.gpus_per_run},
+            param_space={
+                "run": tune.grid_search([{"id": r.id, "settings": r.settings} for r in todo]),
+                "out": str(out),
+                "cwd": os.getcwd(),
+                "gpus": args.gpus_per_run,
+            },
             tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=lambda t: t.config["run"]["id"]),
-            run_config=tune.RunConfig(name=time.strftime(f"sweep-%Y%m%d-%H%M%S-{os.getpid()}"),
-                                      storage_path=str(out / "ray"), verbose=0, log_to_file=True,
-                                      callbacks=[_progress_callback(tune, total, total - len(todo), args.quiet)]))
+            run_config=tune.RunConfig(
+                name=time.strftime(f"sweep-%Y%m%d-%H%M%S-{os.getpid()}"),
+                storage_path=str(out / "ray"),
+                verbose=0,
+                log_to_file=True,
+                callbacks=[_progress_callback(tune, total, total - len(todo), args.quiet)],
+            ),
+        )
         results = tuner.fit()
     finally:
         ray.shutdown()
@@ -434,10 +473,15 @@ def run(args: argparse.Namespace) -> int:
         if row is not None and ERROR_FIELD in row:
             print(f"aae-sweep: run {grid.describe(run)}: {row[ERROR_FIELD]}", file=sys.stderr)
         if run.id in crashed:
-            print(f"aae-sweep: run {grid.describe(run)} crashed; its log and traceback: {crashed[run.id]}",
-                  file=sys.stderr)
+            print(
+                f"aae-sweep: run {grid.describe(run)} crashed; its log and traceback: {crashed[run.id]}",
+                file=sys.stderr,
+            )
     if results.missing:
-        print(f"aae-sweep: {results.missing} of {len(grid.runs)} runs not finished; run the same command again "
-              f"to finish them", file=sys.stderr)
+        print(
+            f"aae-sweep: {results.missing} of {len(grid.runs)} runs not finished; run the same command again "
+            f"to finish them",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -31,7 +31,7 @@ from .priors import GaussianPrior, Prior, make_prior
 
 HISTORY_KEYS = ("recon", "d_loss", "g_loss", "d_acc", "kl")
 AAE_PHASES = ("full", "recon", "disc", "gen")
-MAX_TIMELINE = 40   # code snapshots kept for the timeline; older ones are thinned, so memory stays bounded
+MAX_TIMELINE = 40  # code snapshots kept for the timeline; older ones are thinned, so memory stays bounded
 
 
 class TrainingDiverged(AAEError):
@@ -43,13 +43,15 @@ def resolve_device(device: str) -> torch.device:
     if device not in ("auto", "cpu", "cuda"):
         raise AAEError(f"device={device!r}: must be auto, cpu or cuda")
     if device == "cuda" and not torch.cuda.is_available():
-        raise AAEError("device='cuda': this torch build sees no CUDA device (install a CUDA build of torch, see README)")
+        raise AAEError(
+            "device='cuda': this torch build sees no CUDA device (install a CUDA build of torch, see README)"
+        )
     return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
 
 
 def kl_gaussian(mu: torch.Tensor, logvar: torch.Tensor, prior_std: float) -> torch.Tensor:
     """Closed-form KL(N(mu, exp(logvar)) || N(0, prior_std^2 I)), summed over dims, averaged over the batch."""
-    s2 = prior_std ** 2
+    s2 = prior_std**2
     return 0.5 * ((logvar.exp() + mu.pow(2)) / s2 - 1 - logvar + math.log(s2)).sum(1).mean()
 
 
@@ -68,10 +70,10 @@ class Snapshot:
     step: int = 0
     epoch: float = 0.0
     samples_per_s: float = 0.0
-    history: dict[str, np.ndarray] = field(default_factory=dict)   # key -> values, "step" -> step numbers
-    codes: np.ndarray | None = None        # (n_eval, latent_dim) codes of the fixed held-out images
+    history: dict[str, np.ndarray] = field(default_factory=dict)  # key -> values, "step" -> step numbers
+    codes: np.ndarray | None = None  # (n_eval, latent_dim) codes of the fixed held-out images
     codes_step: int = 0
-    timeline: tuple[tuple[int, np.ndarray], ...] = ()   # (step, codes) at intervals, bounded
+    timeline: tuple[tuple[int, np.ndarray], ...] = ()  # (step, codes) at intervals, bounded
     error: str | None = None
 
 
@@ -99,23 +101,37 @@ class _History:
 class Trainer:
     """Trains one AAE or VAE step by step; see the module docstring for the math."""
 
-    def __init__(self, config: RunConfig, data: Dataset, device: str = "cpu", publish_every_s: float = 0.5,
-                 model: AAE | VAE | PlainAE | None = None, start_step: int = 0):
+    def __init__(
+        self,
+        config: RunConfig,
+        data: Dataset,
+        device: str = "cpu",
+        publish_every_s: float = 0.5,
+        model: AAE | VAE | PlainAE | None = None,
+        start_step: int = 0,
+    ):
         config.validate(n_train=data.x_train.shape[0])
         if config.model.input_dim != data.input_dim:
-            raise AAEError(f"input_dim={config.model.input_dim}: the dataset {data.name!r} has {data.input_dim} pixels per image")
+            raise AAEError(
+                f"input_dim={config.model.input_dim}: the dataset {data.name!r} has {data.input_dim} pixels per image"
+            )
         self.config = config
         self.device = resolve_device(device)
         self.data = data.to(self.device)
         self.prior = make_prior(config.prior)
         self.conditioned = config.model.n_label_classes > 0
-        if self.conditioned and (data.y_train is None or self.prior.n_classes != data.n_classes
-                                 or config.model.n_label_classes != data.n_classes):
-            raise AAEError(f"label_conditioned: the prior has {self.prior.n_classes} parts and the dataset "
-                           f"{data.n_classes} classes; they must match (and the data must have labels)")
+        if self.conditioned and (
+            data.y_train is None
+            or self.prior.n_classes != data.n_classes
+            or config.model.n_label_classes != data.n_classes
+        ):
+            raise AAEError(
+                f"label_conditioned: the prior has {self.prior.n_classes} parts and the dataset "
+                f"{data.n_classes} classes; they must match (and the data must have labels)"
+            )
         seed = config.train.seed
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
-        self.prior_gen = torch.Generator().manual_seed(seed + 2)   # priors sample on the CPU
+        self.prior_gen = torch.Generator().manual_seed(seed + 2)  # priors sample on the CPU
         if model is None:
             with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's global RNG
                 torch.manual_seed(seed)
@@ -161,15 +177,19 @@ class Trainer:
         self.opt_recon = torch.optim.Adam(ae_params, lr=t.lr_recon * f, fused=True)
         if self.is_aae:
             # beta1 = 0.5 is the usual choice for adversarial updates: less momentum, less oscillation.
-            self.opt_disc = torch.optim.Adam(m.discriminator.parameters(), lr=t.lr_disc * f, betas=(0.5, 0.999),
-                                             fused=True)
+            self.opt_disc = torch.optim.Adam(
+                m.discriminator.parameters(), lr=t.lr_disc * f, betas=(0.5, 0.999), fused=True
+            )
             self.opt_gen = torch.optim.Adam(m.encoder.parameters(), lr=t.lr_gen * f, betas=(0.5, 0.999), fused=True)
 
     def _set_learning_rates(self) -> None:
         """Each optimizer's rate: the config's base rate times the schedule's factor at this step."""
         t, f = self.config.train, self.lr_factor
-        for opt, lr in ((self.opt_recon, t.lr_recon), (getattr(self, "opt_disc", None), t.lr_disc),
-                        (getattr(self, "opt_gen", None), t.lr_gen)):
+        for opt, lr in (
+            (self.opt_recon, t.lr_recon),
+            (getattr(self, "opt_disc", None), t.lr_disc),
+            (getattr(self, "opt_gen", None), t.lr_gen),
+        ):
             if opt is not None:
                 for g in opt.param_groups:
                     g["lr"] = lr * f
@@ -206,7 +226,7 @@ class Trainer:
         if self._pos + b > len(self._perm):
             self._perm = torch.randperm(len(self._perm), generator=self.gen, device=self.device)
             self._pos = 0
-        idx = self._perm[self._pos:self._pos + b]
+        idx = self._perm[self._pos : self._pos + b]
         self._pos += b
         return self.data.x_train[idx], idx
 
@@ -250,8 +270,9 @@ class Trainer:
             if phase in ("full", "disc"):
                 labels = None if prior_labels is None else prior_labels.cpu()
                 z_real = self.prior.sample(x.shape[0], labels, self.prior_gen).to(x.device)
-                logits = m.discriminator(torch.cat([self._disc_input(z_real, onehot),
-                                                    self._disc_input(z_fake.detach(), onehot)]))
+                logits = m.discriminator(
+                    torch.cat([self._disc_input(z_real, onehot), self._disc_input(z_fake.detach(), onehot)])
+                )
                 target = torch.cat([ones, torch.zeros_like(ones)])
                 loss = F.binary_cross_entropy_with_logits(logits, target)
                 self.opt_disc.zero_grad(set_to_none=True)
@@ -311,7 +332,7 @@ class Trainer:
             raw = self._aae_step(x, idx, phase)
         else:
             raw = self._vae_step(x) if isinstance(self.model, VAE) else self._ae_step(x)
-        used = [isinstance(v, torch.Tensor) for v in raw]   # phases that did not run report NaN
+        used = [isinstance(v, torch.Tensor) for v in raw]  # phases that did not run report NaN
         # One device-to-host copy for all losses: on CUDA each float(tensor) would wait for the GPU on its own.
         ran = iter(torch.stack([v for v, u in zip(raw, used) if u]).tolist())
         losses = [next(ran) if u else math.nan for u in used]
@@ -324,7 +345,7 @@ class Trainer:
             self.publish(force_codes=True)
         elif time.perf_counter() - self._last_publish[0] >= self.publish_every_s:
             self.publish()
-        if self.error:   # set by a non-finite loss, or by publish() finding non-finite weights or codes
+        if self.error:  # set by a non-finite loss, or by publish() finding non-finite weights or codes
             raise TrainingDiverged(self.error)
         return self.last_losses
 
@@ -336,13 +357,20 @@ class Trainer:
     def _diverged(self, what: str) -> None:
         """Restore the last good weights and record why; later steps refuse until a reset."""
         self.model.load_state_dict(self._last_good)
-        self.error = (f"training diverged at step {self.step_count} ({what}); the last good weights (step "
-                      f"{self._last_good_step}) were restored. Lower the learning rates and reset.")
+        self.error = (
+            f"training diverged at step {self.step_count} ({what}); the last good weights (step "
+            f"{self._last_good_step}) were restored. Lower the learning rates and reset."
+        )
 
     # ---- running, publishing ------------------------------------------------------------------
 
-    def run(self, epochs: float | None = None, seconds: float | None = None,
-            stop: threading.Event | None = None, on_step=None) -> None:
+    def run(
+        self,
+        epochs: float | None = None,
+        seconds: float | None = None,
+        stop: threading.Event | None = None,
+        on_step=None,
+    ) -> None:
         """Train until `epochs` more epochs, `seconds` of wall time, or `stop` is set (whichever first)."""
         if epochs is None and seconds is None and stop is None:
             raise AAEError("run: give epochs, seconds or a stop event, or it would never end")
@@ -360,7 +388,7 @@ class Trainer:
     def encode(self, x: torch.Tensor, batch: int = 2000) -> np.ndarray:
         """Codes (posterior means for a VAE) of images x, in eval mode, as a numpy array."""
         self.model.eval()
-        return torch.cat([self.model.encode(x[i:i + batch]) for i in range(0, len(x), batch)]).cpu().numpy()
+        return torch.cat([self.model.encode(x[i : i + batch]) for i in range(0, len(x), batch)]).cpu().numpy()
 
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(v).all()) for v in self.model.state_dict().values())
@@ -373,7 +401,11 @@ class Trainer:
         """Republish the snapshot (and the codes, and a last-good copy of the weights, at most every publish_every_s)."""
         now = time.perf_counter()
         t0, s0 = self._last_publish
-        rate = (self.samples_seen - s0) / (now - t0) if now > t0 and self.samples_seen > s0 else self._snapshot.samples_per_s
+        rate = (
+            (self.samples_seen - s0) / (now - t0)
+            if now > t0 and self.samples_seen > s0
+            else self._snapshot.samples_per_s
+        )
         old = self._snapshot
         codes, codes_step = old.codes, old.codes_step
         if force_codes or self.step_count != old.codes_step:
@@ -387,10 +419,17 @@ class Trainer:
                 self._last_good = self._copy_weights()
                 self._add_to_timeline(codes_step, codes)
         self._last_publish = (now, self.samples_seen)
-        self._snapshot = Snapshot(version=old.version + 1, step=self.step_count,
-                                  epoch=self.samples_seen / self.data.x_train.shape[0], samples_per_s=rate,
-                                  history=self._history.export(), codes=codes, codes_step=codes_step,
-                                  timeline=tuple(self._timeline), error=self.error)
+        self._snapshot = Snapshot(
+            version=old.version + 1,
+            step=self.step_count,
+            epoch=self.samples_seen / self.data.x_train.shape[0],
+            samples_per_s=rate,
+            history=self._history.export(),
+            codes=codes,
+            codes_step=codes_step,
+            timeline=tuple(self._timeline),
+            error=self.error,
+        )
         return self._snapshot
 
     def _add_to_timeline(self, step: int, codes: np.ndarray) -> None:
@@ -401,7 +440,7 @@ class Trainer:
             return
         if self._timeline and self._timeline[-1][0] == step:
             return
-        f16 = np.finfo(np.float16).max   # float16 halves the memory; clip, or codes beyond 65504 would become inf
+        f16 = np.finfo(np.float16).max  # float16 halves the memory; clip, or codes beyond 65504 would become inf
         self._timeline.append((step, np.clip(codes, -f16, f16).astype(np.float16)))
         if len(self._timeline) > MAX_TIMELINE:
             self._timeline = self._timeline[::2]

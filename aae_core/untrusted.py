@@ -15,8 +15,8 @@ from typing import Any
 
 from .config import AAEError
 
-MAX_QUOTED = 80        # characters of an outside value quoted inside a message
-MAX_MESSAGE = 600      # characters of a whole message shown on the page
+MAX_QUOTED = 80  # characters of an outside value quoted inside a message
+MAX_MESSAGE = 600  # characters of a whole message shown on the page
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones markdown, GFM and
 # Streamlit's extensions (":red[...]" directives, "$" math) give a meaning.
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'^%@/])")

@@ -54,9 +54,15 @@ def main() -> None:
             samples.append(server_rss_mb(port))
             time.sleep(2)
         steps = [read_steps(p)[1] for p in pages]
-    result = {"idle_server_mb": round(idle, 1), "two_sessions_peak_mb": round(max(samples), 1),
-              "two_sessions_last_mb": round(samples[-1], 1), "target_mb": TARGET_MB, "steps_per_session": steps,
-              "settle_s": SETTLE_S, "cpus": os.cpu_count()}
+    result = {
+        "idle_server_mb": round(idle, 1),
+        "two_sessions_peak_mb": round(max(samples), 1),
+        "two_sessions_last_mb": round(samples[-1], 1),
+        "target_mb": TARGET_MB,
+        "steps_per_session": steps,
+        "settle_s": SETTLE_S,
+        "cpus": os.cpu_count(),
+    }
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results" / "app_memory.json"
     out.write_text(json.dumps(result, indent=2))

@@ -39,7 +39,7 @@ PAGE = "tests/browser/pad_page.py"
 SIZES = {"explorer": "2-256-256-784", "paper": "2-1000-1000-784"}
 DRAG_S = 3.0
 MOVE_HZ = 120
-REFRESH_WINDOW_S = 10.0   # longer than the ~5 s between paper-size weight copies in live mode
+REFRESH_WINDOW_S = 10.0  # longer than the ~5 s between paper-size weight copies in live mode
 OUT = ROOT / "bench" / "results" / "pad.json"
 
 
@@ -49,11 +49,17 @@ def open_pad(browser, url: str, log_frames: bool = False) -> tuple:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     frames: list[int] = []
     if log_frames:
-        page.on("websocket", lambda ws: (ws.on("framereceived", lambda payload: frames.append(len(payload))),
-                                         ws.on("framesent", lambda payload: frames.append(-len(payload)))))
+        page.on(
+            "websocket",
+            lambda ws: (
+                ws.on("framereceived", lambda payload: frames.append(len(payload))),
+                ws.on("framesent", lambda payload: frames.append(-len(payload))),
+            ),
+        )
     page.goto(url)
-    page.wait_for_function("window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 2",
-                           timeout=60_000)
+    page.wait_for_function(
+        "window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 2", timeout=60_000
+    )
     return page, frames
 
 
@@ -70,8 +76,10 @@ def drag(page) -> dict:
         page.mouse.move(cx + r * math.sin(2 * math.pi * t / 1.5), cy + r * math.sin(2 * math.pi * t / 1.1))
         moves += 1
         time.sleep(max(0.0, t0 + moves / MOVE_HZ - time.perf_counter()))
-    stats = page.evaluate("({frames: window.__padStats.frames, decodeMs: window.__padStats.decodeMs,"
-                          " latencyMs: window.__padStats.latencyMs})")
+    stats = page.evaluate(
+        "({frames: window.__padStats.frames, decodeMs: window.__padStats.decodeMs,"
+        " latencyMs: window.__padStats.latencyMs})"
+    )
     elapsed = time.perf_counter() - t0
     page.mouse.up()
     return summary(moves, stats["frames"], elapsed, stats["latencyMs"], stats["decodeMs"])
@@ -113,18 +121,24 @@ def drag_in_page(page) -> dict:
 
 def summary(moves: int, frames: int, elapsed: float, latency_ms: list, work_ms: list) -> dict:
     lat, work = np.array(latency_ms), np.array(work_ms)
-    return {"moves": moves, "move_hz": round(moves / elapsed, 1), "frames": frames,
-            "frames_per_s": round(frames / elapsed, 1),
-            "latency_ms_p50": round(float(np.percentile(lat, 50)), 2), "latency_ms_p95": round(float(np.percentile(lat, 95)), 2),
-            "frame_work_ms_p50": round(float(np.percentile(work, 50)), 2), "frame_work_ms_p95": round(float(np.percentile(work, 95)), 2)}
+    return {
+        "moves": moves,
+        "move_hz": round(moves / elapsed, 1),
+        "frames": frames,
+        "frames_per_s": round(frames / elapsed, 1),
+        "latency_ms_p50": round(float(np.percentile(lat, 50)), 2),
+        "latency_ms_p95": round(float(np.percentile(lat, 95)), 2),
+        "frame_work_ms_p50": round(float(np.percentile(work, 50)), 2),
+        "frame_work_ms_p95": round(float(np.percentile(work, 95)), 2),
+    }
 
 
 def bytes_per_refresh(page, frames: list[int]) -> float:
     """Mean websocket bytes received per rerun over REFRESH_WINDOW_S seconds (a rerun: a sent request, then replies)."""
     start = len(frames)
-    page.wait_for_timeout(REFRESH_WINDOW_S * 1000)    # unlike time.sleep, lets Playwright deliver the frame events
+    page.wait_for_timeout(REFRESH_WINDOW_S * 1000)  # unlike time.sleep, lets Playwright deliver the frame events
     window = frames[start:]
-    first = next(i for i, n in enumerate(window) if n < 0)     # count from the first request on
+    first = next(i for i, n in enumerate(window) if n < 0)  # count from the first request on
     reruns = sum(n < 0 for n in window)
     return sum(n for n in window[first:] if n > 0) / reruns
 
@@ -146,19 +160,35 @@ def main() -> None:
     with serve_streamlit(PAGE) as url, sync_playwright() as pw, launch_chromium(pw) as browser:
         results = [measure(browser, url, size) for size in SIZES]
         chromium = browser.version
-    print(f"{'size':9} {'decoder':16} {'version':8} {'driver':17} {'moves/s':>7} {'frames/s':>8} {'lat p50':>8} "
-          f"{'lat p95':>8} {'work p50':>9} {'work p95':>9} {'KB/refresh':>10}")
+    print(
+        f"{'size':9} {'decoder':16} {'version':8} {'driver':17} {'moves/s':>7} {'frames/s':>8} {'lat p50':>8} "
+        f"{'lat p95':>8} {'work p50':>9} {'work p95':>9} {'KB/refresh':>10}"
+    )
     for r in results:
         for mode in ("fixed", "live"):
             for driver in ("playwright_mouse", "in_page_events"):
                 m = r[mode][driver]
-                print(f"{r['size']:9} {r['decoder']:16} {mode:8} {driver:17} {m['move_hz']:7.1f} {m['frames_per_s']:8.1f} "
-                      f"{m['latency_ms_p50']:6.1f}ms {m['latency_ms_p95']:6.1f}ms {m['frame_work_ms_p50']:7.2f}ms "
-                      f"{m['frame_work_ms_p95']:7.2f}ms {r[mode]['bytes_per_refresh'] / 1e3:10.1f}")
+                print(
+                    f"{r['size']:9} {r['decoder']:16} {mode:8} {driver:17} {m['move_hz']:7.1f} {m['frames_per_s']:8.1f} "
+                    f"{m['latency_ms_p50']:6.1f}ms {m['latency_ms_p95']:6.1f}ms {m['frame_work_ms_p50']:7.2f}ms "
+                    f"{m['frame_work_ms_p95']:7.2f}ms {r[mode]['bytes_per_refresh'] / 1e3:10.1f}"
+                )
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"command": "python bench/bench_pad.py", "chromium": chromium,
-                               "machine": platform.platform(), "cpu_count": os.cpu_count(), "drag_s": DRAG_S,
-                               "move_hz": MOVE_HZ, "decoders_per_frame": 2, "results": results}, indent=2))
+    OUT.write_text(
+        json.dumps(
+            {
+                "command": "python bench/bench_pad.py",
+                "chromium": chromium,
+                "machine": platform.platform(),
+                "cpu_count": os.cpu_count(),
+                "drag_s": DRAG_S,
+                "move_hz": MOVE_HZ,
+                "decoders_per_frame": 2,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {OUT.relative_to(ROOT)}")
 
 

@@ -17,17 +17,22 @@ from aae_core.config import build_run_config
 from aae_core.data import load_dataset
 from aae_core.training import Trainer
 
-SETTINGS = {"lr_recon=1e-3 (old default)": {"lr_recon": 1e-3},
-            "lr_recon=2e-3 (new default)": {"lr_recon": 2e-3},
-            "lr_recon=3e-3": {"lr_recon": 3e-3},
-            "lr_recon=2e-3, lr_disc=lr_gen=5e-4": {"lr_recon": 2e-3, "lr_disc": 5e-4, "lr_gen": 5e-4},
-            "lr_recon=2e-3, lr_disc=lr_gen=1e-4": {"lr_recon": 2e-3, "lr_disc": 1e-4, "lr_gen": 1e-4}}
+SETTINGS = {
+    "lr_recon=1e-3 (old default)": {"lr_recon": 1e-3},
+    "lr_recon=2e-3 (new default)": {"lr_recon": 2e-3},
+    "lr_recon=3e-3": {"lr_recon": 3e-3},
+    "lr_recon=2e-3, lr_disc=lr_gen=5e-4": {"lr_recon": 2e-3, "lr_disc": 5e-4, "lr_gen": 5e-4},
+    "lr_recon=2e-3, lr_disc=lr_gen=1e-4": {"lr_recon": 2e-3, "lr_disc": 1e-4, "lr_gen": 1e-4},
+}
 
 
 def steps_to_fit(data, seed: int, every: int, max_steps: int, lrs: dict) -> int | None:
     """First checked step count at which the target is met, or None within max_steps."""
-    trainer = Trainer(build_run_config(model="aae", prior="mixture", size="explorer", seed=seed, **lrs), data,
-                      publish_every_s=float("inf"))
+    trainer = Trainer(
+        build_run_config(model="aae", prior="mixture", size="explorer", seed=seed, **lrs),
+        data,
+        publish_every_s=float("inf"),
+    )
     while trainer.step_count < max_steps:
         for _ in range(every):
             trainer.step()
@@ -48,11 +53,20 @@ def main() -> None:
     for name, lrs in SETTINGS.items():
         steps = [steps_to_fit(data, seed, args.every, args.max_steps, lrs) for seed in range(args.seeds)]
         reached = [s for s in steps if s is not None]
-        median = statistics.median(float("inf") if s is None else s for s in steps)   # an unreached seed counts as slowest
-        result["settings"][name] = {"lrs": lrs, "steps_by_seed": steps, "reached": f"{len(reached)}/{len(steps)}",
-                                    "median_steps": None if median == float("inf") else median}
-        print(f"{name:<40} {result['settings'][name]['reached']} seeds, median {result['settings'][name]['median_steps']} "
-              f"steps {steps}", flush=True)
+        median = statistics.median(
+            float("inf") if s is None else s for s in steps
+        )  # an unreached seed counts as slowest
+        result["settings"][name] = {
+            "lrs": lrs,
+            "steps_by_seed": steps,
+            "reached": f"{len(reached)}/{len(steps)}",
+            "median_steps": None if median == float("inf") else median,
+        }
+        print(
+            f"{name:<40} {result['settings'][name]['reached']} seeds, median {result['settings'][name]['median_steps']} "
+            f"steps {steps}",
+            flush=True,
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 

@@ -65,7 +65,7 @@ def main() -> None:
     with serve_streamlit("explorer/app.py", env=env) as url, sync_playwright() as pw, launch_chromium(pw) as browser:
         page = browser.new_context(viewport=VIEWPORT).new_page()
         cold = open_page(page, url + "/?epochs=1000")
-        own_url = page.url   # now carries ?owner=..., the token that re-attaches
+        own_url = page.url  # now carries ?owner=..., the token that re-attaches
         time.sleep(WARMUP_S)
         for _ in range(2):
             start = read_steps(page)
@@ -89,10 +89,21 @@ def main() -> None:
     print(f"time to first plot: cold server {cold:.1f} s, warm server {warm:.1f} s")
     out = ROOT / "bench" / "results" / "live_vs_headless.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"windows": windows, "mean_samples_per_s": mean, "live_over_headless": dict(zip(names, ratio)),
-                               "live_over_headless_total": total_ratio, "time_to_first_plot_s": {"cold": cold, "warm": warm},
-                               "window_s": WINDOW_S, "machine": platform.platform(), "cpus": os.cpu_count()},
-                              indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "windows": windows,
+                "mean_samples_per_s": mean,
+                "live_over_headless": dict(zip(names, ratio)),
+                "live_over_headless_total": total_ratio,
+                "time_to_first_plot_s": {"cold": cold, "warm": warm},
+                "window_s": WINDOW_S,
+                "machine": platform.platform(),
+                "cpus": os.cpu_count(),
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out}")
 
 

@@ -16,9 +16,11 @@ import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-SCALED = {"gaussian": lambda s: {"std": s},
-          "mixture": lambda s: {"radius": 1.4 * s, "radial_std": 0.5 * s, "tangential_std": 0.1 * s},
-          "swissroll": lambda s: {"roll_radius": 3.0 * s}}
+SCALED = {
+    "gaussian": lambda s: {"std": s},
+    "mixture": lambda s: {"radius": 1.4 * s, "radial_std": 0.5 * s, "tangential_std": 0.1 * s},
+    "swissroll": lambda s: {"roll_radius": 3.0 * s},
+}
 # name -> (prior, scale relative to the paper's unit-scale prior, adversarial lr, cool-down?, disc noise)
 CELLS = {
     "gaussian std 1, adv 1e-3 (old report recipe)": ("gaussian", 1, 1e-3, True, 0.0),
@@ -38,8 +40,17 @@ CELLS = {
     "swissroll R=10, adv 5e-4": ("swissroll", 10 / 3, 5e-4, True, 0.0),
     "swissroll R=10, adv 1e-3": ("swissroll", 10 / 3, 1e-3, True, 0.0),
 }
-REPORTED = ("knn_accuracy", "prior_mmd_ratio", "prior_swd_ratio", "prior_coverage", "prior_density",
-            "decoded_class_min_share", "component_share_max_dev", "roll_distance_median", "reconstruction_mse")
+REPORTED = (
+    "knn_accuracy",
+    "prior_mmd_ratio",
+    "prior_swd_ratio",
+    "prior_coverage",
+    "prior_density",
+    "decoded_class_min_share",
+    "component_share_max_dev",
+    "roll_distance_median",
+    "reconstruction_mse",
+)
 
 
 def run_one(cell: str, seed: int, epochs: float) -> dict:
@@ -51,12 +62,23 @@ def run_one(cell: str, seed: int, epochs: float) -> dict:
     from aae_core.metrics import evaluate
     from aae_core.training import Trainer
 
-    torch.set_num_threads(1)   # two runs share the two cores
+    torch.set_num_threads(1)  # two runs share the two cores
     prior, scale, lr_adv, cool, noise = CELLS[cell]
     data = load_dataset("mnist5k", seed=0)
-    config = build_run_config(model="aae", prior=prior, input_dim=data.input_dim, n_classes=data.n_classes,
-                              prior_params=SCALED[prior](scale), seed=seed, lr_recon=1e-3, lr_disc=lr_adv,
-                              lr_gen=lr_adv, disc_noise=noise, epochs=epochs, cool_fraction=0.2 if cool else 0.0)
+    config = build_run_config(
+        model="aae",
+        prior=prior,
+        input_dim=data.input_dim,
+        n_classes=data.n_classes,
+        prior_params=SCALED[prior](scale),
+        seed=seed,
+        lr_recon=1e-3,
+        lr_disc=lr_adv,
+        lr_gen=lr_adv,
+        disc_noise=noise,
+        epochs=epochs,
+        cool_fraction=0.2 if cool else 0.0,
+    )
     trainer = Trainer(config, data, publish_every_s=math.inf)
     trainer.run(epochs=epochs)
     metrics = evaluate(trainer.model, trainer.prior, trainer.data, seed=seed)
@@ -73,7 +95,10 @@ def summarise(rows: list[dict]) -> dict:
         for key in REPORTED:
             vals = [r[key] for r in mine if r.get(key) is not None]
             if vals:
-                out[cell][key] = [round(statistics.mean(vals), 4), round(statistics.stdev(vals), 4) if len(vals) > 1 else 0.0]
+                out[cell][key] = [
+                    round(statistics.mean(vals), 4),
+                    round(statistics.stdev(vals), 4) if len(vals) > 1 else 0.0,
+                ]
     return out
 
 
@@ -94,12 +119,23 @@ def main() -> None:
             rows.append(row)
             f.write(json.dumps(row) + "\n")
             f.flush()
-            print(f"{row['cell']:<48} seed {row['seed']}: knn {row['knn_accuracy']:.3f}, "
-                  f"MMD {row['prior_mmd_ratio']:.1f}x floor, coverage {row['prior_coverage']:.3f}", flush=True)
-    rows = [json.loads(line) for line in log.read_text().splitlines()]   # with any other run's rows since
-    result = {"dataset": "mnist5k", "size": "explorer", "epochs": args.epochs, "lr_recon": 1e-3, "batch_size": 100,
-              "cool_down": "last 20% of steps at every lr / 10", "cells": {c: list(v) for c, v in CELLS.items()},
-              "summary": summarise(rows), "runs": rows}
+            print(
+                f"{row['cell']:<48} seed {row['seed']}: knn {row['knn_accuracy']:.3f}, "
+                f"MMD {row['prior_mmd_ratio']:.1f}x floor, coverage {row['prior_coverage']:.3f}",
+                flush=True,
+            )
+    rows = [json.loads(line) for line in log.read_text().splitlines()]  # with any other run's rows since
+    result = {
+        "dataset": "mnist5k",
+        "size": "explorer",
+        "epochs": args.epochs,
+        "lr_recon": 1e-3,
+        "batch_size": 100,
+        "cool_down": "last 20% of steps at every lr / 10",
+        "cells": {c: list(v) for c, v in CELLS.items()},
+        "summary": summarise(rows),
+        "runs": rows,
+    }
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
 

@@ -70,8 +70,8 @@ def main() -> None:
     p.add_argument("--warmup-s", type=float, default=5.0, help="let the jobs get going before timing")
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args()
-    os.environ["AAE_EXPLORER_CHECKPOINTS"] = tempfile.mkdtemp(prefix="aae-resp-")   # nothing to load: train
-    from explorer import state   # after the environment is set: the app reads it
+    os.environ["AAE_EXPLORER_CHECKPOINTS"] = tempfile.mkdtemp(prefix="aae-resp-")  # nothing to load: train
+    from explorer import state  # after the environment is set: the app reads it
 
     sessions, first_visits = [], []
     while True:
@@ -98,16 +98,25 @@ def main() -> None:
         registry.stop_all()
 
     seconds = np.array([t for _, t in timings])
-    by_tab = {tab: round(float(np.median([t for name, t in timings if name == tab])), 3)
-              for tab in TABS if any(name == tab for name, _ in timings)}
+    by_tab = {
+        tab: round(float(np.median([t for name, t in timings if name == tab])), 3)
+        for tab in TABS
+        if any(name == tab for name, _ in timings)
+    }
     result = {
         "command": f"python bench/responsiveness.py --reruns {args.reruns}",
-        "cap": registry.max_live, "sessions": len(sessions), "cpu_count": os.cpu_count(),
+        "cap": registry.max_live,
+        "sessions": len(sessions),
+        "cpu_count": os.cpu_count(),
         "jobs_training_during_reruns": {"min": min(running), "max": max(running)},
         "first_visit_s": first_visits,
         "turned_away_at_cap": {"seconds": round(refused_s, 3), "messages": refusal},
-        "rerun_s": {"median": round(float(np.median(seconds)), 3), "p90": round(float(np.percentile(seconds, 90)), 3),
-                    "max": round(float(seconds.max()), 3), "under_1s": f"{int((seconds < 1).sum())}/{len(seconds)}"},
+        "rerun_s": {
+            "median": round(float(np.median(seconds)), 3),
+            "p90": round(float(np.percentile(seconds, 90)), 3),
+            "max": round(float(seconds.max()), 3),
+            "under_1s": f"{int((seconds < 1).sum())}/{len(seconds)}",
+        },
         "rerun_median_s_by_tab": by_tab,
         "steps_trained_per_job": steps,
     }

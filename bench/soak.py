@@ -44,8 +44,11 @@ def main() -> None:
     try:
         while (now := time.monotonic() - start) < args.minutes * 60:
             snap = job.snapshot()
-            bounds_ok &= (all(len(v) <= history_len for v in snap.history.values())
-                          and len(snap.timeline) <= MAX_TIMELINE and snap.error is None)
+            bounds_ok &= (
+                all(len(v) <= history_len for v in snap.history.values())
+                and len(snap.timeline) <= MAX_TIMELINE
+                and snap.error is None
+            )
             if now >= next_pad:
                 job.frozen_model()
                 next_pad = now + 2
@@ -60,8 +63,15 @@ def main() -> None:
                 job.resume()
                 next_poke = now + 30
             if now >= next_sample:
-                samples.append({"t_s": round(now, 1), "rss_mb": round(rss_mb(), 1), "step": snap.step,
-                                "history": len(snap.history["step"]), "timeline": len(snap.timeline)})
+                samples.append(
+                    {
+                        "t_s": round(now, 1),
+                        "rss_mb": round(rss_mb(), 1),
+                        "step": snap.step,
+                        "history": len(snap.history["step"]),
+                        "timeline": len(snap.timeline),
+                    }
+                )
                 next_sample = now + 5
             time.sleep(0.5)
     finally:
@@ -73,10 +83,19 @@ def main() -> None:
     slope = float(np.polyfit(t[steady] / 60, rss[steady], 1)[0]) if steady.sum() >= 3 else None
     result = {
         "command": f"python bench/soak.py --minutes {args.minutes:g}",
-        "dataset": args.dataset, "prior": args.prior, "minutes": args.minutes, "steps": samples[-1]["step"],
-        "history_len": history_len, "max_timeline": MAX_TIMELINE, "bounds_held": bool(bounds_ok),
-        "rss_mb": {"first": samples[0]["rss_mb"], "after_warmup": float(rss[steady][0]) if steady.any() else None,
-                   "peak": float(rss.max()), "end": samples[-1]["rss_mb"]},
+        "dataset": args.dataset,
+        "prior": args.prior,
+        "minutes": args.minutes,
+        "steps": samples[-1]["step"],
+        "history_len": history_len,
+        "max_timeline": MAX_TIMELINE,
+        "bounds_held": bool(bounds_ok),
+        "rss_mb": {
+            "first": samples[0]["rss_mb"],
+            "after_warmup": float(rss[steady][0]) if steady.any() else None,
+            "peak": float(rss.max()),
+            "end": samples[-1]["rss_mb"],
+        },
         "rss_slope_mb_per_min_after_warmup": None if slope is None else round(slope, 3),
         "samples": samples,
     }

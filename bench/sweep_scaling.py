@@ -58,8 +58,12 @@ def timed(command: list[str]) -> dict:
     cpu = lambda: (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_CHILDREN))
     load, cpu_before, start = os.getloadavg()[0], cpu(), time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return {"seconds": round(time.perf_counter() - start, 2), "cpu_seconds": round(cpu() - cpu_before, 2),
-            "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2)}
+    return {
+        "seconds": round(time.perf_counter() - start, 2),
+        "cpu_seconds": round(cpu() - cpu_before, 2),
+        "load_before": round(load, 2),
+        "load_after": round(os.getloadavg()[0], 2),
+    }
 
 
 def main() -> None:
@@ -82,9 +86,17 @@ def main() -> None:
             same &= all(strip(load_results(f"{tmp}/{d}").runs) == loop_rows for d in ("ray1", "ray2"))
     loop, one, two = (min(t["seconds"] for t in timings[k]) for k in timings)
     result = {
-        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "torch": torch.__version__, "ray": ray.__version__},
-        "grid": GRID, "runs": 8, "torch_threads_per_run": 1, "timings": timings,
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "ray": ray.__version__,
+        },
+        "grid": GRID,
+        "runs": 8,
+        "torch_threads_per_run": 1,
+        "timings": timings,
         "best_seconds": {"plain_loop": loop, "sweep_1_concurrent": one, "sweep_2_concurrent": two},
         "ray_overhead_1_concurrent": round(one / loop - 1, 3),
         "speedup_2_vs_1_concurrent": round(one / two, 3),

@@ -13,9 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-CASES = [{"dataset": "digits", "size": "explorer"}, {"dataset": "mnist5k", "size": "explorer"},
-         {"dataset": "mnist5k", "size": "paper"}, {"dataset": "fashion", "size": "explorer"},
-         {"dataset": "fashion", "size": "paper"}]
+CASES = [
+    {"dataset": "digits", "size": "explorer"},
+    {"dataset": "mnist5k", "size": "explorer"},
+    {"dataset": "mnist5k", "size": "paper"},
+    {"dataset": "fashion", "size": "explorer"},
+    {"dataset": "fashion", "size": "paper"},
+]
 
 RUN = """\
 import json, resource, sys, tempfile, torch

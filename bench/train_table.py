@@ -27,13 +27,42 @@ def main() -> None:
         for model in ("aae", "vae"):
             for prior in ("gaussian", "mixture", "swissroll"):
                 out = f"{tmp}/{model}-{prior}"
-                train = [sys.executable, "-m", "aae_core", "train", "--model", model, "--prior", prior, "--dataset",
-                         "mnist5k", "--latent-dim", "2", "--seconds", str(args.seconds), "--out", out, "--quiet"]
+                train = [
+                    sys.executable,
+                    "-m",
+                    "aae_core",
+                    "train",
+                    "--model",
+                    model,
+                    "--prior",
+                    prior,
+                    "--dataset",
+                    "mnist5k",
+                    "--latent-dim",
+                    "2",
+                    "--seconds",
+                    str(args.seconds),
+                    "--out",
+                    out,
+                    "--quiet",
+                ]
                 summary = subprocess.run(train, check=True, capture_output=True, text=True).stdout.splitlines()[0]
-                result = json.loads(subprocess.run([sys.executable, "-m", "aae_core", "eval", out, "--json"],
-                                                   check=True, capture_output=True, text=True).stdout)
-                rows.append({"model": model, "prior": prior, "summary": summary,
-                             **{k: result[k] for k in (*METRIC_KEYS, "prior_mmd_ratio", "step")}})
+                result = json.loads(
+                    subprocess.run(
+                        [sys.executable, "-m", "aae_core", "eval", out, "--json"],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    ).stdout
+                )
+                rows.append(
+                    {
+                        "model": model,
+                        "prior": prior,
+                        "summary": summary,
+                        **{k: result[k] for k in (*METRIC_KEYS, "prior_mmd_ratio", "step")},
+                    }
+                )
                 print(summary, file=sys.stderr)
     RESULTS.write_text(json.dumps({"seconds": args.seconds, "rows": rows}, indent=1))
     print("| model | prior | steps | " + " | ".join(METRIC_KEYS) + " |")

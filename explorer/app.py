@@ -12,15 +12,16 @@ from pathlib import Path
 
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # `streamlit run explorer/app.py` from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run explorer/app.py` from a checkout
 
 from explorer import charts, launch  # noqa: E402
 
 # The icon is a file served by this server: a material-icon or emoji page icon is fetched from a font/emoji host.
-st.set_page_config(page_title="AAE Explorer", page_icon=str(Path(__file__).resolve().parent / "icon.svg"),
-                   layout="wide")
+st.set_page_config(
+    page_title="AAE Explorer", page_icon=str(Path(__file__).resolve().parent / "icon.svg"), layout="wide"
+)
 if (refusal := launch.unasked_public_address()) is not None:
-    st.error(refusal)   # nothing of the app (data, uploads, training) is served on an address nobody chose
+    st.error(refusal)  # nothing of the app (data, uploads, training) is served on an address nobody chose
     st.stop()
 # Before the heavy imports below (torch, the models): the browser fetches and parses plotly.js while they load
 # and the first jobs start, so the first chart does not wait for it (~1 s sooner on a cold server).
@@ -33,8 +34,14 @@ from aae_core.untrusted import MAX_QUOTED, markdown_literal, one_line  # noqa: E
 from explorer import controls, state  # noqa: E402
 from explorer.views import checkpoints, compare, decoded, live, pad, timeline  # noqa: E402
 
-TABS = {"Live training": live, "Decoded": decoded, "AAE vs VAE": compare, "Latent pad": pad,
-        "Timeline": timeline, "Checkpoints & export": checkpoints}
+TABS = {
+    "Live training": live,
+    "Decoded": decoded,
+    "AAE vs VAE": compare,
+    "Latent pad": pad,
+    "Timeline": timeline,
+    "Checkpoints & export": checkpoints,
+}
 
 # The script thread renders figures; training threads set their own count (aae_core.jobs.default_threads).
 # One thread here keeps the page's work from competing with training for every core.
@@ -53,12 +60,14 @@ if not st.session_state.get("_started"):
     if not sess.jobs():
         controls.guarded(state.start_jobs, sess, settings, prefer_checkpoints=True, level="note")
         if "_apply_settings" in st.session_state:
-            st.rerun()   # a checkpoint was loaded: its settings go into the widgets before they are drawn
+            st.rerun()  # a checkpoint was loaded: its settings go into the widgets before they are drawn
 
-st.markdown("### :material/scatter_plot: AAE Explorer  \n"
-            "<small>Adversarial autoencoders (Makhzani et al., 2015) push the codes of an autoencoder onto a prior "
-            "p(z) with a discriminator; a VAE does it with a KL term. Watch both fill the prior.</small>",
-            unsafe_allow_html=True)
+st.markdown(
+    "### :material/scatter_plot: AAE Explorer  \n"
+    "<small>Adversarial autoencoders (Makhzani et al., 2015) push the codes of an autoencoder onto a prior "
+    "p(z) with a discriminator; a VAE does it with a KL term. Watch both fill the prior.</small>",
+    unsafe_allow_html=True,
+)
 controls.transport(sess)
 controls.show_flash()
 controls.confirm_reset(sess, settings)

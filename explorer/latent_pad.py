@@ -66,13 +66,13 @@ from torch import nn
 from aae_core.config import AAEError
 from aae_core.models import AutoEncoderBase
 
-MAX_BROWSER_PARAMS = 8_000_000   # beyond this the browser copy is too big to ship and too slow to run
-WEIGHT_BYTES_PER_S = 2_000_000   # weight traffic per model while versions change every refresh (a 2-1000-1000-784
-                                 # decoder is 9.5 MB: a new copy every ~5 s; 2-256-256-784, 1.4 MB: every refresh)
-PROBE_TOLERANCE = 1e-4           # how closely the shipped MLP must reproduce model.decode
-PATH_STEPS = 10                  # images in a path strip, both ends included
+MAX_BROWSER_PARAMS = 8_000_000  # beyond this the browser copy is too big to ship and too slow to run
+WEIGHT_BYTES_PER_S = 2_000_000  # weight traffic per model while versions change every refresh (a 2-1000-1000-784
+# decoder is 9.5 MB: a new copy every ~5 s; 2-256-256-784, 1.4 MB: every refresh)
+PROBE_TOLERANCE = 1e-4  # how closely the shipped MLP must reproduce model.decode
+PATH_STEPS = 10  # images in a path strip, both ends included
 N_NEIGHBOURS = 5
-IMAGE_SCALE = 6                  # the server's full-size image: 28 x 28 shown at 168 px
+IMAGE_SCALE = 6  # the server's full-size image: 28 x 28 shown at 168 px
 
 _HERE = Path(__file__).resolve().parent
 _pad_component = st.components.v2.component(
@@ -90,6 +90,7 @@ class UnsupportedDecoder(Exception):
 
 # ---------------------------------------------------------------- the decoder on the wire
 
+
 def decoder_layers(model: nn.Module) -> list[nn.Linear]:
     """The decoder's Linear layers if it is Linear(-ReLU-Linear)*, small enough for the browser; else UnsupportedDecoder."""
     decoder = getattr(model, "decoder", None)
@@ -100,8 +101,10 @@ def decoder_layers(model: nn.Module) -> list[nn.Linear]:
         raise UnsupportedDecoder("the decoder is not an nn.Sequential of Linear/ReLU layers ending in a Linear")
     n_params = sum(p.numel() for p in decoder.parameters())
     if n_params > MAX_BROWSER_PARAMS:
-        raise UnsupportedDecoder(f"the decoder has {n_params / 1e6:.1f}M parameters; the browser copy handles at most "
-                                 f"{MAX_BROWSER_PARAMS / 1e6:.0f}M")
+        raise UnsupportedDecoder(
+            f"the decoder has {n_params / 1e6:.1f}M parameters; the browser copy handles at most "
+            f"{MAX_BROWSER_PARAMS / 1e6:.0f}M"
+        )
     return layers[0::2]
 
 
@@ -114,8 +117,10 @@ def encode_decoder(model: nn.Module) -> dict:
         parts.append(lin.weight.detach().to("cpu", torch.float32).T.reshape(-1))
         parts.append(torch.zeros(lin.out_features) if lin.bias is None else lin.bias.detach().to("cpu", torch.float32))
     flat = torch.cat(parts).numpy().astype("<f4")
-    return {"layers": [[lin.in_features, lin.out_features] for lin in linears],
-            "weights": base64.b64encode(flat.tobytes()).decode("ascii")}
+    return {
+        "layers": [[lin.in_features, lin.out_features] for lin in linears],
+        "weights": base64.b64encode(flat.tobytes()).decode("ascii"),
+    }
 
 
 def decode_spec(spec: dict) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -126,7 +131,9 @@ def decode_spec(spec: dict) -> list[tuple[np.ndarray, np.ndarray]]:
         raise AAEError(f"decoder spec: its layers need {need} floats but it carries {flat.size}")
     layers, at = [], 0
     for n_in, n_out in spec["layers"]:
-        layers.append((flat[at:at + n_in * n_out].reshape(n_in, n_out), flat[at + n_in * n_out:at + n_in * n_out + n_out]))
+        layers.append(
+            (flat[at : at + n_in * n_out].reshape(n_in, n_out), flat[at + n_in * n_out : at + n_in * n_out + n_out])
+        )
         at += n_in * n_out + n_out
     return layers
 
@@ -154,14 +161,16 @@ def browser_decoder(model: AutoEncoderBase) -> dict:
         spec = encode_decoder(twin)
         probe = 3 * torch.randn(16, spec["layers"][0][0], generator=torch.Generator().manual_seed(0))
         gap = np.abs(spec_forward(decode_spec(spec), probe.numpy()) - server_decode(twin, probe.numpy())).max()
-        _checked[model] = None if gap <= PROBE_TOLERANCE else \
-            f"decode() is not sigmoid(decoder(z)) (they differ by {gap:.2g})"
+        _checked[model] = (
+            None if gap <= PROBE_TOLERANCE else f"decode() is not sigmoid(decoder(z)) (they differ by {gap:.2g})"
+        )
     if _checked[model] is not None:
         raise UnsupportedDecoder(_checked[model])
     return encode_decoder(model)
 
 
 # ---------------------------------------------------------------- server side decoding
+
 
 def server_decode(model: AutoEncoderBase, z: np.ndarray) -> np.ndarray:
     """model.decode on the rows of z, as float64 numpy of shape (n, input_dim)."""
@@ -185,7 +194,7 @@ def png_data_uri(images: np.ndarray, shape: tuple[int, int], scale: int = 1, gap
     tiles = np.clip(np.asarray(images, dtype=np.float64).reshape(-1, h, w), 0, 1)
     strip = np.full((h, len(tiles) * (w + gap) - gap), 0.5)
     for i, tile in enumerate(tiles):
-        strip[:, i * (w + gap):i * (w + gap) + w] = tile
+        strip[:, i * (w + gap) : i * (w + gap) + w] = tile
     pixels = np.round(strip * 255).astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
     buf = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buf, format="PNG")
@@ -194,13 +203,14 @@ def png_data_uri(images: np.ndarray, shape: tuple[int, int], scale: int = 1, gap
 
 # ---------------------------------------------------------------- the plane the pad shows
 
+
 @dataclass(frozen=True)
 class Plane:
     """The 2-D slice a pad shows: z = center + x basis[:, 0] + y basis[:, 1] + basis[:, 2:] @ held."""
 
-    center: np.ndarray          # (D,)
-    basis: np.ndarray           # (D, D), orthonormal columns
-    held: np.ndarray            # (D - 2,): coordinates along basis[:, 2:]
+    center: np.ndarray  # (D,)
+    basis: np.ndarray  # (D, D), orthonormal columns
+    held: np.ndarray  # (D - 2,): coordinates along basis[:, 2:]
     axis_names: tuple[str, str]
 
     def latent(self, xy: np.ndarray) -> np.ndarray:
@@ -221,8 +231,9 @@ def axis_name(index: int) -> str:
     return f"z{index + 1}"
 
 
-def make_plane(codes: np.ndarray, mode: str = "axes", axes: tuple[int, int] = (0, 1),
-               held: Sequence[float] = ()) -> Plane:
+def make_plane(
+    codes: np.ndarray, mode: str = "axes", axes: tuple[int, int] = (0, 1), held: Sequence[float] = ()
+) -> Plane:
     """The plane through two latent axes ("axes") or through the codes' top-2 principal directions ("pca")."""
     dim = codes.shape[1]
     held = np.asarray(held, dtype=np.float64).reshape(-1)
@@ -237,7 +248,7 @@ def make_plane(codes: np.ndarray, mode: str = "axes", axes: tuple[int, int] = (0
     if mode == "pca":
         center = codes.mean(0)
         _, _, vt = np.linalg.svd(codes - center, full_matrices=True)
-        basis = vt.T * np.sign(vt[np.arange(dim), np.abs(vt).argmax(1)])   # fixed signs: no flips between refreshes
+        basis = vt.T * np.sign(vt[np.arange(dim), np.abs(vt).argmax(1)])  # fixed signs: no flips between refreshes
         return Plane(center, basis, held, ("PC1", "PC2"))
     raise AAEError(f"plane mode {mode!r}: must be 'axes' or 'pca'")
 
@@ -245,7 +256,7 @@ def make_plane(codes: np.ndarray, mode: str = "axes", axes: tuple[int, int] = (0
 def pad_range(points: Sequence[np.ndarray], previous: Sequence[float] | None = None) -> list[float]:
     """A square [x0, x1, y0, y1] around the bulk of the points, or `previous` while that still fits them well."""
     pts = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in points])
-    pts = pts[np.isfinite(pts).all(1)]      # a diverged model's NaN codes must not take the axes with them
+    pts = pts[np.isfinite(pts).all(1)]  # a diverged model's NaN codes must not take the axes with them
     if not len(pts):
         return list(previous) if previous is not None else [-1.0, 1.0, -1.0, 1.0]
     lo, hi = np.percentile(pts, [0.5, 99.5], axis=0)
@@ -263,13 +274,20 @@ def _plane_controls(codes: Mapping[str, np.ndarray], dim: int, key: str) -> dict
     """Widgets choosing each model's plane (only for latent_dim > 2)."""
     if dim == 2:
         return {name: make_plane(c) for name, c in codes.items()}
-    mode = st.radio("Pad plane", ["axes", "pca"], horizontal=True, key=f"{key}-plane",
-                    format_func={"axes": "two latent axes", "pca": "PCA plane (per model)"}.get)
+    mode = st.radio(
+        "Pad plane",
+        ["axes", "pca"],
+        horizontal=True,
+        key=f"{key}-plane",
+        format_func={"axes": "two latent axes", "pca": "PCA plane (per model)"}.get,
+    )
     axes = (0, 1)
     if mode == "axes":
         left, right = st.columns(2)
-        axes = (left.selectbox("x axis", range(dim), index=0, format_func=axis_name, key=f"{key}-x"),
-                right.selectbox("y axis", range(dim), index=1, format_func=axis_name, key=f"{key}-y"))
+        axes = (
+            left.selectbox("x axis", range(dim), index=0, format_func=axis_name, key=f"{key}-x"),
+            right.selectbox("y axis", range(dim), index=1, format_func=axis_name, key=f"{key}-y"),
+        )
         if axes[0] == axes[1]:
             st.warning("Pick two different axes; showing the next one up as y.")
             axes = (axes[0], (axes[0] + 1) % dim)
@@ -278,12 +296,15 @@ def _plane_controls(codes: Mapping[str, np.ndarray], dim: int, key: str) -> dict
         labels = [f"PC{k + 1}" for k in range(2, dim)]
     st.caption("Other coordinates are held at:" if mode == "axes" else "Other principal coordinates (from the mean):")
     cols = st.columns(min(len(labels), 6))
-    held = [cols[i % len(cols)].number_input(label, value=0.0, step=0.1, key=f"{key}-held-{label}")
-            for i, label in enumerate(labels)]
+    held = [
+        cols[i % len(cols)].number_input(label, value=0.0, step=0.1, key=f"{key}-held-{label}")
+        for i, label in enumerate(labels)
+    ]
     return {name: make_plane(c, mode, axes, held) for name, c in codes.items()}
 
 
 # ---------------------------------------------------------------- what the user left on the pad
+
 
 @dataclass(frozen=True)
 class PadState:
@@ -297,8 +318,11 @@ class PadState:
 
 
 def _finite_xy(value) -> tuple[float, float] | None:
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    ):
         return float(value[0]), float(value[1])
     return None
 
@@ -319,8 +343,13 @@ def read_state(raw: object, planes: Mapping[str, Plane]) -> PadState | None:
             pins.append({name: planes[name].latent(np.array([c]))[0] for name, c in coords.items()})
     path = pad.get("path")
     path = tuple(path) if isinstance(path, (list, tuple)) and len(path) == 2 else ("pin:0", "point")
-    return PadState(xy, {name: planes[name].latent(np.array([c]))[0] for name, c in xy.items()},
-                    pins, bool(pad.get("linked", True)), path)
+    return PadState(
+        xy,
+        {name: planes[name].latent(np.array([c]))[0] for name, c in xy.items()},
+        pins,
+        bool(pad.get("linked", True)),
+        path,
+    )
 
 
 def _path_ends(state: PadState, name: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -344,19 +373,23 @@ def _server_images(model: AutoEncoderBase, name: str, state: PadState | None, sh
     if ends is not None:
         t = np.linspace(0, 1, PATH_STEPS)[:, None]
         path = png_data_uri(server_decode(model, ends[0] + t * (ends[1] - ends[0])), shape)
-    return {"point": png_data_uri(server_decode(model, state.z[name][None]), shape),
-            "pins": [png_data_uri(server_decode(model, pin[name][None]), shape) for pin in state.pins],
-            "path": path}
+    return {
+        "point": png_data_uri(server_decode(model, state.z[name][None]), shape),
+        "pins": [png_data_uri(server_decode(model, pin[name][None]), shape) for pin in state.pins],
+        "path": path,
+    }
 
 
 # ---------------------------------------------------------------- the render function
+
 
 def _b64_xy(points: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(points, dtype="<f4").tobytes()).decode("ascii")
 
 
-def _decoder_payload(model: AutoEncoderBase, version: str, record: tuple | None,
-                     now: float) -> tuple[dict | None, str | None, tuple]:
+def _decoder_payload(
+    model: AutoEncoderBase, version: str, record: tuple | None, now: float
+) -> tuple[dict | None, str | None, tuple]:
     """(decoder message, fallback reason, new sent-record) for one model: weights only when `record` lacks this version.
 
     A record is (version, fallback reason or None, time sent). While versions change faster than the
@@ -402,8 +435,10 @@ def _check_inputs(models, codes, labels, prior_samples, image_shape, train_codes
         if labels is not None and len(labels) != len(c):
             raise AAEError(f"labels: {len(labels)} labels for {len(c)} codes of {name!r}")
         if math.prod(image_shape) != model.config.input_dim:
-            raise AAEError(f"image_shape={tuple(image_shape)}: {math.prod(image_shape)} pixels, {name!r} has "
-                           f"input_dim {model.config.input_dim}")
+            raise AAEError(
+                f"image_shape={tuple(image_shape)}: {math.prod(image_shape)} pixels, {name!r} has "
+                f"input_dim {model.config.input_dim}"
+            )
         if train_codes is not None and (name not in train_codes or len(train_codes[name]) != len(train_images)):
             raise AAEError(f"train_codes[{name!r}]: need one code per training image ({len(train_images)})")
     if np.ndim(prior_samples) != 2 or np.shape(prior_samples)[1] != dim:
@@ -411,11 +446,21 @@ def _check_inputs(models, codes, labels, prior_samples, image_shape, train_codes
     return dim
 
 
-def latent_pad(models: Mapping[str, AutoEncoderBase], codes: Mapping[str, np.ndarray], labels: np.ndarray | None,
-               prior_samples: np.ndarray, image_shape: tuple[int, int], version: str | Mapping[str, str], *,
-               key: str, class_names: Sequence[str] | None = None,
-               train_codes: Mapping[str, np.ndarray] | None = None, train_images: np.ndarray | None = None,
-               train_labels: np.ndarray | None = None, show_server_decode: bool = True) -> PadState | None:
+def latent_pad(
+    models: Mapping[str, AutoEncoderBase],
+    codes: Mapping[str, np.ndarray],
+    labels: np.ndarray | None,
+    prior_samples: np.ndarray,
+    image_shape: tuple[int, int],
+    version: str | Mapping[str, str],
+    *,
+    key: str,
+    class_names: Sequence[str] | None = None,
+    train_codes: Mapping[str, np.ndarray] | None = None,
+    train_images: np.ndarray | None = None,
+    train_labels: np.ndarray | None = None,
+    show_server_decode: bool = True,
+) -> PadState | None:
     """Render the pads (one per model, side by side) and return what the user left on them (None before a click)."""
     codes = {name: np.asarray(codes[name], dtype=np.float64) if name in codes else None for name in models}
     if (train_codes is None) != (train_images is None):
@@ -436,17 +481,29 @@ def latent_pad(models: Mapping[str, AutoEncoderBase], codes: Mapping[str, np.nda
     entries, records, now = [], {}, time.monotonic()
     for name, model in models.items():
         decoder, fallback, records[name] = _decoder_payload(model, versions[name], sent.get(name), now)
-        entries.append({"name": name, "plane": planes[name].to_json(), "decoder": decoder, "fallback": fallback,
-                        "codes_xy": _b64_xy(projected[name][0]), "prior_xy": _b64_xy(projected[name][1]),
-                        "server": _server_images(model, name, state, image_shape) if fallback else None})
-    data = {"models": entries, "range": view, "image_shape": list(image_shape), "path_steps": PATH_STEPS,
-            "axis_names": list(next(iter(planes.values())).axis_names),
-            "labels": None if labels is None else [label_index[v] for v in np.asarray(labels).tolist()],
-            "classes": ["codes"] if labels is None else [str(class_names[c]) if class_names else str(c) for c in classes],
-            "state": dict((st.session_state.get(key) or {}).get("pad") or {})}
-    _pad_component(key=key, data=data, on_pad_change=lambda: None,
-                   on_need_weights_change=lambda: _forget_sent(key))
-    sent.update(records)    # only now: a run stopped before this point has sent nothing
+        entries.append(
+            {
+                "name": name,
+                "plane": planes[name].to_json(),
+                "decoder": decoder,
+                "fallback": fallback,
+                "codes_xy": _b64_xy(projected[name][0]),
+                "prior_xy": _b64_xy(projected[name][1]),
+                "server": _server_images(model, name, state, image_shape) if fallback else None,
+            }
+        )
+    data = {
+        "models": entries,
+        "range": view,
+        "image_shape": list(image_shape),
+        "path_steps": PATH_STEPS,
+        "axis_names": list(next(iter(planes.values())).axis_names),
+        "labels": None if labels is None else [label_index[v] for v in np.asarray(labels).tolist()],
+        "classes": ["codes"] if labels is None else [str(class_names[c]) if class_names else str(c) for c in classes],
+        "state": dict((st.session_state.get(key) or {}).get("pad") or {}),
+    }
+    _pad_component(key=key, data=data, on_pad_change=lambda: None, on_need_weights_change=lambda: _forget_sent(key))
+    sent.update(records)  # only now: a run stopped before this point has sent nothing
     if show_server_decode:
         _show_server_decode(models, state, key, image_shape, train_codes, train_images, train_labels)
     return state
@@ -461,8 +518,10 @@ def _show_server_decode(models, state, key, shape, train_codes, train_images, tr
     """The released point decoded by torch, full size, beside its nearest training images."""
     with st.container(key=f"{key}-server"):
         if state is None:
-            st.caption("Click or drag on a pad: the point you release is decoded here by the server, "
-                       "next to its nearest training images.")
+            st.caption(
+                "Click or drag on a pad: the point you release is decoded here by the server, "
+                "next to its nearest training images."
+            )
             return
         st.markdown("**Released point, decoded on the server (torch)**")
         for col, (name, model) in zip(st.columns(len(models)), models.items()):
@@ -471,6 +530,11 @@ def _show_server_decode(models, state, key, shape, train_codes, train_images, tr
             col.image(png_data_uri(server_decode(model, z[None]), shape, IMAGE_SCALE))
             if train_codes is not None:
                 idx, dist = nearest(train_codes[name], z)
-                who = [f"{d:.2f}" + (f" ({train_labels[i]})" if train_labels is not None else "") for i, d in zip(idx, dist)]
-                col.image(png_data_uri(np.asarray(train_images)[idx], shape, 3, gap=2),
-                          caption="nearest training images by code distance: " + ", ".join(who))
+                who = [
+                    f"{d:.2f}" + (f" ({train_labels[i]})" if train_labels is not None else "")
+                    for i, d in zip(idx, dist)
+                ]
+                col.image(
+                    png_data_uri(np.asarray(train_images)[idx], shape, 3, gap=2),
+                    caption="nearest training images by code distance: " + ", ".join(who),
+                )

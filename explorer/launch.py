@@ -10,8 +10,9 @@ Streamlit would listen on all interfaces without anyone having asked for it (`un
 from __future__ import annotations
 
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "explorer" / "app.py"
@@ -24,7 +25,9 @@ def project_options(config: Path = CONFIG) -> list[str]:
     with open(config, "rb") as f:
         sections = tomllib.load(f)
     text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)
-    return [f"--{section}.{name}={text(value)}" for section, options in sections.items() for name, value in options.items()]
+    return [
+        f"--{section}.{name}={text(value)}" for section, options in sections.items() for name, value in options.items()
+    ]
 
 
 def command(argv: list[str]) -> list[str]:
@@ -40,9 +43,11 @@ def unasked_public_address() -> str | None:
 
     address = config.get_option("server.address") or ""
     if address in ALL_INTERFACES and config.get_where_defined("server.address") == ConfigOption.DEFAULT_DEFINITION:
-        return ("This server listens on all network interfaces because it was started without the project's "
-                "settings. Start it with `aae-explorer` (localhost only), or pass `--server.address 0.0.0.0` "
-                "to share it on purpose.")
+        return (
+            "This server listens on all network interfaces because it was started without the project's "
+            "settings. Start it with `aae-explorer` (localhost only), or pass `--server.address 0.0.0.0` "
+            "to share it on purpose."
+        )
     return None
 
 

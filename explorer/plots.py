@@ -18,14 +18,14 @@ from plotly.colors import qualitative
 from aae_core.config import PriorConfig
 from aae_core.priors import make_prior
 
-PALETTE = qualitative.D3 + qualitative.Alphabet   # D3 category10: the latent pad's colours too
+PALETTE = qualitative.D3 + qualitative.Alphabet  # D3 category10: the latent pad's colours too
 PRIOR_COLOUR = "rgba(90, 90, 90, 0.35)"
-MAX_CURVE_POINTS = 400       # loss histories are thinned to at most this many points, evenly spaced in steps
-SMOOTHING = (0.0, 0.6, 0.9, 0.97)   # EMA weights the loss curves offer (0: raw)
-GRID_COLOUR = "rgba(0, 0, 0, 0.08)"   # light on white, and darker (not white) over the prior's density
+MAX_CURVE_POINTS = 400  # loss histories are thinned to at most this many points, evenly spaced in steps
+SMOOTHING = (0.0, 0.6, 0.9, 0.97)  # EMA weights the loss curves offer (0: raw)
+GRID_COLOUR = "rgba(0, 0, 0, 0.08)"  # light on white, and darker (not white) over the prior's density
 N_PRIOR_SAMPLES = 1500
-DENSITY_PIXELS = 240      # the density image is n x n
-NICE_STEPS = (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)   # axis half-widths, times a power of 10
+DENSITY_PIXELS = 240  # the density image is n x n
+NICE_STEPS = (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)  # axis half-widths, times a power of 10
 
 
 @functools.lru_cache(maxsize=32)
@@ -80,34 +80,77 @@ def view_limit(prior_points: np.ndarray, code_points: np.ndarray | None) -> floa
     return float(scale * next(s for s in NICE_STEPS if s * scale >= lim * (1 - 1e-9)))
 
 
-def latent_scatter(points: np.ndarray | None, labels: np.ndarray | None, *, lim: float, title: str,
-                   prior_points: np.ndarray | None = None, density: tuple[str, float] | None = None,
-                   class_names: list[str] | None = None, axis_names: tuple[str, str] = ("z1", "z2"),
-                   height: int = 430, uirevision: str = "latent") -> dict:
+def latent_scatter(
+    points: np.ndarray | None,
+    labels: np.ndarray | None,
+    *,
+    lim: float,
+    title: str,
+    prior_points: np.ndarray | None = None,
+    density: tuple[str, float] | None = None,
+    class_names: list[str] | None = None,
+    axis_names: tuple[str, str] = ("z1", "z2"),
+    height: int = 430,
+    uirevision: str = "latent",
+) -> dict:
     """Held-out codes coloured by label, over the prior drawn as density contours (`prior_density`) or as samples."""
     traces = []
     if prior_points is not None:
-        traces.append({"type": "scattergl", "mode": "markers", "x": prior_points[:, 0], "y": prior_points[:, 1],
-                       "marker": {"size": 3, "color": PRIOR_COLOUR}, "name": "prior samples", "hoverinfo": "skip"})
+        traces.append(
+            {
+                "type": "scattergl",
+                "mode": "markers",
+                "x": prior_points[:, 0],
+                "y": prior_points[:, 1],
+                "marker": {"size": 3, "color": PRIOR_COLOUR},
+                "name": "prior samples",
+                "hoverinfo": "skip",
+            }
+        )
     if points is not None:
-        groups = [(None, np.ones(len(points), bool))] if labels is None else \
-            [(c, labels == c) for c in np.unique(labels)]
+        groups = (
+            [(None, np.ones(len(points), bool))] if labels is None else [(c, labels == c) for c in np.unique(labels)]
+        )
         for c, mask in groups:
             name = "codes" if c is None else (class_names[c] if class_names else str(c))
             colour = PALETTE[0 if c is None else int(c) % len(PALETTE)]
-            traces.append({"type": "scattergl", "mode": "markers", "x": points[mask, 0], "y": points[mask, 1],
-                           "marker": {"size": 4, "color": colour, "opacity": 0.85}, "name": name,
-                           "hovertemplate": f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"})
+            traces.append(
+                {
+                    "type": "scattergl",
+                    "mode": "markers",
+                    "x": points[mask, 0],
+                    "y": points[mask, 1],
+                    "marker": {"size": 4, "color": colour, "opacity": 0.85},
+                    "name": name,
+                    "hovertemplate": f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+                }
+            )
     axis = {"range": [-lim, lim], "zeroline": False, "showgrid": True, "gridcolor": GRID_COLOUR}
-    layout = {"title": {"text": title, "font": {"size": 14}}, "height": height, "uirevision": uirevision,
-              "margin": {"l": 40, "r": 10, "t": 36, "b": 36}, "plot_bgcolor": "white",
-              "xaxis": {**axis, "title": {"text": axis_names[0]}},
-              "yaxis": {**axis, "title": {"text": axis_names[1]}, "scaleanchor": "x", "scaleratio": 1},
-              "legend": {"itemsizing": "constant", "font": {"size": 11}}}
+    layout = {
+        "title": {"text": title, "font": {"size": 14}},
+        "height": height,
+        "uirevision": uirevision,
+        "margin": {"l": 40, "r": 10, "t": 36, "b": 36},
+        "plot_bgcolor": "white",
+        "xaxis": {**axis, "title": {"text": axis_names[0]}},
+        "yaxis": {**axis, "title": {"text": axis_names[1]}, "scaleanchor": "x", "scaleratio": 1},
+        "legend": {"itemsizing": "constant", "font": {"size": 11}},
+    }
     if density is not None:
         image, half = density
-        layout["images"] = [{"source": image, "xref": "x", "yref": "y", "x": -half, "y": half, "sizex": 2 * half,
-                             "sizey": 2 * half, "sizing": "stretch", "layer": "below"}]
+        layout["images"] = [
+            {
+                "source": image,
+                "xref": "x",
+                "yref": "y",
+                "x": -half,
+                "y": half,
+                "sizex": 2 * half,
+                "sizey": 2 * half,
+                "sizing": "stretch",
+                "layer": "below",
+            }
+        ]
     return {"data": traces, "layout": layout}
 
 
@@ -135,16 +178,26 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
-CURVES = {"aae": [("recon", [("recon", "reconstruction (nats/image)")]),
-                  ("D / G loss", [("d_loss", "discriminator loss"), ("g_loss", "generator loss")]),
-                  ("D accuracy", [("d_acc", "discriminator accuracy")])],
-          "vae": [("recon", [("recon", "reconstruction (nats/image)")]),
-                  ("KL", [("kl", "KL(q(z|x) ‖ p(z))")])],
-          "ae": [("recon", [("recon", "reconstruction (nats/image)")])]}
+CURVES = {
+    "aae": [
+        ("recon", [("recon", "reconstruction (nats/image)")]),
+        ("D / G loss", [("d_loss", "discriminator loss"), ("g_loss", "generator loss")]),
+        ("D accuracy", [("d_acc", "discriminator accuracy")]),
+    ],
+    "vae": [("recon", [("recon", "reconstruction (nats/image)")]), ("KL", [("kl", "KL(q(z|x) ‖ p(z))")])],
+    "ae": [("recon", [("recon", "reconstruction (nats/image)")])],
+}
 
 
-def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int | None = None, smoothing: float = 0.0,
-                height: int = 330, uirevision: str = "losses") -> dict:
+def loss_curves(
+    history: dict[str, np.ndarray],
+    kind: str,
+    *,
+    diverged_at: int | None = None,
+    smoothing: float = 0.0,
+    height: int = 330,
+    uirevision: str = "losses",
+) -> dict:
     """Stacked panels sharing the step axis: recon, D/G loss, D accuracy (AAE), recon, KL (VAE) or recon (AE),
     each curve smoothed by an EMA of weight `smoothing` (0: raw). Phases a step skipped are gaps; a divergence is
     marked by a red line (the app also says so in words). At most 4 ticks per panel, so their labels never crowd."""
@@ -153,28 +206,67 @@ def loss_curves(history: dict[str, np.ndarray], kind: str, *, diverged_at: int |
     keep = _thin(steps)
     gap = 0.08
     h = (1 - gap * (len(panels) - 1)) / len(panels)
-    traces, layout = [], {"height": height, "uirevision": uirevision, "plot_bgcolor": "white",
-                          "margin": {"l": 50, "r": 10, "t": 10, "b": 10}, "showlegend": True,
-                          "legend": {"orientation": "h", "y": -0.14, "font": {"size": 11}}}
+    traces, layout = (
+        [],
+        {
+            "height": height,
+            "uirevision": uirevision,
+            "plot_bgcolor": "white",
+            "margin": {"l": 50, "r": 10, "t": 10, "b": 10},
+            "showlegend": True,
+            "legend": {"orientation": "h", "y": -0.14, "font": {"size": 11}},
+        },
+    )
     colours = iter(PALETTE)
     for i, (title, series) in enumerate(panels):
         axis = "" if i == 0 else str(i + 1)
         top = 1 - i * (h + gap)
-        layout[f"yaxis{axis}"] = {"domain": [max(0.0, round(top - h, 6)), round(top, 6)], "title": {"text": title, "font": {"size": 10}},
-                                  "gridcolor": GRID_COLOUR, "nticks": 4, "tickfont": {"size": 10},
-                                  **({"range": [0, 1.02]} if title == "D accuracy" else {})}
-        layout[f"xaxis{axis}"] = {"anchor": f"y{axis}", "matches": "x" if i else None, "showticklabels": i == len(panels) - 1,
-                                  "gridcolor": GRID_COLOUR, "nticks": 6, "tickfont": {"size": 10}}
+        layout[f"yaxis{axis}"] = {
+            "domain": [max(0.0, round(top - h, 6)), round(top, 6)],
+            "title": {"text": title, "font": {"size": 10}},
+            "gridcolor": GRID_COLOUR,
+            "nticks": 4,
+            "tickfont": {"size": 10},
+            **({"range": [0, 1.02]} if title == "D accuracy" else {}),
+        }
+        layout[f"xaxis{axis}"] = {
+            "anchor": f"y{axis}",
+            "matches": "x" if i else None,
+            "showticklabels": i == len(panels) - 1,
+            "gridcolor": GRID_COLOUR,
+            "nticks": 6,
+            "tickfont": {"size": 10},
+        }
         for key, name in series:
             y = np.asarray(history.get(key, []), dtype=np.float64)[keep]
             y = np.where(np.isfinite(y), y, np.nan)
             if smoothing > 0:
                 y = ema(y, smoothing)
-            traces.append({"type": "scatter", "mode": "lines", "x": steps[keep], "y": y, "name": name,
-                           "xaxis": f"x{axis}", "yaxis": f"y{axis}", "connectgaps": True,
-                           "line": {"width": 1.5, "color": next(colours)}})
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": steps[keep],
+                    "y": y,
+                    "name": name,
+                    "xaxis": f"x{axis}",
+                    "yaxis": f"y{axis}",
+                    "connectgaps": True,
+                    "line": {"width": 1.5, "color": next(colours)},
+                }
+            )
     layout["xaxis"].pop("matches")
     if diverged_at is not None:
-        layout["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": diverged_at, "x1": diverged_at,
-                             "y0": 0, "y1": 1, "line": {"color": "red", "dash": "dash"}}]
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": diverged_at,
+                "x1": diverged_at,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": "red", "dash": "dash"},
+            }
+        ]
     return {"data": traces, "layout": layout}

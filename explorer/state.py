@@ -40,12 +40,12 @@ from aae_core.data import BUILTINS, Dataset, load_dataset
 from aae_core.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, Job, JobRegistry, JobSpec
 from aae_core.untrusted import shorten
 
-LIVE_FIELDS = ("lr_recon", "lr_disc", "lr_gen", "disc_noise")   # change while training, no restart
+LIVE_FIELDS = ("lr_recon", "lr_disc", "lr_gen", "disc_noise")  # change while training, no restart
 UPLOAD = "upload"
-MAX_UPLOAD_MB = 200             # MB a browser may send at once (also server.maxUploadSize)
+MAX_UPLOAD_MB = 200  # MB a browser may send at once (also server.maxUploadSize)
 UPLOAD_MAX_VALUES = 60_000_000  # values one upload may unpack to: Fashion-MNIST's 70K images are 55M
-UPLOAD_BUDGET_MB = 1024         # float32 bytes of uploads all sessions together may hold
-BYTES_PER_VALUE = 4             # a dataset is held as float32
+UPLOAD_BUDGET_MB = 1024  # float32 bytes of uploads all sessions together may hold
+BYTES_PER_VALUE = 4  # a dataset is held as float32
 MODEL_NAMES = {"aae": "AAE", "vae": "VAE", "ae": "AE"}
 
 
@@ -77,7 +77,7 @@ class Settings:
     noise: float = TrainConfig.disc_noise
 
     @staticmethod
-    def current() -> "Settings":
+    def current() -> Settings:
         """The settings the widgets hold now (defaults for widgets not yet drawn)."""
         state = st.session_state
         return Settings(**{f.name: state[f.name] for f in fields(Settings) if f.name in state})
@@ -90,12 +90,31 @@ LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e
 NOISES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 BATCHES = (16, 32, 64, 100, 128, 256, 512)
 # The values each setting's widget accepts: options, or an inclusive (low, high) range.
-CHOICES = {"data": (*BUILTINS, UPLOAD), "prior": PRIOR_NAMES, "size": tuple(SIZE_PRESETS), "batch": BATCHES,
-           "lr_recon": LEARNING_RATES, "lr_disc": LEARNING_RATES, "lr_gen": LEARNING_RATES, "noise": NOISES,
-           "cond": (False, True), "vae": (False, True), "ae": (False, True)}
-RANGES = {"std": (0.1, 20.0), "k": (2, 20), "radius": (0.1, 30.0), "radial": (0.01, 10.0), "tangential": (0.01, 5.0),
-          "roll": (0.5, 30.0),
-          "dim": (1, 32), "labels": (0.0, 1.0), "seed": (0, 2**31 - 1), "epochs": (1, 10_000)}
+CHOICES = {
+    "data": (*BUILTINS, UPLOAD),
+    "prior": PRIOR_NAMES,
+    "size": tuple(SIZE_PRESETS),
+    "batch": BATCHES,
+    "lr_recon": LEARNING_RATES,
+    "lr_disc": LEARNING_RATES,
+    "lr_gen": LEARNING_RATES,
+    "noise": NOISES,
+    "cond": (False, True),
+    "vae": (False, True),
+    "ae": (False, True),
+}
+RANGES = {
+    "std": (0.1, 20.0),
+    "k": (2, 20),
+    "radius": (0.1, 30.0),
+    "radial": (0.01, 10.0),
+    "tangential": (0.01, 5.0),
+    "roll": (0.5, 30.0),
+    "dim": (1, 32),
+    "labels": (0.0, 1.0),
+    "seed": (0, 2**31 - 1),
+    "epochs": (1, 10_000),
+}
 
 PRESETS = {
     "Fig. 2a: AAE, Gaussian": Settings(),
@@ -110,11 +129,14 @@ PRESETS = {
 
 # ---- process-wide resources ------------------------------------------------------------------------
 
+
 @st.cache_resource(on_release=lambda registry: registry.stop_all())
 def registry() -> JobRegistry:
     """The server's one job registry (survives reruns and reloads; stops every job if the cache is cleared)."""
-    return JobRegistry(max_live=int(os.environ.get("AAE_EXPLORER_MAX_JOBS", DEFAULT_MAX_LIVE)),
-                       grace_s=float(os.environ.get("AAE_EXPLORER_GRACE_S", DEFAULT_GRACE_S)))
+    return JobRegistry(
+        max_live=int(os.environ.get("AAE_EXPLORER_MAX_JOBS", DEFAULT_MAX_LIVE)),
+        grace_s=float(os.environ.get("AAE_EXPLORER_GRACE_S", DEFAULT_GRACE_S)),
+    )
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
@@ -136,6 +158,7 @@ def user_checkpoint_dir() -> Path:
 
 
 # ---- this session -----------------------------------------------------------------------------------
+
 
 @st.cache_resource(scope="session", on_release=lambda lease: lease.release())
 def _lease():
@@ -174,8 +197,11 @@ def _text(value) -> str:
 def query_of(s: Settings) -> dict[str, str]:
     """The settings that differ from the defaults, as URL query params (an upload cannot travel in a link)."""
     d = Settings()
-    return {f.name: _text(getattr(s, f.name)) for f in fields(s)
-            if getattr(s, f.name) != getattr(d, f.name) and not (f.name == "data" and s.data == UPLOAD)}
+    return {
+        f.name: _text(getattr(s, f.name))
+        for f in fields(s)
+        if getattr(s, f.name) != getattr(d, f.name) and not (f.name == "data" and s.data == UPLOAD)
+    }
 
 
 def _number_in_state(key: str):
@@ -258,13 +284,16 @@ def sync_url(s: Settings) -> None:
 def share_link(s: Settings) -> str:
     """This view's URL (settings, tab and view options) without the owner token: whoever opens it gets the same
     view and their own jobs."""
-    view = {k: v for k, v in st.query_params.to_dict().items() if k not in {f.name for f in fields(Settings)} | {"owner"}}
+    view = {
+        k: v for k, v in st.query_params.to_dict().items() if k not in {f.name for f in fields(Settings)} | {"owner"}
+    }
     query = query_of(s) | view
     base = (st.context.url or "").split("?")[0]
     return base + ("?" + urlencode(query) if query else "")
 
 
 # ---- settings -> configs ----------------------------------------------------------------------------
+
 
 def dataset(s: Settings) -> Dataset:
     """The dataset the settings name: a built-in, or this session's validated upload."""
@@ -300,10 +329,12 @@ class UploadBudget:
         with self._lock:
             held = sum(self._held.values())
             if held + nbytes > self.limit:
-                raise AAEError(f"upload: the server holds {held / 2**20:.0f} MiB of uploads; {nbytes / 2**20:.0f} MiB "
-                               f"more would pass its {self.limit / 2**20:.0f} MiB budget; try again later")
+                raise AAEError(
+                    f"upload: the server holds {held / 2**20:.0f} MiB of uploads; {nbytes / 2**20:.0f} MiB "
+                    f"more would pass its {self.limit / 2**20:.0f} MiB budget; try again later"
+                )
             self._held[id(data.x_train)] = nbytes
-        weakref.finalize(data.x_train, self._release, id(data.x_train))   # the tensor every copy of `data` shares
+        weakref.finalize(data.x_train, self._release, id(data.x_train))  # the tensor every copy of `data` shares
 
     def _release(self, key: int) -> None:
         with self._lock:
@@ -318,7 +349,7 @@ def upload_budget() -> UploadBudget:
 
 def _upload_name(name: str) -> str:
     """The uploaded file's own name (never a folder), refused if unusable, bounded in length."""
-    name = Path(name).name   # never let an uploaded name choose the folder
+    name = Path(name).name  # never let an uploaded name choose the folder
     if not name or name.startswith(".") or len(name) > 120 or not name.isprintable():
         raise AAEError(f"upload: file name {shorten(name)} is not usable (1-120 printable characters, not hidden)")
     return name
@@ -337,28 +368,31 @@ def store_upload(files: list) -> Dataset:
         raise AAEError("upload: give one .npz file, or IDX files (images and labels), not both")
     budget = upload_budget()
     if budget.values_left() == 0:
-        raise AAEError(f"upload: other sessions' uploads fill the server's {budget.limit / 2**20:.0f} MiB budget for "
-                       f"uploads; try again later")
+        raise AAEError(
+            f"upload: other sessions' uploads fill the server's {budget.limit / 2**20:.0f} MiB budget for "
+            f"uploads; try again later"
+        )
     with tempfile.TemporaryDirectory(prefix="aae-upload-") as tmp:
         for name, f in zip(names, files):
             (Path(tmp) / name).write_bytes(f.getvalue())
         source = Path(tmp) / (npz[0] if npz else "")
         try:
-            data = load_dataset(source, seed=int(st.session_state.get("seed", 0)),
-                                max_values=budget.values_left())
+            data = load_dataset(source, seed=int(st.session_state.get("seed", 0)), max_values=budget.values_left())
         except AAEError as e:
             raise AAEError(str(e).replace(f"{tmp}/", "").replace(tmp, "upload")) from None
     n_train = data.x_train.shape[0]
     if n_train < min(BATCHES):
-        raise AAEError(f"{names[0]}: {n_train + data.x_test.shape[0]} images leave {n_train} for training after the "
-                       f"held-out 20 %, fewer than the smallest batch ({min(BATCHES)}); upload at least 20")
+        raise AAEError(
+            f"{names[0]}: {n_train + data.x_test.shape[0]} images leave {n_train} for training after the "
+            f"held-out 20 %, fewer than the smallest batch ({min(BATCHES)}); upload at least 20"
+        )
     data = replace(data, name=f"upload:{npz[0] if npz else names[0]}")
     budget.hold(data)
     st.session_state["_upload"] = data
     return data
 
 
-def drop_upload(sess: "Session") -> None:
+def drop_upload(sess: Session) -> None:
     """Forget this session's upload (freeing its share of the budget) once no job of the session trains on it."""
     data = st.session_state.get("_upload")
     if data is not None and all(j.config.dataset != data.name for j in sess.jobs().values()):
@@ -368,11 +402,31 @@ def drop_upload(sess: "Session") -> None:
 def run_configs(s: Settings, data: Dataset) -> dict[str, RunConfig]:
     """The AAE's config (and the VAE's, when trained alongside): same data, prior and architecture.
     The VAE is never label-conditioned: conditioning needs a discriminator."""
-    prior_params = {"std": s.std, "n_components": s.k, "radius": s.radius, "radial_std": s.radial,
-                    "tangential_std": s.tangential, "n_segments": s.k, "roll_radius": s.roll}
-    common = dict(prior=s.prior, dataset=data.name, latent_dim=s.dim, size=s.size, input_dim=data.input_dim,
-                  n_classes=data.n_classes, prior_params=prior_params, batch_size=s.batch, lr_recon=s.lr_recon,
-                  lr_disc=s.lr_disc, lr_gen=s.lr_gen, disc_noise=s.noise, seed=s.seed, epochs=s.epochs)
+    prior_params = {
+        "std": s.std,
+        "n_components": s.k,
+        "radius": s.radius,
+        "radial_std": s.radial,
+        "tangential_std": s.tangential,
+        "n_segments": s.k,
+        "roll_radius": s.roll,
+    }
+    common = dict(
+        prior=s.prior,
+        dataset=data.name,
+        latent_dim=s.dim,
+        size=s.size,
+        input_dim=data.input_dim,
+        n_classes=data.n_classes,
+        prior_params=prior_params,
+        batch_size=s.batch,
+        lr_recon=s.lr_recon,
+        lr_disc=s.lr_disc,
+        lr_gen=s.lr_gen,
+        disc_noise=s.noise,
+        seed=s.seed,
+        epochs=s.epochs,
+    )
     configs = {"AAE": build_run_config(model="aae", label_conditioned=s.cond, label_fraction=s.labels, **common)}
     if s.vae:
         configs["VAE"] = build_run_config(model="vae", **common)
@@ -398,12 +452,27 @@ def settings_of(config: RunConfig, current: Settings) -> Settings:
     p, t = config.prior, config.train
     data = config.dataset if config.dataset in BUILTINS else UPLOAD
     size = next((name for name, w in SIZE_PRESETS.items() if w == config.model.hidden), current.size)
-    return replace(current, data=data, prior=p.name, std=p.std,
-                   k=p.n_segments if p.name == "swissroll" else p.n_components, radius=p.radius,
-                   radial=p.radial_std, tangential=p.tangential_std, roll=p.roll_radius, dim=p.dim, cond=config.model.n_label_classes > 0,
-                   labels=t.label_fraction if t.label_fraction is not None else current.labels, size=size,
-                   batch=t.batch_size, seed=t.seed, lr_recon=t.lr_recon, lr_disc=t.lr_disc, lr_gen=t.lr_gen,
-                   noise=t.disc_noise)
+    return replace(
+        current,
+        data=data,
+        prior=p.name,
+        std=p.std,
+        k=p.n_segments if p.name == "swissroll" else p.n_components,
+        radius=p.radius,
+        radial=p.radial_std,
+        tangential=p.tangential_std,
+        roll=p.roll_radius,
+        dim=p.dim,
+        cond=config.model.n_label_classes > 0,
+        labels=t.label_fraction if t.label_fraction is not None else current.labels,
+        size=size,
+        batch=t.batch_size,
+        seed=t.seed,
+        lr_recon=t.lr_recon,
+        lr_disc=t.lr_disc,
+        lr_gen=t.lr_gen,
+        noise=t.disc_noise,
+    )
 
 
 def matching_checkpoint(config: RunConfig, folder: Path | None = None) -> Path | None:
@@ -417,7 +486,9 @@ def matching_checkpoint(config: RunConfig, folder: Path | None = None) -> Path |
             cfg = RunConfig.from_dict(meta["config"])
         except AAEError:
             continue
-        if (cfg.model, cfg.prior, cfg.dataset) == (config.model, config.prior, config.dataset) and meta["step"] > best_step:
+        if (cfg.model, cfg.prior, cfg.dataset) == (config.model, config.prior, config.dataset) and meta[
+            "step"
+        ] > best_step:
             best, best_step = path, meta["step"]
     return best
 
@@ -432,8 +503,13 @@ def start_jobs(sess: Session, s: Settings, *, prefer_checkpoints: bool = False) 
             path = matching_checkpoint(config)
             if path is not None:
                 return load_into_session(sess, path, s)
-    sess.registry.start_group(sess.owner, {name: JobSpec(config, data, max_steps=budget_steps(s.epochs, config, data))
-                                           for name, config in configs.items()})
+    sess.registry.start_group(
+        sess.owner,
+        {
+            name: JobSpec(config, data, max_steps=budget_steps(s.epochs, config, data))
+            for name, config in configs.items()
+        },
+    )
     for name in set(sess.jobs()) - set(configs):
         sess.registry.remove(sess.owner, name)
     return [f"{name}: training from scratch" for name in configs]
@@ -444,10 +520,17 @@ def continue_stopped(sess: Session, s: Settings, *, paused: bool = False) -> lis
     specs = {}
     for name, job in sess.jobs().items():
         if not job.alive:
-            t = job.trainer   # its worker has ended, so nothing else touches this model
+            t = job.trainer  # its worker has ended, so nothing else touches this model
             history = {k: [None if np.isnan(x) else float(x) for x in v] for k, v in job.history().items()}
-            specs[name] = JobSpec(job.config, t.data, model=t.model, start_step=t.step_count, paused=paused,
-                                  max_steps=t.step_count + budget_steps(s.epochs, job.config, t.data), history=history)
+            specs[name] = JobSpec(
+                job.config,
+                t.data,
+                model=t.model,
+                start_step=t.step_count,
+                paused=paused,
+                max_steps=t.step_count + budget_steps(s.epochs, job.config, t.data),
+                history=history,
+            )
     sess.registry.start_group(sess.owner, specs)
     return [f"{name}: continuing from step {spec.start_step:,}" for name, spec in specs.items()]
 
@@ -456,8 +539,15 @@ def _loaded_spec(path: Path, s: Settings, data: Dataset) -> tuple[JobSpec, str]:
     """A paused job of a checkpoint, and the line saying so."""
     ckpt = load_checkpoint(path)
     step = int(ckpt.meta["step"])
-    spec = JobSpec(ckpt.config, data, model=ckpt.model, start_step=step, paused=True,
-                   max_steps=step + budget_steps(s.epochs, ckpt.config, data), history=ckpt.meta.get("history"))
+    spec = JobSpec(
+        ckpt.config,
+        data,
+        model=ckpt.model,
+        start_step=step,
+        paused=True,
+        max_steps=step + budget_steps(s.epochs, ckpt.config, data),
+        history=ckpt.meta.get("history"),
+    )
     return spec, f"loaded {path.stem} (step {step:,}), paused; Train trains it further"
 
 

@@ -160,7 +160,7 @@ def test_comparison_tab_shows_the_metrics_beside_their_floors(app):
     app.run()
     assert "Over-weighted modes" in texts(app, "markdown") and "holes" in texts(app, "markdown").lower()
     deadline = time.monotonic() + 60
-    while not app.dataframe and time.monotonic() < deadline:   # metrics are computed in the background
+    while not app.dataframe and time.monotonic() < deadline:  # metrics are computed in the background
         time.sleep(0.5)
         app.run()
     table = app.dataframe[0].value
@@ -220,11 +220,13 @@ def test_settings_come_from_the_url_and_go_back_to_it(tmp_path, monkeypatch):
         state.registry().stop_all()
 
 
-
 def chart_elements(at) -> dict[str, tuple[str, dict]]:
     """The app's charts by widget key: (element id, figure)."""
-    found = {el.key: (el.proto.id, json.loads(el.proto.json)) for el in at.get("bidi_component")
-             if el.proto.component_name == "aae_explorer.chart"}
+    found = {
+        el.key: (el.proto.id, json.loads(el.proto.json))
+        for el in at.get("bidi_component")
+        if el.proto.component_name == "aae_explorer.chart"
+    }
     assert found.pop("plotly-preload", (None, {"figure": None}))[1]["figure"] is None, "the preload draws nothing"
     return {key: (id_, json.loads(data["figure"])) for key, (id_, data) in found.items()}
 
@@ -244,6 +246,7 @@ def test_live_charts_keep_their_identity_while_their_figures_change(app):
 
 def test_charts_fall_back_to_st_plotly_chart_without_static_serving(app, monkeypatch):
     from explorer import charts as chart_module
+
     monkeypatch.setattr(chart_module, "plotly_js_served", lambda: False)
     app.run()
     assert not chart_elements(app) and len(app.get("plotly_chart")) == 4 and not app.exception
@@ -259,6 +262,12 @@ def test_a_plain_autoencoder_trains_beside_and_joins_the_comparison(app):
     while not app.dataframe and time.monotonic() < deadline:
         time.sleep(0.5)
         app.run()
-    assert list(app.dataframe[0].value.columns) == ["AAE", "VAE", "AE", "floor: two prior samples", "better",
-                                                    "which way"]
+    assert list(app.dataframe[0].value.columns) == [
+        "AAE",
+        "VAE",
+        "AE",
+        "floor: two prior samples",
+        "better",
+        "which way",
+    ]
     assert len(charts(app)) == 3 and not app.exception

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 import streamlit
-from streamlit.testing.v1 import AppTest
 import test_app
+from streamlit.testing.v1 import AppTest
 from test_app import APP, chart_elements, jobs, steps, texts
 
 from aae_core.config import PriorConfig
@@ -18,7 +18,7 @@ from explorer import plots
 from explorer.views import common, compare
 from explorer.views.live import budget_progress
 
-app = test_app.app   # the fixture: a first visit with an empty checkpoint folder, its AAE and VAE paused
+app = test_app.app  # the fixture: a first visit with an empty checkpoint folder, its AAE and VAE paused
 
 
 def rerun_until(at, cond, timeout: float = 60.0) -> bool:
@@ -32,6 +32,7 @@ def rerun_until(at, cond, timeout: float = 60.0) -> bool:
 
 # ---- 1. no one-click upload to Plotly Cloud ------------------------------------------------------
 
+
 def test_charts_have_no_cloud_share_button_or_logo_link(app):
     (data,) = [el for el in app.get("bidi_component") if el.key == "live-scatter-AAE"]
     config = json.loads(data.proto.json)["config"]
@@ -41,6 +42,7 @@ def test_charts_have_no_cloud_share_button_or_logo_link(app):
 
 
 # ---- 5. a replaced upload is a data change --------------------------------------------------------
+
 
 def test_replacing_an_upload_says_the_dataset_changed(app, digits):
     app.session_state["_upload"] = dataclasses.replace(digits, name="upload:first.npz")
@@ -55,6 +57,7 @@ def test_replacing_an_upload_says_the_dataset_changed(app, digits):
 
 
 # ---- 6. the metrics table arrives while paused ---------------------------------------------------
+
 
 def test_compare_keeps_refreshing_until_the_metrics_arrive_while_paused(app, monkeypatch):
     periods = []
@@ -78,20 +81,22 @@ def test_compare_keeps_refreshing_until_the_metrics_arrive_while_paused(app, mon
 
 # ---- 7 and issue 15 item 12: the cap ---------------------------------------------------------------
 
+
 def test_at_the_cap_a_session_gets_both_models_or_neither(app):
     from explorer import state
+
     registry = state.registry()
     others = registry.lease().owner
-    app.button(key="train").click().run()         # this session's two models train
+    app.button(key="train").click().run()  # this session's two models train
     old_cap = registry.max_live
     registry.max_live = 3
     try:
         registry.start(others, "AAE", jobs(app)["AAE"].config, jobs(app)["AAE"].trainer.data)
-        app.button(key="reset").click().run()      # its own two are replaced: allowed
+        app.button(key="reset").click().run()  # its own two are replaced: allowed
         assert {j.status().state for j in jobs(app).values()} == {"running"}
         app.button(key="pause").click().run()
         registry.start(others, "VAE", jobs(app)["VAE"].config, jobs(app)["VAE"].trainer.data)
-        app.button(key="train").click().run()      # two slots wanted, one free: neither resumes
+        app.button(key="train").click().run()  # two slots wanted, one free: neither resumes
         error = texts(app, "error")
         assert "3 models are already training on this server" in error
         assert {j.status().state for j in jobs(app).values()} == {"paused"}
@@ -103,6 +108,7 @@ def test_at_the_cap_a_session_gets_both_models_or_neither(app):
 
 def test_paused_jobs_leave_their_slots_to_others(app):
     from explorer import state
+
     registry = state.registry()
     old_cap = registry.max_live
     registry.max_live = 2
@@ -115,6 +121,7 @@ def test_paused_jobs_leave_their_slots_to_others(app):
 
 
 # ---- 8. transport --------------------------------------------------------------------------------
+
 
 def test_step_after_stop_steps_from_the_last_weights(app):
     app.button(key="step").click().run()
@@ -139,13 +146,15 @@ def test_budget_pause_message_matches_the_counters(digits):
 
     from aae_core.config import build_run_config
     from aae_core.jobs import JobRegistry
+
     registry = JobRegistry(max_live=1, threads=1)
     try:
         job = registry.start(registry.lease().owner, "AAE", build_run_config(input_dim=64), digits, max_steps=15)
         assert wait_until(lambda: job.status().state == "paused", 30)
         snap = job.snapshot()
-        assert job.status().message == (f"paused at the step budget (15 steps, {snap.epoch:.1f} epochs); "
-                                        f"press Train to continue")
+        assert job.status().message == (
+            f"paused at the step budget (15 steps, {snap.epoch:.1f} epochs); press Train to continue"
+        )
         assert snap.epoch == pytest.approx(15 * 100 / digits.x_train.shape[0])
     finally:
         registry.stop_all()
@@ -153,10 +162,11 @@ def test_budget_pause_message_matches_the_counters(digits):
 
 # ---- 10. AAE vs VAE --------------------------------------------------------------------------------
 
+
 def test_each_comparison_scatter_has_its_own_scale(app):
     vae = jobs(app)["VAE"]
     wide = dataclasses.replace(vae.snapshot(), codes=vae.snapshot().codes * 40)
-    vae.snapshot = lambda: wide               # the VAE's codes spread 40x wider than the AAE's
+    vae.snapshot = lambda: wide  # the VAE's codes spread 40x wider than the AAE's
     app.session_state["tab"] = "AAE vs VAE"
     app.run()
     figures = {k: f for k, (_, f) in chart_elements(app).items() if k.startswith("cmp-")}
@@ -188,6 +198,7 @@ def test_the_table_marks_winners_and_the_caption_claims_no_ceiling(app):
 
 # ---- 11, 12. one axis convention; no contours toggle in 8-D ----------------------------------------
 
+
 def test_eight_dims_name_axes_z1_to_z8_and_offer_no_contours(app):
     app.number_input(key="dim").set_value(8).run()
     app.button(key="apply").click().run()
@@ -205,15 +216,17 @@ def test_eight_dims_name_axes_z1_to_z8_and_offer_no_contours(app):
 
 # ---- 13. loss curves ----------------------------------------------------------------------------
 
+
 def test_loss_points_are_thinned_by_step_so_a_loaded_history_meets_the_live_one_evenly():
-    loaded = np.arange(0, 50_000, 250)              # a checkpoint's 200 points over 50K steps
-    live = np.arange(50_000, 60_000)                # then every step
+    loaded = np.arange(0, 50_000, 250)  # a checkpoint's 200 points over 50K steps
+    live = np.arange(50_000, 60_000)  # then every step
     steps_ = np.concatenate([loaded, live]).astype(float)
     kept = steps_[plots._thin(steps_)]
     assert len(kept) <= plots.MAX_CURVE_POINTS and kept[-1] == steps_[-1]
     gaps = np.diff(kept)
-    assert gaps[kept[1:] > 50_000].mean() == pytest.approx(gaps[kept[1:] <= 50_000].mean(), rel=0.5), \
+    assert gaps[kept[1:] > 50_000].mean() == pytest.approx(gaps[kept[1:] <= 50_000].mean(), rel=0.5), (
         "as many points per step on both sides of the join"
+    )
 
 
 def test_loss_curves_smooth_and_keep_few_ticks():
@@ -239,11 +252,17 @@ def test_live_tab_offers_loss_smoothing(app):
 
 # ---- 15. layout ------------------------------------------------------------------------------------
 
+
 def test_decoded_rows_line_up_across_models(app):
     app.session_state["tab"] = "Decoded"
     app.run()
-    rows = [b for b in app.get("flex_container") if b.children and
-            all(c.type == "column" for c in b.children.values()) and any(c.get("image") for c in b.children.values())]
+    rows = [
+        b
+        for b in app.get("flex_container")
+        if b.children
+        and all(c.type == "column" for c in b.children.values())
+        and any(c.get("image") for c in b.children.values())
+    ]
     assert len(rows) == 3, "samples, manifold, reconstructions: one row of columns each"
     assert all(len(c.get("image")) == 1 for b in rows for c in b.children.values())
 
@@ -252,7 +271,7 @@ def test_swiss_roll_note_is_written_once_with_a_superscript(app):
     app.button(key="preset-Swiss roll").click().run()
     app.button(key="pause").click().run()
     notes = [c.value for c in app.caption if c.value.startswith("Contours:")]
-    assert len(notes) == 1 and "N(0, 1.25² I)" in notes[0] and "^" not in notes[0]   # a quarter of the gap of 5
+    assert len(notes) == 1 and "N(0, 1.25² I)" in notes[0] and "^" not in notes[0]  # a quarter of the gap of 5
 
 
 def test_the_rolls_density_is_shaded_smoothly_under_translucent_grid_lines():
@@ -260,6 +279,7 @@ def test_the_rolls_density_is_shaded_smoothly_under_translucent_grid_lines():
     import io
 
     from PIL import Image
+
     uri, _ = plots.prior_density(PriorConfig(name="swissroll", dim=2))
     alpha = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",")[1]))))[..., 3]
     assert len(np.unique(alpha)) > 30, "smooth shading, not bands with an edge line every pixel or two"
@@ -276,18 +296,22 @@ def test_first_visit_says_what_it_did_without_toasts_over_the_buttons(app):
 
 # ---- 16. no session-state warning in the server log ----------------------------------------------
 
+
 def test_no_default_value_warning_for_widgets_set_from_the_url(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from streamlit.elements.lib import policies
 
     from explorer import state
+
     monkeypatch.setenv("AAE_EXPLORER_CHECKPOINTS", str(tmp_path))
     # Streamlit checks this only under a real server, and logs it once per process: make both hold here.
     monkeypatch.setattr(policies, "runtime", SimpleNamespace(exists=lambda: True))
     monkeypatch.setattr(policies, "_shown_default_value_warning", False)
     logged: list[str] = []
-    monkeypatch.setattr(policies, "_LOGGER", SimpleNamespace(warning=lambda msg, *args, **kw: logged.append(msg % args)))
+    monkeypatch.setattr(
+        policies, "_LOGGER", SimpleNamespace(warning=lambda msg, *args, **kw: logged.append(msg % args))
+    )
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params.update({"batch": "64"})
     try:
@@ -296,4 +320,3 @@ def test_no_default_value_warning_for_widgets_set_from_the_url(tmp_path, monkeyp
         assert not logged, logged
     finally:
         state.registry().stop_all()
-

@@ -13,10 +13,14 @@ from aae_core.training import Trainer
 
 
 def test_quick_json_run_reports_every_figure():
-    done = subprocess.run([sys.executable, "-m", "aae_core", "bench", "--quick", "--json", "--device", "cpu"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "aae_core", "bench", "--quick", "--json", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
-    r = json.loads(done.stdout)   # exactly one JSON object: anything else on stdout fails to parse
+    r = json.loads(done.stdout)  # exactly one JSON object: anything else on stdout fails to parse
     assert r["machine"]["device"] == "cpu" and r["machine"]["torch_threads"] >= 1
     assert 1 < r["sgemm_gflops"] < 1e6
     ours = {"aae_paper", "aae_explorer", "vae_paper", "vae_explorer"}
@@ -42,12 +46,16 @@ def test_quick_json_run_reports_every_figure():
     assert 0 < r["decode_ms"]["one"] < r["decode_ms"]["grid_20x20"]
 
 
-@pytest.mark.parametrize("argv, message", [(["--device", "cuda"], "cuda"), (["--threads", "0"], "threads"),
-                                           (["--latent-dim", "0"], "latent_dim")])
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--device", "cuda"], "cuda"), (["--threads", "0"], "threads"), (["--latent-dim", "0"], "latent_dim")],
+)
 def test_bad_flags_give_one_line_and_status_2(argv, message):
     if argv[1] == "cuda" and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    done = subprocess.run([sys.executable, "-m", "aae_core", "bench", *argv], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "aae_core", "bench", *argv], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
 
@@ -67,8 +75,8 @@ def test_counted_flops_are_the_analytic_minimum_of_the_paper_loop(digits):
     dec, _ = dense([d, *reversed(h), n])
     disc, disc0 = dense([d, *h, 1])
     recon = 3 * (enc + dec) - enc0
-    regularize_d = enc + 2 * (3 * disc - disc0)          # 2b rows: prior samples and codes
-    regularize_g = 2 * disc + 2 * enc - enc0             # discriminator forward + input grads, encoder backward
+    regularize_d = enc + 2 * (3 * disc - disc0)  # 2b rows: prior samples and codes
+    regularize_g = 2 * disc + 2 * enc - enc0  # discriminator forward + input grads, encoder backward
     t = Trainer(build_run_config(input_dim=n), digits, publish_every_s=float("inf"))
     assert step_flops(t) == 2 * b * (recon + regularize_d + regularize_g)
 

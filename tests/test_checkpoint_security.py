@@ -20,8 +20,15 @@ import pytest
 import torch
 from safetensors.torch import save
 
-from aae_core.checkpoints import (META_KEY, list_checkpoints, load_checkpoint, path_for, read_metadata,
-                                  save_checkpoint, validate_name)
+from aae_core.checkpoints import (
+    META_KEY,
+    list_checkpoints,
+    load_checkpoint,
+    path_for,
+    read_metadata,
+    save_checkpoint,
+    validate_name,
+)
 from aae_core.config import AAEError, build_run_config
 from aae_core.models import build_model
 
@@ -63,11 +70,11 @@ def rewrite_header(path: Path, change) -> None:
     """Edit a checkpoint's safetensors header (the JSON before the tensor bytes) in place."""
     raw = path.read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
+    header = json.loads(raw[8 : 8 + n])
     change(header)
     new = json.dumps(header).encode()
     new += b" " * (-len(new) % 8)
-    path.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n:])
+    path.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n :])
 
 
 def rewrite_meta(path: Path, change) -> None:
@@ -75,10 +82,12 @@ def rewrite_meta(path: Path, change) -> None:
         meta = json.loads(header["__metadata__"][META_KEY])
         change(meta)
         header["__metadata__"][META_KEY] = json.dumps(meta)
+
     rewrite_header(path, edit)
 
 
 # ---- files that would run code if unpickled --------------------------------------------------------
+
 
 @pytest.mark.parametrize("make", ["pickle", "torch.save", "torch.save-state-dict"])
 def test_code_execution_payloads_are_refused_and_never_run(tmp_path, make):
@@ -87,7 +96,7 @@ def test_code_execution_payloads_are_refused_and_never_run(tmp_path, make):
     if make == "pickle":
         path.write_bytes(pickle.dumps(Payload()))
     elif make == "torch.save":
-        torch.save({"model": Payload()}, path)          # a real zip-format torch checkpoint
+        torch.save({"model": Payload()}, path)  # a real zip-format torch checkpoint
     else:
         torch.save({"encoder.0.weight": torch.zeros(2), "note": Payload()}, path)
     assert not SENTINEL.exists()
@@ -106,11 +115,13 @@ def test_payload_smuggled_into_metadata_is_just_text(good):
 
 # ---- truncated and corrupted files ----------------------------------------------------------------
 
+
 def test_truncated_at_every_structural_offset(good):
     raw = good.read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
-    cuts = sorted({0, 1, 7, 8, 9, 8 + n // 2, 8 + n - 1, 8 + n, 8 + n + 1, (8 + n + len(raw)) // 2, len(raw) - 4,
-                   len(raw) - 1})
+    cuts = sorted(
+        {0, 1, 7, 8, 9, 8 + n // 2, 8 + n - 1, 8 + n, 8 + n + 1, (8 + n + len(raw)) // 2, len(raw) - 4, len(raw) - 1}
+    )
     for cut in cuts:
         good.write_bytes(raw[:cut])
         refused(good)
@@ -130,10 +141,18 @@ def test_tensor_offsets_past_the_end(good):
     refused(good)
 
 
-@pytest.mark.parametrize("meta", [
-    "[" * 100_000 + "]" * 100_000,   # nested past Python's recursion limit: once a RecursionError
-    "not json", "[1, 2]", "5", "NaN", "null", json.dumps({"format_version": 1, "config": 5}),
-])
+@pytest.mark.parametrize(
+    "meta",
+    [
+        "[" * 100_000 + "]" * 100_000,  # nested past Python's recursion limit: once a RecursionError
+        "not json",
+        "[1, 2]",
+        "5",
+        "NaN",
+        "null",
+        json.dumps({"format_version": 1, "config": 5}),
+    ],
+)
 def test_metadata_that_is_not_a_metadata_object(tmp_path, meta):
     path = tmp_path / "odd.safetensors"
     path.write_bytes(save({"w": torch.zeros(2)}, metadata={META_KEY: meta}))
@@ -142,28 +161,32 @@ def test_metadata_that_is_not_a_metadata_object(tmp_path, meta):
 
 # ---- valid weights, wrong metadata ----------------------------------------------------------------
 
-@pytest.mark.parametrize("change, match", [
-    (lambda m: m["config"]["model"].update(hidden=[128, 128]), "shape"),
-    (lambda m: m["config"]["model"].update(input_dim=784), "shape"),
-    (lambda m: m["config"]["model"].update(disc_hidden=[256]), "tensors do not match"),
-    (lambda m: m["config"]["prior"].update(name="laplace"), "prior='laplace'"),
-    (lambda m: m["config"]["prior"].update(n_components=0), "n_components=0"),
-    (lambda m: m.update(format_version=3), "format_version 3 is not supported"),
-    (lambda m: m.update(format_version="1"), "format_version '1' is not supported"),
-    (lambda m: m.pop("format_version"), "format_version None"),
-    (lambda m: m.pop("config"), "no 'config'"),
-    (lambda m: m["config"].pop("train"), "malformed"),
-    (lambda m: m["config"]["train"].update(learning_rate=1), "malformed or unknown field"),
-    (lambda m: m["config"]["model"].pop("kind"), r"config.model=\['kind'\]: fields missing"),
-    (lambda m: m["config"]["train"].pop("lr_recon"), r"config.train=\['lr_recon'\]: fields missing"),
-    (lambda m: m["config"]["prior"].update(dim=3), "differs from the prior's dim"),
-    (lambda m: m.update(kind="vae"), "kind 'vae' disagrees"),
-    (lambda m: m["config"]["model"].update(kind="vae"), "kind 'aae' disagrees|shape|tensors do not match"),
-    # A crafted model size must be refused from the metadata, before a single weight is allocated.
-    (lambda m: m["config"]["model"].update(hidden=[10**6, 10**6]), "more than the"),
-    (lambda m: m["config"]["model"].update(hidden=[1] * 10**5), "hidden widths"),
-    (lambda m: m["config"]["model"].update(latent_dim=10**9), "latent_dim"),
-])
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda m: m["config"]["model"].update(hidden=[128, 128]), "shape"),
+        (lambda m: m["config"]["model"].update(input_dim=784), "shape"),
+        (lambda m: m["config"]["model"].update(disc_hidden=[256]), "tensors do not match"),
+        (lambda m: m["config"]["prior"].update(name="laplace"), "prior='laplace'"),
+        (lambda m: m["config"]["prior"].update(n_components=0), "n_components=0"),
+        (lambda m: m.update(format_version=3), "format_version 3 is not supported"),
+        (lambda m: m.update(format_version="1"), "format_version '1' is not supported"),
+        (lambda m: m.pop("format_version"), "format_version None"),
+        (lambda m: m.pop("config"), "no 'config'"),
+        (lambda m: m["config"].pop("train"), "malformed"),
+        (lambda m: m["config"]["train"].update(learning_rate=1), "malformed or unknown field"),
+        (lambda m: m["config"]["model"].pop("kind"), r"config.model=\['kind'\]: fields missing"),
+        (lambda m: m["config"]["train"].pop("lr_recon"), r"config.train=\['lr_recon'\]: fields missing"),
+        (lambda m: m["config"]["prior"].update(dim=3), "differs from the prior's dim"),
+        (lambda m: m.update(kind="vae"), "kind 'vae' disagrees"),
+        (lambda m: m["config"]["model"].update(kind="vae"), "kind 'aae' disagrees|shape|tensors do not match"),
+        # A crafted model size must be refused from the metadata, before a single weight is allocated.
+        (lambda m: m["config"]["model"].update(hidden=[10**6, 10**6]), "more than the"),
+        (lambda m: m["config"]["model"].update(hidden=[1] * 10**5), "hidden widths"),
+        (lambda m: m["config"]["model"].update(latent_dim=10**9), "latent_dim"),
+    ],
+)
 def test_mismatched_metadata(good, change, match):
     rewrite_meta(good, change)
     refused(good, match)
@@ -178,15 +201,18 @@ def retensor(path: Path, config, change) -> None:
     path.write_bytes(save(tensors, metadata={META_KEY: json.dumps(meta)}))
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda t: t.pop("decoder.0.bias"), "missing \\['decoder.0.bias'\\]"),
-    (lambda t: t.update(backdoor=torch.zeros(1)), "unexpected \\['backdoor'\\]"),
-    (lambda t: t.update({"encoder.0.weight": t["encoder.0.weight"].T.contiguous()}), "shape"),
-    (lambda t: t.update({"encoder.0.bias": t["encoder.0.bias"].double()}), "float32 or float16"),
-    (lambda t: t.update({"encoder.0.bias": t["encoder.0.bias"].long()}), "float32 or float16"),
-    (lambda t: t["decoder.0.weight"].__setitem__((0, 0), float("nan")), "holds NaN or inf values"),
-    (lambda t: t["discriminator.0.bias"].__setitem__(0, float("inf")), "holds NaN or inf values"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda t: t.pop("decoder.0.bias"), "missing \\['decoder.0.bias'\\]"),
+        (lambda t: t.update(backdoor=torch.zeros(1)), "unexpected \\['backdoor'\\]"),
+        (lambda t: t.update({"encoder.0.weight": t["encoder.0.weight"].T.contiguous()}), "shape"),
+        (lambda t: t.update({"encoder.0.bias": t["encoder.0.bias"].double()}), "float32 or float16"),
+        (lambda t: t.update({"encoder.0.bias": t["encoder.0.bias"].long()}), "float32 or float16"),
+        (lambda t: t["decoder.0.weight"].__setitem__((0, 0), float("nan")), "holds NaN or inf values"),
+        (lambda t: t["discriminator.0.bias"].__setitem__(0, float("inf")), "holds NaN or inf values"),
+    ],
+)
 def test_mismatched_tensors(good, config, change, match):
     retensor(good, config, change)
     refused(good, match)
@@ -194,9 +220,32 @@ def test_mismatched_tensors(good, config, change, match):
 
 # ---- names ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["../evil", "../../etc/passwd", "/etc/passwd", "/tmp/x", "a/../../b", "sub/dir",
-                                  "..", ".", "", ".hidden", "~root", "x\n", "a\x00b", "C:\\x", "x" * 65, "-rf",
-                                  "ｅｖｉｌ", "a b", 5, None])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil",
+        "../../etc/passwd",
+        "/etc/passwd",
+        "/tmp/x",
+        "a/../../b",
+        "sub/dir",
+        "..",
+        ".",
+        "",
+        ".hidden",
+        "~root",
+        "x\n",
+        "a\x00b",
+        "C:\\x",
+        "x" * 65,
+        "-rf",
+        "ｅｖｉｌ",
+        "a b",
+        5,
+        None,
+    ],
+)
 def test_names_with_path_tricks(tmp_path, name):
     with pytest.raises(AAEError, match="checkpoint name"):
         validate_name(name)
@@ -239,8 +288,13 @@ WRITER = textwrap.dedent("""
 
 
 def start_writer(path: Path, tag: int, rounds: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(tag), str(rounds)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), str(tag), str(rounds)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def assert_whole(path: Path) -> int:
@@ -259,17 +313,17 @@ def test_sigkill_mid_save_keeps_the_previous_checkpoint(tmp_path):
     for attempt in range(4):
         writer = start_writer(path, tag=1, rounds=10_000)
         try:
-            assert writer.stdout.readline().strip()      # at least one complete save exists
+            assert writer.stdout.readline().strip()  # at least one complete save exists
             deadline = time.monotonic() + 20
             while not list(tmp_path.glob(".run.safetensors.tmp-*")) and time.monotonic() < deadline:
-                pass                                     # spin: kill the moment the next temp file appears
+                pass  # spin: kill the moment the next temp file appears
             writer.send_signal(signal.SIGKILL)
         finally:
             writer.kill()
             writer.wait(10)
         caught_mid_write += bool(list(tmp_path.glob(".run.safetensors.tmp-*")))
         assert_whole(path)
-        assert [p for p, _ in list_checkpoints(tmp_path)] == [path]   # stray temp files are not checkpoints
+        assert [p for p, _ in list_checkpoints(tmp_path)] == [path]  # stray temp files are not checkpoints
     assert caught_mid_write >= 1, "never killed a save in flight: the test did not test anything"
 
 

@@ -7,8 +7,14 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from aae_core.checkpoints import (FORMAT_VERSION, list_checkpoints, load_checkpoint, path_for, read_metadata,
-                                  save_checkpoint)
+from aae_core.checkpoints import (
+    FORMAT_VERSION,
+    list_checkpoints,
+    load_checkpoint,
+    path_for,
+    read_metadata,
+    save_checkpoint,
+)
 from aae_core.config import AAEError, build_run_config
 from aae_core.models import build_model
 
@@ -62,7 +68,7 @@ def test_truncated_file_is_refused(saved, keep):
 
 def test_random_bytes_and_pickles_are_refused(tmp_path):
     junk = tmp_path / "junk.safetensors"
-    junk.write_bytes(b"\x80\x04\x95" + b"x" * 200)   # starts like a pickle
+    junk.write_bytes(b"\x80\x04\x95" + b"x" * 200)  # starts like a pickle
     with pytest.raises(AAEError, match="not a valid safetensors file"):
         load_checkpoint(junk)
 
@@ -78,23 +84,26 @@ def rewrite_meta(path, change):
     """Rewrite the JSON metadata inside a checkpoint's safetensors header."""
     raw = path.read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
+    header = json.loads(raw[8 : 8 + n])
     meta = json.loads(header["__metadata__"]["aae_explorer"])
     change(meta)
     header["__metadata__"]["aae_explorer"] = json.dumps(meta)
     new = json.dumps(header).encode()
     new += b" " * (-len(new) % 8)
-    path.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n:])
+    path.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n :])
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: m.update(format_version=99), "format_version 99"),
-    (lambda m: m["config"]["prior"].update(name="banana"), "prior='banana'"),
-    (lambda m: m["config"]["model"].update(hidden=[128, 128]), "shape"),
-    (lambda m: m["config"]["model"].update(latent_dim=3), "latent_dim"),
-    (lambda m: m.update(kind="vae"), "kind"),
-    (lambda m: m.pop("config"), "config"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(format_version=99), "format_version 99"),
+        (lambda m: m["config"]["prior"].update(name="banana"), "prior='banana'"),
+        (lambda m: m["config"]["model"].update(hidden=[128, 128]), "shape"),
+        (lambda m: m["config"]["model"].update(latent_dim=3), "latent_dim"),
+        (lambda m: m.update(kind="vae"), "kind"),
+        (lambda m: m.pop("config"), "config"),
+    ],
+)
 def test_mismatched_metadata_is_refused(saved, change, message):
     path, _, _ = saved
     rewrite_meta(path, change)
@@ -130,8 +139,9 @@ def test_version_1_files_load_with_the_constant_rates_they_were_trained_with(sav
         for key in added:
             del meta["config"][section][key]
     old = tmp_path / "old.safetensors"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, old,
-              metadata={"aae_explorer": json.dumps(meta)})
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()}, old, metadata={"aae_explorer": json.dumps(meta)}
+    )
     ck = load_checkpoint(old)
     assert ck.config.train.cool_fraction == 0.0 and ck.config.train.lr_recon == config.train.lr_recon
     assert ck.config.prior.roll_radius == 3.0 and ck.meta["format_version"] == FORMAT_VERSION

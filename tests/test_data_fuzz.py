@@ -54,6 +54,7 @@ def save_npz(path: Path, **arrays) -> Path:
 
 # ---- IDX -----------------------------------------------------------------------------------------
 
+
 @FUZZ
 @given(st.binary(max_size=512))
 def test_parse_idx_random_bytes(blob):
@@ -65,9 +66,13 @@ def test_parse_idx_random_bytes(blob):
 
 
 @FUZZ
-@given(code=st.sampled_from([*IDX_DTYPES, 0x00, 0x0A, 0xFF]), ndim=st.integers(0, 5),
-       dims=st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**32 - 1)), min_size=5, max_size=5),
-       body=st.binary(max_size=2048), cut=st.integers(0, 24))
+@given(
+    code=st.sampled_from([*IDX_DTYPES, 0x00, 0x0A, 0xFF]),
+    ndim=st.integers(0, 5),
+    dims=st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**32 - 1)), min_size=5, max_size=5),
+    body=st.binary(max_size=2048),
+    cut=st.integers(0, 24),
+)
 def test_parse_idx_malformed_headers(code, ndim, dims, body, cut):
     """Plausible headers: every type code, too many dimensions, dims that overflow int64 when multiplied."""
     header = bytes([0, 0, code, ndim]) + struct.pack(">5I", *dims)[: 4 * ndim]
@@ -100,7 +105,7 @@ def test_idx_folder_random_files(images, labels, gz):
 @given(cut=st.integers(1, 2000), flip=st.integers(0, 2000))
 def test_idx_folder_corrupted_gzip(cut, flip):
     """A real gzipped IDX file, truncated or with one byte flipped (a corrupt deflate stream raised zlib.error)."""
-    images = (np.arange(20 * 6 * 6) % 7 * 30).astype(np.uint8).reshape(20, 6, 6)   # compressible: a dense deflate stream
+    images = (np.arange(20 * 6 * 6) % 7 * 30).astype(np.uint8).reshape(20, 6, 6)  # compressible: a dense deflate stream
     blob = bytearray(gzip.compress(idx_bytes(images)))
     with tempfile.TemporaryDirectory() as tmp:
         broken = blob[: len(blob) - cut % len(blob)] if cut % 2 else blob
@@ -126,6 +131,7 @@ def test_idx_folder_checks_labels_and_shapes(tmp_path):
 
 # ---- .npz ----------------------------------------------------------------------------------------
 
+
 @FUZZ
 @given(st.binary(max_size=2048))
 def test_npz_random_bytes(blob):
@@ -146,8 +152,10 @@ VALID_NPZ = _valid_npz_bytes()
 
 
 @FUZZ
-@given(cut=st.integers(0, len(VALID_NPZ)), flips=st.lists(st.tuples(st.integers(0, len(VALID_NPZ) - 1),
-                                                                  st.integers(1, 255)), max_size=4))
+@given(
+    cut=st.integers(0, len(VALID_NPZ)),
+    flips=st.lists(st.tuples(st.integers(0, len(VALID_NPZ) - 1), st.integers(1, 255)), max_size=4),
+)
 def test_npz_truncated_or_corrupted(cut, flips):
     blob = bytearray(VALID_NPZ[:cut] if cut else VALID_NPZ)
     for at, mask in flips:
@@ -181,25 +189,28 @@ def test_pickle_renamed_to_npz_is_not_executed(tmp_path):
     assert not SENTINEL.exists()
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"x": np.full((20, 16), np.nan)}, "NaN or inf"),
-    ({"x": np.full((20, 16), np.inf)}, "NaN or inf"),
-    ({"x": np.full((20, 16), 1e300)}, "NaN or inf"),   # finite in float64, inf once cast to float32
-    ({"x": np.full((20, 16), -1.0)}, "expected \\[0, 1\\] or \\[0, 255\\]"),
-    ({"x": np.full((20, 16), 300)}, "expected \\[0, 1\\] or \\[0, 255\\]"),
-    ({"x": np.zeros((20, 16), dtype=np.complex64)}, "expected numbers"),
-    ({"x": np.array([["a"] * 16] * 20)}, "expected numbers"),
-    ({"x": np.zeros(20)}, "expected \\(N, H, W\\) or \\(N, D\\)"),
-    ({"x": np.zeros((20, 2, 2, 2))}, "expected \\(N, H, W\\) or \\(N, D\\)"),
-    ({"x": np.zeros((9, 16))}, "at least 10"),
-    ({"x": np.zeros((20, 0))}, "at least 10"),
-    ({"images": np.zeros((20, 16))}, "no array named 'x'"),
-    ({"x": np.zeros((20, 16)), "y": np.zeros(19, dtype=np.int64)}, "y has shape"),
-    ({"x": np.zeros((20, 16)), "y": np.full(20, -1)}, "class labels"),
-    ({"x": np.zeros((20, 16)), "y": np.full(20, 1000)}, "class labels"),
-    ({"x": np.zeros((20, 16)), "y": np.full(20, 0.5)}, "integer class labels"),
-    ({"x": np.zeros((20, 16)), "y": np.full(20, np.nan)}, "integer class labels"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"x": np.full((20, 16), np.nan)}, "NaN or inf"),
+        ({"x": np.full((20, 16), np.inf)}, "NaN or inf"),
+        ({"x": np.full((20, 16), 1e300)}, "NaN or inf"),  # finite in float64, inf once cast to float32
+        ({"x": np.full((20, 16), -1.0)}, "expected \\[0, 1\\] or \\[0, 255\\]"),
+        ({"x": np.full((20, 16), 300)}, "expected \\[0, 1\\] or \\[0, 255\\]"),
+        ({"x": np.zeros((20, 16), dtype=np.complex64)}, "expected numbers"),
+        ({"x": np.array([["a"] * 16] * 20)}, "expected numbers"),
+        ({"x": np.zeros(20)}, "expected \\(N, H, W\\) or \\(N, D\\)"),
+        ({"x": np.zeros((20, 2, 2, 2))}, "expected \\(N, H, W\\) or \\(N, D\\)"),
+        ({"x": np.zeros((9, 16))}, "at least 10"),
+        ({"x": np.zeros((20, 0))}, "at least 10"),
+        ({"images": np.zeros((20, 16))}, "no array named 'x'"),
+        ({"x": np.zeros((20, 16)), "y": np.zeros(19, dtype=np.int64)}, "y has shape"),
+        ({"x": np.zeros((20, 16)), "y": np.full(20, -1)}, "class labels"),
+        ({"x": np.zeros((20, 16)), "y": np.full(20, 1000)}, "class labels"),
+        ({"x": np.zeros((20, 16)), "y": np.full(20, 0.5)}, "integer class labels"),
+        ({"x": np.zeros((20, 16)), "y": np.full(20, np.nan)}, "integer class labels"),
+    ],
+)
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast")
 def test_npz_content_checks(tmp_path, arrays, message):
     with pytest.raises(AAEError, match=message):
@@ -244,6 +255,7 @@ def test_valid_npz_loads_and_scales(tmp_path):
 
 # ---- the app's upload path -------------------------------------------------------------------------
 
+
 class Upload:
     """What st.file_uploader hands the app: a name the browser chose, a size, and the bytes."""
 
@@ -264,6 +276,7 @@ def npz_bytes(**arrays) -> bytes:
 def store_upload():
     pytest.importorskip("streamlit")
     from explorer import state
+
     return state.store_upload
 
 
@@ -287,6 +300,7 @@ def test_upload_names_cannot_choose_a_folder(store_upload, tmp_path):
 
 def test_upload_size_limit_and_mixed_files(store_upload, monkeypatch):
     from explorer import state
+
     blob = npz_bytes(x=np.zeros((20, 16)))
     with pytest.raises(AAEError, match="one .npz file, or IDX files"):
         store_upload([Upload("a.npz", blob), Upload("train-images-idx3-ubyte", b"\0")])

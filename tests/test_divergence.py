@@ -57,12 +57,14 @@ def test_divergence_stops_with_a_message_and_keeps_saveable_weights(digits, tmp_
     trainer = Trainer(config, digits, publish_every_s=publish_every_s)
     error = train_until_diverged(trainer)
     message = str(error)
-    assert message.startswith(f"training diverged at step {trainer.step_count}") and "Lower the learning rates" in message
+    assert (
+        message.startswith(f"training diverged at step {trainer.step_count}") and "Lower the learning rates" in message
+    )
     assert "\n" not in message and trainer.error == message
     snap = trainer.snapshot()
     assert snap.error == message and np.isfinite(snap.codes).all() and snapshot_is_honest(snap)
     assert finite_weights(trainer.model)
-    with pytest.raises(TrainingDiverged):   # stays stopped: no silent further training on restored weights
+    with pytest.raises(TrainingDiverged):  # stays stopped: no silent further training on restored weights
         trainer.step()
     path = save_checkpoint(tmp_path / "last-good", trainer.model, config, step=trainer.step_count)
     loaded = load_checkpoint(path).model
@@ -75,8 +77,9 @@ def test_run_raises_and_the_cli_writes_nothing(digits, tmp_path, capsys):
     config = build_run_config(input_dim=digits.input_dim, lr_recon=1e6)
     with pytest.raises(TrainingDiverged):
         Trainer(config, digits).run(epochs=1)
-    status = cli.train_main(["--dataset", "digits", "--lr-recon", "1e6", "--epochs", "1", "--quiet",
-                             "--out", str(tmp_path / "diverged")])
+    status = cli.train_main(
+        ["--dataset", "digits", "--lr-recon", "1e6", "--epochs", "1", "--quiet", "--out", str(tmp_path / "diverged")]
+    )
     err = capsys.readouterr().err.strip()
     assert status == 2 and err.startswith("aae-train: error: training diverged at step") and "\n" not in err
     assert list(tmp_path.iterdir()) == []
@@ -102,7 +105,7 @@ def test_reader_thread_never_sees_unflagged_nan(digits):
     def reader() -> None:
         while not done.is_set():
             seen.append(trainer.snapshot())
-            time.sleep(0.001)   # poll like a UI does, without starving the training thread of the GIL
+            time.sleep(0.001)  # poll like a UI does, without starving the training thread of the GIL
 
     t = threading.Thread(target=reader)
     t.start()
@@ -136,12 +139,12 @@ def test_job_reports_divergence_and_saves_last_good_weights(mnist5k, tmp_path, l
         job = registry.start(registry.lease().owner, "AAE", build_run_config(**lrs), mnist5k, paused=True)
         with pytest.raises(JobError, match="diverged"):
             for _ in range(10):
-                snap = job.step()   # a step that leaves non-finite codes must raise here, not one step later
+                snap = job.step()  # a step that leaves non-finite codes must raise here, not one step later
                 assert snap.error is None and np.isfinite(snap.codes).all() and job.status().state == "paused"
         status = job.status()
         assert status.state == "diverged" and status.message.startswith("training diverged")
         assert snapshot_is_honest(job.snapshot()) and job.snapshot().error == status.message
-        job.resume()                         # refuses quietly: it stays diverged, it does not train on
+        job.resume()  # refuses quietly: it stays diverged, it does not train on
         assert job.status().state == "diverged"
         saved = load_checkpoint(job.save("last-good", tmp_path, with_metrics=False))
         assert finite_weights(saved.model)

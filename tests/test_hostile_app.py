@@ -45,7 +45,7 @@ def visit(query: dict | None = None) -> AppTest:
     at.query_params.update(query or {})
     at.run()
     assert not at.exception, at.exception
-    at.first_errors = [str(e.value) for e in at.error]   # flash messages last one run; pausing reruns the page
+    at.first_errors = [str(e.value) for e in at.error]  # flash messages last one run; pausing reruns the page
     pause(at)
     return at
 
@@ -87,6 +87,7 @@ def rewrite_meta(path: Path, change) -> None:
 
 # ---- item 3: markdown injection -----------------------------------------------------------------
 
+
 def test_share_link_payload_is_plain_text_and_bounded(folders):
     at = visit({"prior": PAYLOAD, "dim": "x" * 100_000})
     errors = at.first_errors
@@ -110,7 +111,9 @@ def test_uploaded_file_name_payload_is_plain_text(folders):
 def test_checkpoint_dataset_name_payload_is_plain_text(folders):
     demos, _ = folders
     path = default_checkpoint(demos, "crafted")
-    rewrite_meta(path, lambda m: (m.update(dataset=f"upload:{PAYLOAD}"), m["config"].update(dataset=f"upload:{PAYLOAD}")))
+    rewrite_meta(
+        path, lambda m: (m.update(dataset=f"upload:{PAYLOAD}"), m["config"].update(dataset=f"upload:{PAYLOAD}"))
+    )
     at = visit()
     at.session_state["tab"] = "Checkpoints & export"
     at.run()
@@ -122,10 +125,18 @@ def test_checkpoint_dataset_name_payload_is_plain_text(folders):
 
 # ---- item 4: crafted metadata costs one row, never the page ------------------------------------
 
-@pytest.mark.parametrize("change", [
-    lambda m: m.update(step="12"), lambda m: m.update(step=10**30), lambda m: m.update(metrics=[1]),
-    lambda m: m.update(prior="gaussian"), lambda m: m.update(history={"step": [1, 2], "recon": [1]}),
-], ids=["step-str", "step-huge", "metrics-list", "prior-str", "history-ragged"])
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.update(step="12"),
+        lambda m: m.update(step=10**30),
+        lambda m: m.update(metrics=[1]),
+        lambda m: m.update(prior="gaussian"),
+        lambda m: m.update(history={"step": [1, 2], "recon": [1]}),
+    ],
+    ids=["step-str", "step-huge", "metrics-list", "prior-str", "history-ragged"],
+)
 def test_crafted_default_checkpoint_costs_its_own_row(folders, change):
     demos, _ = folders
     rewrite_meta(default_checkpoint(demos, "crafted", step=10**6), change)
@@ -143,6 +154,7 @@ def test_crafted_default_checkpoint_costs_its_own_row(folders, change):
 
 # ---- item 6: loaded settings keep their true values ---------------------------------------------
 
+
 def test_loaded_checkpoint_keeps_values_the_widgets_did_not_offer(folders):
     demos, _ = folders
     default_checkpoint(demos, "odd", lr_disc=3e-4, disc_noise=0.3, batch_size=50, seed=7)
@@ -158,6 +170,7 @@ def test_loaded_checkpoint_keeps_values_the_widgets_did_not_offer(folders):
 
 
 # ---- issue 14 item 9, issue 15 items 10 and 16: saves apart from the shipped demos ----------------
+
 
 def test_saves_go_to_the_user_folder_and_never_replace_a_demo_or_each_other(folders):
     demos, user = folders
@@ -204,6 +217,7 @@ def test_default_save_name_from_an_upload_is_valid(folders):
 
 # ---- issue 14 items 3 and 4, issue 15 items 1, 2, 14: uploads --------------------------------------
 
+
 def npz(**arrays) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -212,6 +226,7 @@ def npz(**arrays) -> bytes:
 
 def test_upload_errors_then_a_good_file(folders):
     from sklearn.datasets import load_digits
+
     at = visit()
     at.selectbox(key="data").select("upload").run()
     assert not at.error, "no stale 'choose a file' error while the uploader is empty"
@@ -240,7 +255,7 @@ def test_too_few_images_to_train_are_refused_at_upload(folders):
 def test_uploads_share_one_server_budget(folders, monkeypatch):
     """Each session kept its upload (~400 MB from < 1 MB) even after switching back to a built-in dataset."""
     monkeypatch.setattr(state, "upload_budget", lambda budget=state.UploadBudget(200_000): budget)
-    blob = npz(x=np.zeros((40, 28, 28), np.uint8))   # 40 x 784 float32 = 125 KB held
+    blob = npz(x=np.zeros((40, 28, 28), np.uint8))  # 40 x 784 float32 = 125 KB held
     first = visit()
     first.selectbox(key="data").select("upload").run()
     first.file_uploader[0].set_value(("a.npz", blob, "a/b")).run()
@@ -249,8 +264,9 @@ def test_uploads_share_one_server_budget(folders, monkeypatch):
     second.selectbox(key="data").select("upload").run()
     second.file_uploader[0].set_value(("b.npz", blob, "a/b")).run()
     assert "more than the limit" in plain(" ".join(str(e.value) for e in second.error))
-    first.selectbox(key="data").select("mnist5k").run()   # no job trains on the upload: it is dropped
+    first.selectbox(key="data").select("mnist5k").run()  # no job trains on the upload: it is dropped
     import gc
+
     gc.collect()
     assert state.upload_budget().held() == 0
     second.file_uploader[0].set_value(("b.npz", blob, "a/b")).run()
@@ -258,6 +274,7 @@ def test_uploads_share_one_server_budget(folders, monkeypatch):
 
 
 # ---- item 9: latent dimension 1 ---------------------------------------------------------------------
+
 
 def test_latent_dim_1_decodes_and_exports(folders):
     at = visit({"dim": "1"})

@@ -21,8 +21,14 @@ from aae_core.models import build_model
 def good(tmp_path) -> Path:
     config = build_run_config(model="aae", prior="mixture", input_dim=64)
     torch.manual_seed(0)
-    return save_checkpoint(tmp_path / "good", build_model(config.model), config, step=3,
-                           metrics={"knn_accuracy": 0.5}, history={"step": [1, 2], "recon": [0.5, None]})
+    return save_checkpoint(
+        tmp_path / "good",
+        build_model(config.model),
+        config,
+        step=3,
+        metrics={"knn_accuracy": 0.5},
+        history={"step": [1, 2], "recon": [0.5, None]},
+    )
 
 
 def rewrite_meta(path: Path, change) -> None:
@@ -34,25 +40,28 @@ def rewrite_meta(path: Path, change) -> None:
     path.write_bytes(save(tensors, metadata={META_KEY: json.dumps(meta)}))
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda m: m.update(step="12"), "step='12'"),
-    (lambda m: m.update(step=1.5), "step=1.5"),
-    (lambda m: m.update(step=10**30), "step=1000000000000000000000000000000"),
-    (lambda m: m.update(step=-1), "step=-1"),
-    (lambda m: m.update(step=True), "step=True"),
-    (lambda m: m.update(metrics=[1, 2]), "metrics="),
-    (lambda m: m.update(metrics={"knn_accuracy": "high"}), "metrics="),
-    (lambda m: m.update(metrics={f"m{i}": 1 for i in range(1000)}), "metrics="),
-    (lambda m: m.update(prior="gaussian"), "prior='gaussian'"),
-    (lambda m: m.update(prior={"name": "mixture"}), "prior="),
-    (lambda m: m.update(history={"step": [1, 2], "recon": [1]}), "history="),
-    (lambda m: m.update(history={"step": "abc"}), "history="),
-    (lambda m: m.update(history={"recon": [1.0]}), "history="),
-    (lambda m: m.update(history={"step": [[1]]}), "history="),
-    (lambda m: m.update(dataset="digits"), "dataset='digits': disagrees"),
-    (lambda m: (m.update(dataset="x" * 300), m["config"].update(dataset="x" * 300)), "1-200 printable characters"),
-    (lambda m: m.update(seed="0"), "seed='0'"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda m: m.update(step="12"), "step='12'"),
+        (lambda m: m.update(step=1.5), "step=1.5"),
+        (lambda m: m.update(step=10**30), "step=1000000000000000000000000000000"),
+        (lambda m: m.update(step=-1), "step=-1"),
+        (lambda m: m.update(step=True), "step=True"),
+        (lambda m: m.update(metrics=[1, 2]), "metrics="),
+        (lambda m: m.update(metrics={"knn_accuracy": "high"}), "metrics="),
+        (lambda m: m.update(metrics={f"m{i}": 1 for i in range(1000)}), "metrics="),
+        (lambda m: m.update(prior="gaussian"), "prior='gaussian'"),
+        (lambda m: m.update(prior={"name": "mixture"}), "prior="),
+        (lambda m: m.update(history={"step": [1, 2], "recon": [1]}), "history="),
+        (lambda m: m.update(history={"step": "abc"}), "history="),
+        (lambda m: m.update(history={"recon": [1.0]}), "history="),
+        (lambda m: m.update(history={"step": [[1]]}), "history="),
+        (lambda m: m.update(dataset="digits"), "dataset='digits': disagrees"),
+        (lambda m: (m.update(dataset="x" * 300), m["config"].update(dataset="x" * 300)), "1-200 printable characters"),
+        (lambda m: m.update(seed="0"), "seed='0'"),
+    ],
+)
 def test_crafted_fields_are_refused_on_load_and_cost_one_row(good, tmp_path, change, match):
     rewrite_meta(good, change)
     save_checkpoint(tmp_path / "other", *_fresh(), step=1)
@@ -115,19 +124,26 @@ def test_nan_weights_are_called_nan_not_a_dtype_problem(good):
         load_checkpoint(good)
 
 
-@pytest.mark.parametrize("text, name", [("gaussian-upload:my data (1).npz", "gaussian-upload-my-data-1-.npz"),
-                                        ("../../x", "x"), ("", "model"), ("ｅｖｉｌ", "model")])
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("gaussian-upload:my data (1).npz", "gaussian-upload-my-data-1-.npz"),
+        ("../../x", "x"),
+        ("", "model"),
+        ("ｅｖｉｌ", "model"),
+    ],
+)
 def test_safe_name_makes_a_valid_checkpoint_name(text, name):
     """Item 16: the default save name derived from an upload was invalid."""
     assert safe_name(text) == name
     checkpoints.validate_name(safe_name(text))
 
 
-
 def test_per_component_metric_lists_are_accepted_but_bounded(tmp_path):
     from aae_core.checkpoints import read_metadata, save_checkpoint
     from aae_core.config import build_run_config
     from aae_core.models import build_model
+
     config = build_run_config(model="aae", prior="mixture")
     model = build_model(config.model)
     good = save_checkpoint(tmp_path / "good", model, config, step=1, metrics={"component_shares": [0.1] * 10})

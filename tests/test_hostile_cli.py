@@ -24,9 +24,20 @@ def good(tmp_path):
     return path, path.read_bytes()
 
 
-@pytest.mark.parametrize("budget", [["--seconds", "-5"], ["--seconds", "0"], ["--seconds", "-1"], ["--seconds", "nan"],
-                                    ["--epochs", "0"], ["--epochs", "-3"], ["--epochs", "nan"], ["--epochs", "inf"],
-                                    ["--epochs", "1e300"]])
+@pytest.mark.parametrize(
+    "budget",
+    [
+        ["--seconds", "-5"],
+        ["--seconds", "0"],
+        ["--seconds", "-1"],
+        ["--seconds", "nan"],
+        ["--epochs", "0"],
+        ["--epochs", "-3"],
+        ["--epochs", "nan"],
+        ["--epochs", "inf"],
+        ["--epochs", "1e300"],
+    ],
+)
 def test_run_length_must_be_finite_positive_and_bounded(good, capsys, budget):
     path, before = good
     capsys.readouterr()
@@ -36,11 +47,14 @@ def test_run_length_must_be_finite_positive_and_bounded(good, capsys, budget):
     assert path.read_bytes() == before, "the good checkpoint is untouched"
 
 
-@pytest.mark.parametrize("where, message", [
-    (lambda t: t / "afile" / "x", "is a file, not a folder"),
-    (lambda t: t / "afolder", "is a folder; give a file name"),
-    (lambda t: "", "empty path"),
-])
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        (lambda t: t / "afile" / "x", "is a file, not a folder"),
+        (lambda t: t / "afolder", "is a folder; give a file name"),
+        (lambda t: "", "empty path"),
+    ],
+)
 def test_train_checks_its_destination_before_training(tmp_path, capsys, where, message):
     (tmp_path / "afile").write_text("not a folder")
     (tmp_path / "afolder.safetensors").mkdir()

@@ -43,8 +43,13 @@ print(json.dumps({"error": error, "growth_mb": (kib('VmHWM:') - before) / 1024})
 
 def probe(path: Path) -> dict:
     """Load `path` in a child process: its error (None if it loaded) and its peak memory growth in MB."""
-    done = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"{path.name}: refused={result['error'] is not None}, peak RSS growth {result['growth_mb']:.3f} MB")
@@ -57,7 +62,7 @@ def gz_idx(path: Path, dims: tuple[int, ...]) -> None:
         f.write(bytes([0, 0, 0x08, len(dims)]) + struct.pack(f">{len(dims)}I", *dims))
         left, chunk = int(np.prod(dims)), bytes(2**24)
         while left:
-            f.write(chunk[:min(left, len(chunk))])
+            f.write(chunk[: min(left, len(chunk))])
             left -= min(left, len(chunk))
 
 
@@ -94,7 +99,7 @@ def test_npz_members_that_are_not_numbers_are_refused_by_header(tmp_path, descr)
     with zipfile.ZipFile(path, "w") as z:
         head = io.BytesIO()
         np.lib.format.write_array_header_1_0(head, {"descr": descr, "fortran_order": False, "shape": (20,)})
-        z.writestr("x.npy", head.getvalue())   # no values at all: only the header can have refused it
+        z.writestr("x.npy", head.getvalue())  # no values at all: only the header can have refused it
     with pytest.raises(AAEError, match="expected numbers|Python objects"):
         load_dataset(path)
 
@@ -102,6 +107,7 @@ def test_npz_members_that_are_not_numbers_are_refused_by_header(tmp_path, descr)
 def test_digits_saved_as_0_to_16_are_scaled_by_their_range(tmp_path):
     """Issue 14 item 3: scikit-learn's digits (0..16) were divided by 255 and trained on near-black images."""
     from sklearn.datasets import load_digits
+
     d = load_digits()
     np.savez(tmp_path / "digits.npz", x=d.images, y=d.target)
     data = load_dataset(tmp_path / "digits.npz")
@@ -147,10 +153,13 @@ def test_a_fifo_as_dataset_is_refused_without_blocking(tmp_path):
         load_dataset(folder)
 
 
-@pytest.mark.parametrize("blob, message", [
-    (os.urandom(300), "not an .npz file .an .npz is a zip archive: save arrays with np.savez"),
-    (b"\x93NUMPY" + os.urandom(100), "a single .npy array; save it as an .npz with np.savez"),
-])
+@pytest.mark.parametrize(
+    "blob, message",
+    [
+        (os.urandom(300), "not an .npz file .an .npz is a zip archive: save arrays with np.savez"),
+        (b"\x93NUMPY" + os.urandom(100), "a single .npy array; save it as an .npz with np.savez"),
+    ],
+)
 def test_npz_that_is_no_zip_gets_the_right_advice(tmp_path, blob, message):
     """Issue 15 item 17 / issue 14 item 4: random bytes were 'pickled data ... allow_pickle', advice to do the unsafe."""
     (tmp_path / "x.npz").write_bytes(blob)

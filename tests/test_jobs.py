@@ -6,11 +6,11 @@ import threading
 import time
 
 import pytest
+from helpers import wait_until
 
 from aae_core.checkpoints import load_checkpoint
 from aae_core.config import AAEError, build_run_config
 from aae_core.jobs import Job, JobError, JobLimitReached, JobRegistry
-from helpers import wait_until
 
 
 def aae_config(**kw):
@@ -128,6 +128,7 @@ def test_the_cap_pauses_jobs_of_closed_pages_to_make_room(registry, mnist5k):
 def test_a_group_gets_all_its_slots_or_none(registry, mnist5k):
     """Issue 15, item 12: at the cap a session used to get its AAE but not the VAE beside it."""
     from aae_core.jobs import JobSpec
+
     other = registry.lease().owner
     registry.start(other, "AAE", aae_config(), mnist5k)
     owner = registry.lease().owner
@@ -154,7 +155,7 @@ def test_bad_config_leaves_the_running_job_alone(registry, mnist5k):
 def test_owners_do_not_see_each_other_and_a_held_token_is_not_shared(registry, mnist5k):
     first = registry.lease()
     registry.start(first.owner, "AAE", aae_config(), mnist5k, paused=True)
-    second = registry.lease(first.owner)          # same URL in another open tab
+    second = registry.lease(first.owner)  # same URL in another open tab
     assert second.owner != first.owner
     assert registry.jobs(second.owner) == {}
     assert registry.lease("../../etc").owner != "../../etc"
@@ -164,7 +165,7 @@ def test_release_stops_after_grace_unless_reattached(registry, mnist5k):
     lease = registry.lease()
     job = registry.start(lease.owner, "AAE", aae_config(), mnist5k, paused=True)
     lease.release()
-    again = registry.lease(lease.owner)           # a reload within the grace period
+    again = registry.lease(lease.owner)  # a reload within the grace period
     assert again.owner == lease.owner
     time.sleep(0.5)
     assert job.alive and registry.jobs(lease.owner)["AAE"] is job
@@ -192,18 +193,20 @@ def test_divergence_is_reported_and_last_good_weights_stay_saveable(registry, mn
     job = registry.start(registry.lease().owner, "AAE", aae_config(), mnist5k, paused=True)
     job.step()
     job.pause()
-    job.trainer.model.encoder[0].weight.data.fill_(math.inf)   # the worker is paused, so this thread may write
+    job.trainer.model.encoder[0].weight.data.fill_(math.inf)  # the worker is paused, so this thread may write
     with pytest.raises(JobError, match="diverged"):
         job.step()
     assert job.status().state == "diverged" and "diverged" in job.status().message
     job.resume()
     assert job.status().state == "diverged"
-    assert math.isfinite(load_checkpoint(job.save("good", tmp_path, with_metrics=False)).model.encoder[0].weight.detach().sum())
+    assert math.isfinite(
+        load_checkpoint(job.save("good", tmp_path, with_metrics=False)).model.encoder[0].weight.detach().sum()
+    )
 
 
 def test_metrics_are_computed_in_the_background(registry, mnist5k):
     job = registry.start(registry.lease().owner, "AAE", aae_config(), mnist5k, paused=True)
-    assert job.metrics() is None                 # never computed inside the caller's call
+    assert job.metrics() is None  # never computed inside the caller's call
     assert wait_until(lambda: job.metrics() is not None, 30)
     step, result = job.metrics()
     assert step == 0 and 0 <= result["prior_coverage"] <= 1
@@ -267,15 +270,23 @@ def test_ten_sessions_against_the_cap(registry, mnist5k):
 
 def test_job_is_usable_without_a_registry(mnist5k):
     from aae_core.training import Trainer
+
     job = Job(Trainer(aae_config(), mnist5k), name="solo", owner="tester00", paused=True)
     assert job.step().step == 1
     assert job.stop()
 
 
 def test_a_loaded_history_comes_before_the_jobs_own(registry, mnist5k):
-    stored = {"step": [10, 20], "recon": [300.0, None], "kl": [1.0, 2.0]}   # as checkpoints keep it
-    job = registry.start(registry.lease().owner, "VAE", build_run_config(model="vae"), mnist5k, start_step=20,
-                         paused=True, history=stored)
+    stored = {"step": [10, 20], "recon": [300.0, None], "kl": [1.0, 2.0]}  # as checkpoints keep it
+    job = registry.start(
+        registry.lease().owner,
+        "VAE",
+        build_run_config(model="vae"),
+        mnist5k,
+        start_step=20,
+        paused=True,
+        history=stored,
+    )
     job.step()
     h = job.history()
     assert list(h["step"]) == [10, 20, 21] and h["step"].dtype.kind == "i"

@@ -64,6 +64,7 @@ def torch_decode(model, z):
 
 # ---------------------------------------------------------------- encoding
 
+
 def test_encoding_round_trip_is_exact():
     model = random_model(hidden=(7, 5, 3))
     layers = lp.decode_spec(lp.encode_decoder(model))
@@ -90,8 +91,10 @@ def test_spec_forward_matches_torch():
 
 # ---------------------------------------------------------------- the shipped JS against torch
 
-@pytest.mark.parametrize("latent,hidden,input_dim", [(2, (256, 256), 784), (2, (1000, 1000), 784),
-                                                     (5, (64,), 100), (3, (40, 30, 20), 49)])
+
+@pytest.mark.parametrize(
+    "latent,hidden,input_dim", [(2, (256, 256), 784), (2, (1000, 1000), 784), (5, (64,), 100), (3, (40, 30, 20), 49)]
+)
 def test_js_decoder_matches_torch(tmp_path, latent, hidden, input_dim):
     model = random_model(latent=latent, hidden=hidden, input_dim=input_dim, scale=2.0 if hidden[0] < 500 else 1.5)
     z = np.random.default_rng(2).normal(scale=2.5, size=(32, latent)).astype(np.float32)
@@ -123,8 +126,9 @@ def test_js_decoder_matches_torch_on_shipped_checkpoints(tmp_path, path):
 
 # ---------------------------------------------------------------- when the browser cannot decode
 
+
 def test_plain_mlp_decoder_runs_in_the_browser():
-    assert lp.browser_decoder(random_model(kind="vae"))["layers"][0] == [2, 16]   # hidden widths reversed in the decoder
+    assert lp.browser_decoder(random_model(kind="vae"))["layers"][0] == [2, 16]  # hidden widths reversed in the decoder
 
 
 def test_non_mlp_decoder_falls_back():
@@ -142,17 +146,18 @@ def test_overridden_decode_falls_back():
 
 
 def test_huge_decoder_falls_back():
-    model = random_model(hidden=(3000, 2000), input_dim=784, scale=1.0)   # 6.0M + 1.6M + ... > 8M parameters
+    model = random_model(hidden=(3000, 2000), input_dim=784, scale=1.0)  # 6.0M + 1.6M + ... > 8M parameters
     with pytest.raises(lp.UnsupportedDecoder, match="8M"):
         lp.browser_decoder(model)
 
 
 # ---------------------------------------------------------------- planes, ranges, neighbours
 
+
 def test_axes_plane_moves_two_axes_and_holds_the_rest():
     plane = lp.make_plane(np.zeros((10, 4)), "axes", (2, 0), held=[0.5, -1.0])
     z = plane.latent(np.array([[3.0, 4.0]]))[0]
-    np.testing.assert_allclose(z, [4.0, 0.5, 3.0, -1.0])      # x -> z3, y -> z1, held z2, z4
+    np.testing.assert_allclose(z, [4.0, 0.5, 3.0, -1.0])  # x -> z3, y -> z1, held z2, z4
     assert plane.axis_names == ("z3", "z1"), "1-based, as on the scatters and in the CSV export"
     np.testing.assert_allclose(plane.project(z[None])[0], [3.0, 4.0])
 
@@ -241,8 +246,13 @@ def test_weights_are_sent_once_per_version(app):
 def test_released_point_is_decoded_on_the_server(app):
     app.run()
     assert app.session_state["result"] is None
-    app.session_state["pad"] = {"pad": {"point": {"AAE": [0.5, -1.0], "VAE": [0.25, 2.0]}, "linked": False,
-                                        "pins": [{"AAE": [0.0, 0.0], "VAE": [1.0, 1.0]}]}}
+    app.session_state["pad"] = {
+        "pad": {
+            "point": {"AAE": [0.5, -1.0], "VAE": [0.25, 2.0]},
+            "linked": False,
+            "pins": [{"AAE": [0.0, 0.0], "VAE": [1.0, 1.0]}],
+        }
+    }
     app.run()
     assert not app.exception
     state = app.session_state["result"]
@@ -250,13 +260,18 @@ def test_released_point_is_decoded_on_the_server(app):
     assert state.linked is False and len(state.pins) == 1
     shown = " | ".join(m.value for m in app.markdown)
     assert "**AAE** at z = (0.500, -1.000)" in shown and "**VAE** at z = (0.250, 2.000)" in shown
-    assert pad_data(app)["state"]["point"]["AAE"] == [0.5, -1.0]     # echoed, so a remounted pad restores it
+    assert pad_data(app)["state"]["point"]["AAE"] == [0.5, -1.0]  # echoed, so a remounted pad restores it
 
 
 def test_unsupported_decoder_is_decoded_on_the_server(app):
     app.session_state["broken_vae"] = True
-    app.session_state["pad"] = {"pad": {"point": {"AAE": [0.5, -1.0], "VAE": [0.5, -1.0]}, "path": ["pin:0", "point"],
-                                        "pins": [{"AAE": [0.0, 0.0], "VAE": [1.0, 1.0]}]}}
+    app.session_state["pad"] = {
+        "pad": {
+            "point": {"AAE": [0.5, -1.0], "VAE": [0.5, -1.0]},
+            "path": ["pin:0", "point"],
+            "pins": [{"AAE": [0.0, 0.0], "VAE": [1.0, 1.0]}],
+        }
+    }
     app.run()
     aae, vae = pad_data(app)["models"]
     assert aae["fallback"] is None and aae["server"] is None
@@ -266,7 +281,7 @@ def test_unsupported_decoder_is_decoded_on_the_server(app):
 
 
 def test_large_weights_are_held_back_while_versions_race():
-    model = random_model(hidden=(1000, 1000), input_dim=784, scale=1.0)     # 9.5 MB on the wire
+    model = random_model(hidden=(1000, 1000), input_dim=784, scale=1.0)  # 9.5 MB on the wire
     first, _, record = lp._decoder_payload(model, "step-1", None, now=100.0)
     assert "spec" in first
     held, _, same = lp._decoder_payload(model, "step-2", record, now=101.0)
@@ -293,5 +308,5 @@ def test_higher_dim_pad_moves_a_chosen_plane(app):
     app.run()
     aae = pad_data(app)["models"][0]["plane"]
     u, v = np.array(aae["u"]), np.array(aae["v"])
-    assert abs(u @ v) < 1e-9 and abs(u[0]) > 0.9       # codes spread most along z1, then z2
+    assert abs(u @ v) < 1e-9 and abs(u[0]) > 0.9  # codes spread most along z1, then z2
     np.testing.assert_allclose(app.session_state["result"].z["AAE"], np.array(aae["origin"]) + 1.0 * u + 2.0 * v)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-import urllib.error
 import sys
-import tomllib
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from explorer import launch
 
@@ -22,7 +22,7 @@ _spec = importlib.util.spec_from_file_location("browser_conftest", ROOT / "tests
 servers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(servers)
 
-LOOPBACK = {"0100007F", "00000000000000000000000001000000"}   # 127.0.0.1 and ::1 as /proc/net/tcp{,6} write them
+LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1 as /proc/net/tcp{,6} write them
 
 
 def listening(port: int) -> set[str]:
@@ -42,8 +42,17 @@ def test_launcher_from_another_folder_listens_on_loopback_only(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     env |= {"PYTHONPATH": str(ROOT), "AAE_EXPLORER_CHECKPOINTS": str(tmp_path)}
     # The user's own options pass through (and win): a port, headless mode.
-    cmd = [sys.executable, "-m", "explorer.launch", "--server.port", str(port), "--server.headless", "true",
-           "--server.fileWatcherType", "none"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "explorer.launch",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+    ]
     log = open(tmp_path / "log", "w+b")
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -53,7 +62,7 @@ def test_launcher_from_another_folder_listens_on_loopback_only(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/host-config", timeout=5) as r:
             assert r.status == 200
         static = f"http://127.0.0.1:{port}/app/static/"
-        with pytest.raises(urllib.error.HTTPError) as e:   # static serving is on: the folder answers, a file 404s
+        with pytest.raises(urllib.error.HTTPError) as e:  # static serving is on: the folder answers, a file 404s
             urllib.request.urlopen(static + "no-such-file.js", timeout=5)
         assert e.value.code == 404
     finally:

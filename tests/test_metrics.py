@@ -6,8 +6,14 @@ import pytest
 import torch
 
 from aae_core.config import PriorConfig
-from aae_core.metrics import (component_shares, coverage_density, prior_floor, prior_match, roll_distance,
-                              shape_diagnostics)
+from aae_core.metrics import (
+    component_shares,
+    coverage_density,
+    prior_floor,
+    prior_match,
+    roll_distance,
+    shape_diagnostics,
+)
 from aae_core.priors import make_prior
 
 GEN = lambda seed: torch.Generator().manual_seed(seed)
@@ -34,7 +40,7 @@ def test_an_empty_petal_lowers_coverage_well_below_a_perfect_sample():
     # Codes on nine petals only: petal 0 is a hole.
     nine = torch.arange(n) % 9 + 1
     holed = [prior_match(sample(prior, n, s, nine), prior, seed=s)["prior_coverage"] for s in range(10, 15)]
-    assert np.mean(holed) < np.mean(perfect) - 0.06          # a tenth of the prior is uncovered
+    assert np.mean(holed) < np.mean(perfect) - 0.06  # a tenth of the prior is uncovered
     assert max(holed) < min(perfect)
 
 
@@ -53,12 +59,12 @@ def test_floor_is_what_two_prior_samples_score_and_a_prior_sample_sits_on_it():
     prior = make_prior(PriorConfig(name="gaussian"))
     floor = prior_floor(prior, 1000)
     mmd_mean, mmd_sd = floor["prior_mmd"]
-    assert 0 < mmd_sd < mmd_mean < 0.01        # REFERENCE.md section 7: 0.0016 +- 0.0003 at n = 1000
+    assert 0 < mmd_sd < mmd_mean < 0.01  # REFERENCE.md section 7: 0.0016 +- 0.0003 at n = 1000
     assert 0.9 < floor["prior_coverage"][0] < 1 and 0.9 < floor["prior_density"][0] < 1.1
     m = prior_match(sample(prior, 1000, 99), prior, seed=0)
     assert m["prior_mmd_floor"] == mmd_mean and m["prior_mmd_ratio"] == pytest.approx(m["prior_mmd"] / mmd_mean)
     assert m["prior_mmd_ratio"] < 3
-    off = prior_match(2.0 * sample(prior, 1000, 99), prior, seed=0)   # codes at twice the prior's spread
+    off = prior_match(2.0 * sample(prior, 1000, 99), prior, seed=0)  # codes at twice the prior's spread
     assert off["prior_mmd_ratio"] > 20 and off["prior_density"] < m["prior_density"] - 0.15
 
 

@@ -34,5 +34,6 @@ def test_view_limit_is_a_nice_number_that_holds_still_while_codes_jitter():
     assert lim >= plots.extent(prior)
     scale = 10 ** np.floor(np.log10(lim))
     assert any(np.isclose(lim, s * scale) for s in plots.NICE_STEPS)
-    assert plots.view_limit(prior, rng.normal(size=(1000, 2)) * 100) == pytest.approx(4 * plots.extent(prior), rel=0.3), \
-        "far-off codes widen the view at most ~4x"
+    assert plots.view_limit(prior, rng.normal(size=(1000, 2)) * 100) == pytest.approx(
+        4 * plots.extent(prior), rel=0.3
+    ), "far-off codes widen the view at most ~4x"

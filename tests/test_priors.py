@@ -12,7 +12,7 @@ from aae_core.priors import MixturePrior, SwissRollPrior, make_prior
 GEN = lambda seed=0: torch.Generator().manual_seed(seed)
 
 
-def grid_integral(prior, half_width=35.0, n=701):   # the default priors reach ~30 from the origin
+def grid_integral(prior, half_width=35.0, n=701):  # the default priors reach ~30 from the origin
     g = torch.linspace(-half_width, half_width, n, dtype=torch.float64)
     xx, yy = torch.meshgrid(g, g, indexing="ij")
     z = torch.stack([xx.ravel(), yy.ravel()], 1)
@@ -56,8 +56,9 @@ def test_mixture_in_more_dims_keeps_layout_and_gaussian_rest():
 
 def test_swiss_roll_segments_are_ordered_along_the_roll():
     prior = make_prior(PriorConfig(name="swissroll", roll_radius=3.0))
-    radii = [float(prior.sample(2000, labels=torch.full((2000,), k), generator=GEN(k)).norm(dim=1).mean())
-             for k in range(10)]
+    radii = [
+        float(prior.sample(2000, labels=torch.full((2000,), k), generator=GEN(k)).norm(dim=1).mean()) for k in range(10)
+    ]
     assert radii == sorted(radii)
     assert radii[0] < 1.0 and radii[-1] > 2.8
     assert 0 < radii[0] and max(r for r in radii) <= 3.0
@@ -76,14 +77,17 @@ def test_mixture_log_prob_matches_component_average():
     assert torch.allclose(prior.log_prob(z), manual, atol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"name": "swissroll", "dim": 3}, "latent_dim"),
-    ({"name": "mixture", "n_components": 0}, "n_components"),
-    ({"name": "gaussian", "std": 0.0}, "prior_std"),
-    ({"name": "gaussian", "std": -1.0}, "prior_std"),
-    ({"name": "gaussian", "dim": 0}, "latent_dim"),
-    ({"name": "banana"}, "prior"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"name": "swissroll", "dim": 3}, "latent_dim"),
+        ({"name": "mixture", "n_components": 0}, "n_components"),
+        ({"name": "gaussian", "std": 0.0}, "prior_std"),
+        ({"name": "gaussian", "std": -1.0}, "prior_std"),
+        ({"name": "gaussian", "dim": 0}, "latent_dim"),
+        ({"name": "banana"}, "prior"),
+    ],
+)
 def test_impossible_priors_are_refused_by_field(kwargs, field):
     with pytest.raises(AAEError, match=field):
         make_prior(PriorConfig(**kwargs))

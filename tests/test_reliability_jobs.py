@@ -10,14 +10,14 @@ import time
 
 import numpy as np
 import pytest
+from helpers import wait_until
 
 from aae_core.config import AAEError, build_run_config
 from aae_core.jobs import JobError, JobLimitReached, JobRegistry
 from aae_core.training import MAX_TIMELINE, Trainer
-from helpers import wait_until
 
-CALL_TIMEOUT_S = 3.0                   # the registry's own bound on a control call
-WATCHDOG_S = CALL_TIMEOUT_S + 10.0     # a call that takes longer than this is treated as a deadlock
+CALL_TIMEOUT_S = 3.0  # the registry's own bound on a control call
+WATCHDOG_S = CALL_TIMEOUT_S + 10.0  # a call that takes longer than this is treated as a deadlock
 
 
 def bounded(fn, *args, timeout: float = WATCHDOG_S, **kwargs):
@@ -27,7 +27,7 @@ def bounded(fn, *args, timeout: float = WATCHDOG_S, **kwargs):
     def run() -> None:
         try:
             box["value"] = fn(*args, **kwargs)
-        except BaseException as e:   # re-raised on the caller's thread
+        except BaseException as e:  # re-raised on the caller's thread
             box["error"] = e
 
     t = threading.Thread(target=run, daemon=True, name="watchdog-call")
@@ -44,8 +44,9 @@ def no_leaks():
     """Every thread started during the test must be gone (bounded wait) once it ends."""
     before = set(threading.enumerate())
     yield
-    assert wait_until(lambda: not (set(threading.enumerate()) - before), 15), \
+    assert wait_until(lambda: not (set(threading.enumerate()) - before), 15), (
         f"leaked threads: {sorted(t.name for t in set(threading.enumerate()) - before)}"
+    )
 
 
 @pytest.fixture
@@ -89,12 +90,18 @@ def test_control_calls_from_many_threads_with_restarts(registry, digits):
     stop = threading.Event()
 
     def op(job, rng):
-        return rng.choice([
-            job.pause, job.resume, job.frozen_model, job.snapshot, job.status,
-            lambda: job.step(rng.choice(["full", "recon", "disc", "gen"])),
-            lambda: job.update_settings(lr_disc=rng.choice([1e-4, 2e-4, 5e-4]), disc_noise=rng.choice([0.0, 0.1])),
-            lambda: job.metrics(max_age_s=0.0),
-        ])()
+        return rng.choice(
+            [
+                job.pause,
+                job.resume,
+                job.frozen_model,
+                job.snapshot,
+                job.status,
+                lambda: job.step(rng.choice(["full", "recon", "disc", "gen"])),
+                lambda: job.update_settings(lr_disc=rng.choice([1e-4, 2e-4, 5e-4]), disc_noise=rng.choice([0.0, 0.1])),
+                lambda: job.metrics(max_age_s=0.0),
+            ]
+        )()
 
     answered, refused, restarts = [0], [0], [0]
 
@@ -107,7 +114,7 @@ def test_control_calls_from_many_threads_with_restarts(registry, digits):
                 op(current["job"], rng)
                 answered[0] += 1
             except (JobError, AAEError):
-                refused[0] += 1   # e.g. "job 'AAE' is stopped": the job was replaced under this caller
+                refused[0] += 1  # e.g. "job 'AAE' is stopped": the job was replaced under this caller
             except BaseException as e:
                 unexpected.append(e)
             slowest[0] = max(slowest[0], time.monotonic() - t0)
@@ -131,7 +138,7 @@ def test_control_calls_from_many_threads_with_restarts(registry, digits):
     assert not any(t.is_alive() for t in [*drivers, restart]), "a control call never returned"
     assert not unexpected, unexpected[:3]
     assert slowest[0] <= CALL_TIMEOUT_S + 2.0
-    assert restarts[0] >= 10 and answered[0] > 100 and refused[0] > 0   # the race was really exercised
+    assert restarts[0] >= 10 and answered[0] > 100 and refused[0] > 0  # the race was really exercised
     assert set(registry.jobs(owner)) == {"AAE"} and registry.live_count() == 1
 
 
@@ -172,7 +179,7 @@ def test_stop_racing_pending_calls(registry, digits):
 
 def test_histories_and_timeline_stay_bounded(digits):
     trainer = Trainer(config(n_eval_codes=100), digits, publish_every_s=0.0)
-    trainer.run(epochs=9)   # 130 steps, every one published: the timeline is thinned twice
+    trainer.run(epochs=9)  # 130 steps, every one published: the timeline is thinned twice
     snap = trainer.snapshot()
     assert snap.step == 130
     assert all(len(v) == 50 for v in snap.history.values())
@@ -188,7 +195,7 @@ def test_sessions_are_isolated(registry, digits):
     a, b = registry.lease(), registry.lease()
     job_a = registry.start(a.owner, "AAE", config(), digits, paused=True)
     assert registry.jobs(b.owner) == {}
-    registry.stop(b.owner, "AAE")          # b names a's job: nothing happens to a's
+    registry.stop(b.owner, "AAE")  # b names a's job: nothing happens to a's
     registry.stop(b.owner)
     registry.remove(b.owner, "AAE")
     assert job_a.alive and registry.jobs(a.owner) == {"AAE": job_a}

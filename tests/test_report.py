@@ -25,6 +25,7 @@ NUMBER = r"-?\d+(?:\.\d+)?"
 
 # ---- Parzen window ------------------------------------------------------------------------------------
 
+
 def test_parzen_with_one_sample_is_that_gaussians_log_density():
     rng = np.random.default_rng(0)
     sample, test = rng.random((1, 784)), rng.random((5, 784))
@@ -37,7 +38,7 @@ def test_parzen_of_gaussian_samples_approaches_the_blurred_density():
     # A Gaussian window of width s on samples of N(0, I) estimates N(0, (1 + s^2) I) exactly in expectation.
     rng = np.random.default_rng(1)
     samples, test = rng.standard_normal((40_000, 2)), rng.standard_normal((300, 2))
-    test = test[np.linalg.norm(test, axis=1) < 2]   # the tails hold too few samples for a pointwise check
+    test = test[np.linalg.norm(test, axis=1) < 2]  # the tails hold too few samples for a pointwise check
     sigma = 0.3
     exact = torch.distributions.Normal(0.0, math.sqrt(1 + sigma**2)).log_prob(torch.as_tensor(test)).sum(1).numpy()
     est = parzen_log_likelihood(samples, test, sigma)
@@ -51,7 +52,7 @@ def test_sigma_selection_picks_the_best_width_on_validation():
     sigma = select_parzen_sigma(samples, validation)
     scores = [parzen_log_likelihood(samples, validation, s).mean() for s in PARZEN_SIGMAS]
     assert sigma == PARZEN_SIGMAS[int(np.argmax(scores))]
-    assert 0.1 < sigma < 0.6     # a density estimate's best width for 2K samples in 2-D, neither extreme of the grid
+    assert 0.1 < sigma < 0.6  # a density estimate's best width for 2K samples in 2-D, neither extreme of the grid
 
 
 @pytest.mark.parametrize("sigma", [0.0, -1.0, float("nan")])
@@ -62,13 +63,14 @@ def test_parzen_refuses_a_bad_width(sigma):
 
 # ---- the report's own measures ----------------------------------------------------------------------------
 
+
 def test_mode_mass_of_prior_samples_and_of_mode_centres():
     g = torch.Generator().manual_seed(0)
     gauss = make_prior(PriorConfig("gaussian", std=2.0))
     assert mode_mass(gauss.sample(50_000, generator=g).numpy(), gauss) == pytest.approx(1 - math.exp(-0.5), abs=0.01)
     mixture = make_prior(PriorConfig("mixture"))
     assert mode_mass(mixture.means.numpy(), mixture) == 1.0
-    assert mode_mass(np.zeros((10, 2)), mixture) == 0.0      # the origin lies between the petals
+    assert mode_mass(np.zeros((10, 2)), mixture) == 0.0  # the origin lies between the petals
     # Each petal holds 1 - e^-1/2 of its own mass within one std; the petals overlap only a little.
     assert 0.39 < mode_mass(mixture.sample(50_000, generator=g).numpy(), mixture) < 0.42
     assert mode_mass(np.zeros((3, 2)), make_prior(PriorConfig("swissroll"))) is None
@@ -83,6 +85,7 @@ def test_part_of_recovers_the_label_a_prior_sample_was_drawn_with(name):
 
 
 # ---- the quick report, end to end -----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
@@ -103,21 +106,28 @@ def test_quick_report_writes_every_section(quick):
     rc, out = quick
     assert rc == 0
     md = (out / "report.md").read_text()
-    for heading in ("## The recipe", "## Fig. 2", "## Fig. 4", "## Metrics of every 2-D model",
-                    "### Do the paper's claims hold here?", "## Table 1: Parzen-window log-likelihood",
-                    "## Fig. 5 analogue", "## How this report was made"):
+    for heading in (
+        "## The recipe",
+        "## Fig. 2",
+        "## Fig. 4",
+        "## Metrics of every 2-D model",
+        "### Do the paper's claims hold here?",
+        "## Table 1: Parzen-window log-likelihood",
+        "## Fig. 5 analogue",
+        "## How this report was made",
+    ):
         assert heading in md
     pm = rf"{NUMBER} ± {NUMBER}"
-    for name in DEMO_RUNS:   # one metrics row per model: mean ± sd over seeds in every cell (no mode mass on the roll)
+    for name in DEMO_RUNS:  # one metrics row per model: mean ± sd over seeds in every cell (no mode mass on the roll)
         row = next(line for line in md.splitlines() if line.startswith(f"| `{name}` |"))
         assert len(re.findall(pm, row)) == (7 if "swissroll" in name else 8), row
     assert re.search(rf"\| PCA to 2-D \(pixels\) \| none \| none \| n/a \| {NUMBER} \|", md)
-    for prior in ("Gaussian", "mixture of 10 Gaussians", "swiss roll"):   # each prior's floors, mean ± sd
+    for prior in ("Gaussian", "mixture of 10 Gaussians", "swiss roll"):  # each prior's floors, mean ± sd
         assert len(re.findall(pm, next(line for line in md.splitlines() if line.startswith(f"| {prior} |")))) == 4
     assert len(re.findall(r"\*\*[^*\n]*: (holds|does NOT hold) here\.\*\*", md)) == 9
     parzen = [line for line in md.splitlines() if re.match(r"\| (mnist5k|Fashion-MNIST) \| (AAE|VAE) \|", line)]
     assert len(parzen) == (4 if FASHION_DIR.is_dir() else 2)
-    assert all(len(re.findall(pm, line)) == 6 for line in parzen)   # score, se and the code diagnostics
+    assert all(len(re.findall(pm, line)) == 6 for line in parzen)  # score, se and the code diagnostics
     assert "over 2 seeds" in md and "Theis" in md and "no VAE row" in md
     assert "Full MNIST skipped" in md and "aae-report --out" in md and "| total |" in md
 
@@ -132,14 +142,14 @@ def test_quick_report_figures_are_valid_images(quick):
             im.verify()
         with Image.open(out / name) as im:
             assert im.format == "PNG" and min(im.size) >= 200
-            assert np.asarray(im.convert("L")).std() > 10   # not a blank canvas
+            assert np.asarray(im.convert("L")).std() > 10  # not a blank canvas
 
 
 def test_saved_demo_checkpoints_reevaluate_to_their_stored_metrics(quick):
     _, out = quick
     paths = sorted((out / "ckpt").glob("*.safetensors"))
     assert {p.name[: -len(".safetensors")] for p in paths} == set(SHIPPED)
-    for p in paths[:2]:   # the rest are made by the same code; test_shipped_checkpoints checks all shipped ones
+    for p in paths[:2]:  # the rest are made by the same code; test_shipped_checkpoints checks all shipped ones
         stored = read_metadata(p)["metrics"]
         again = evaluate_checkpoint(p, device="cpu")
         for k, v in stored.items():

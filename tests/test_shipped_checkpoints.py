@@ -21,7 +21,7 @@ def test_the_eight_demos_are_shipped_and_small():
     missing = [p.name for p in paths if not p.is_file()]
     assert not missing, f"missing demo checkpoints: {missing} (run: aae-report --checkpoints checkpoints)"
     assert sum(p.stat().st_size for p in paths) <= MAX_TOTAL_BYTES
-    for p in paths:   # float16 storage is what keeps them small
+    for p in paths:  # float16 storage is what keeps them small
         with safe_open(p, framework="pt") as f:
             assert {str(f.get_slice(k).get_dtype()) for k in f.keys()} == {"F16"}, p.name
 
@@ -31,7 +31,12 @@ def test_demo_matches_its_name_and_reevaluates_to_its_stored_metrics(name):
     kind, prior, conditioned = DEMO_RUNS[name]
     path = path_for(name, DEFAULT_DIR)
     config = load_checkpoint(path).config
-    assert (config.model.kind, config.prior.name, config.model.latent_dim, config.dataset) == (kind, prior, 2, "mnist5k")
+    assert (config.model.kind, config.prior.name, config.model.latent_dim, config.dataset) == (
+        kind,
+        prior,
+        2,
+        "mnist5k",
+    )
     assert config.train.label_fraction == (LABEL_FRACTION if conditioned else None)
     assert (config.model.n_label_classes == 10) == conditioned
     # The recipe: its learning rates, schedule and prior scales, only the seed and label fraction set per demo.

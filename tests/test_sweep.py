@@ -19,8 +19,9 @@ from aae_core.cli import eval_main, sweep_main, train_main
 from aae_core.config import AAEError
 from aae_core.runs import train_parser
 
-needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                               reason='ray is not installed (pip install -e ".[cluster]")')
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason='ray is not installed (pip install -e ".[cluster]")'
+)
 
 GRID = """
 [fixed]
@@ -68,8 +69,9 @@ def resumed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sweep")
     grid, out = folder / "grid.toml", folder / "out"
     grid.write_text(GRID)
-    first = subprocess.Popen(_sweep_command(grid, out), start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        _sweep_command(grid, out), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     rows = lambda: sorted((out / "runs").glob("*.json"))
     assert wait_until(lambda: rows() or first.poll() is not None, timeout=300), "no run finished in 300 s"
     _kill_session(first.pid)
@@ -86,7 +88,7 @@ def test_killed_sweep_resumes_running_only_the_missing_runs(resumed):
     k = len(resumed.done)
     assert 1 <= k < N_RUNS, f"{k} runs had finished when the sweep was killed"
     assert f"{N_RUNS} runs: {k} already done, {N_RUNS - k} to run" in resumed.second.stdout
-    for name, (mtime, content) in resumed.done.items():   # finished runs were not redone
+    for name, (mtime, content) in resumed.done.items():  # finished runs were not redone
         row = resumed.out / "runs" / name
         assert row.stat().st_mtime_ns == mtime and row.read_bytes() == content
         checkpoint = row.with_suffix(".safetensors")
@@ -94,8 +96,9 @@ def test_killed_sweep_resumes_running_only_the_missing_runs(resumed):
     experiments = sorted((resumed.out / "ray").iterdir(), key=lambda p: p.stat().st_mtime_ns)
     trials = {p.name for p in experiments[-1].iterdir() if p.is_dir()}
     missing = {p.name[: -len(".json")] for p in (resumed.out / "runs").glob("*.json")} - {
-        n[: -len(".json")] for n in resumed.done}
-    assert trials == missing and len(missing) == N_RUNS - k   # Tune's second experiment ran exactly those
+        n[: -len(".json")] for n in resumed.done
+    }
+    assert trials == missing and len(missing) == N_RUNS - k  # Tune's second experiment ran exactly those
     assert json.loads((resumed.out / "results.json").read_text())["missing"] == 0
 
 
@@ -104,13 +107,32 @@ def test_every_run_equals_aae_train_then_aae_eval(resumed, tmp_path, capsys):
     results = sweep.load_results(resumed.out)
     assert len(results.runs) == N_RUNS
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # a trial trains with one torch thread
+    torch.set_num_threads(1)  # a trial trains with one torch thread
     try:
         for i, row in enumerate(results.runs):
             out = tmp_path / f"r{i}"
-            assert train_main(["--dataset", "digits", "--epochs", "10", "--device", "cpu", "--prior", row["prior"],
-                               "--lr-disc", str(row["lr_disc"]), "--seed", str(row["seed"]), "--out", str(out),
-                               "--quiet"]) == 0
+            assert (
+                train_main(
+                    [
+                        "--dataset",
+                        "digits",
+                        "--epochs",
+                        "10",
+                        "--device",
+                        "cpu",
+                        "--prior",
+                        row["prior"],
+                        "--lr-disc",
+                        str(row["lr_disc"]),
+                        "--seed",
+                        str(row["seed"]),
+                        "--out",
+                        str(out),
+                        "--quiet",
+                    ]
+                )
+                == 0
+            )
             capsys.readouterr()
             assert eval_main([str(out), "--json"]) == 0
             expected = json.loads(capsys.readouterr().out)
@@ -144,24 +166,27 @@ def test_results_tables_and_per_cell_summary(resumed):
 
 
 @needs_ray
-@pytest.mark.parametrize("grid, message", [
-    ('[fixed]\nlr_dsic = 1e-4\n', "fixed.lr_dsic: not an aae-train setting"),
-    ('[sweep]\nlr_disc = []\n', "sweep.lr_disc: empty axis"),
-    ('[sweep]\nlr_disc = 1e-4\n', "sweep.lr_disc: must be a list"),
-    ('[sweep]\nseed = [0, 0]\n', "sweep.seed: lists 0 twice"),
-    ('[fixed]\nseed = 0\n[sweep]\nseed = [1]\n', "seed: set in both"),
-    ('[fixed]\nout = "x"\n', "fixed.out: set by aae-sweep"),
-    ('[grid]\nseed = 1\n', "unknown table 'grid'"),
-    ('[sweep\n', "not a valid TOML file"),
-    ('[sweep]\nlr_disc = ["fast"]\n', "argument --lr-disc: invalid float value: 'fast'"),
-    ('[sweep]\nmodel = ["aae", "gan"]\n', "argument --model: invalid choice: 'gan'"),
-    ('[fixed]\nepochs = 1\nseconds = 1\n', "not allowed with argument"),
-    ('[fixed]\nlabel_conditioned = "yes"\n', "label_conditioned='yes': must be true or false"),
-    ('[sweep]\nlr_recon = [1e-3, 0.0]\n', "lr_recon=0.0: must be a finite number > 0 (run 2 of 2: lr_recon=0.0)"),
-    ('[fixed]\nprior = "swissroll"\n[sweep]\nlatent_dim = [2, 3]\n', "latent_dim=3"),
-    ('[fixed]\ndataset = "/no/such.npz"\n', "/no/such.npz"),
-    ('[fixed]\ndevice = "tpu"\n', "device='tpu'"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ("[fixed]\nlr_dsic = 1e-4\n", "fixed.lr_dsic: not an aae-train setting"),
+        ("[sweep]\nlr_disc = []\n", "sweep.lr_disc: empty axis"),
+        ("[sweep]\nlr_disc = 1e-4\n", "sweep.lr_disc: must be a list"),
+        ("[sweep]\nseed = [0, 0]\n", "sweep.seed: lists 0 twice"),
+        ("[fixed]\nseed = 0\n[sweep]\nseed = [1]\n", "seed: set in both"),
+        ('[fixed]\nout = "x"\n', "fixed.out: set by aae-sweep"),
+        ("[grid]\nseed = 1\n", "unknown table 'grid'"),
+        ("[sweep\n", "not a valid TOML file"),
+        ('[sweep]\nlr_disc = ["fast"]\n', "argument --lr-disc: invalid float value: 'fast'"),
+        ('[sweep]\nmodel = ["aae", "gan"]\n', "argument --model: invalid choice: 'gan'"),
+        ("[fixed]\nepochs = 1\nseconds = 1\n", "not allowed with argument"),
+        ('[fixed]\nlabel_conditioned = "yes"\n', "label_conditioned='yes': must be true or false"),
+        ("[sweep]\nlr_recon = [1e-3, 0.0]\n", "lr_recon=0.0: must be a finite number > 0 (run 2 of 2: lr_recon=0.0)"),
+        ('[fixed]\nprior = "swissroll"\n[sweep]\nlatent_dim = [2, 3]\n', "latent_dim=3"),
+        ('[fixed]\ndataset = "/no/such.npz"\n', "/no/such.npz"),
+        ('[fixed]\ndevice = "tpu"\n', "device='tpu'"),
+    ],
+)
 def test_bad_grid_gives_one_line_naming_it_before_anything_starts(tmp_path, capsys, grid, message):
     (tmp_path / "grid.toml").write_text(grid)
     assert sweep_main([str(tmp_path / "grid.toml"), "--out", str(tmp_path / "out")]) == 2
@@ -190,7 +215,7 @@ def test_grid_settings_are_the_train_parsers_flags(monkeypatch, tmp_path):
     flags = {a.dest for a in train_parser()._actions if a.option_strings} - {"help", "out", "quiet"}
     assert set(sweep.grid_settings(train_parser())) == flags
 
-    def extended() -> argparse.ArgumentParser:   # a flag added to aae-train later is a grid setting at once
+    def extended() -> argparse.ArgumentParser:  # a flag added to aae-train later is a grid setting at once
         p = train_parser()
         p.add_argument("--lr-warmup", type=float, default=0.0)
         return p
@@ -204,8 +229,20 @@ def test_grid_settings_are_the_train_parsers_flags(monkeypatch, tmp_path):
 
 def test_settings_become_the_flags_a_person_would_type(tmp_path):
     args = sweep.parse_run({"prior": "mixture", "label_conditioned": True, "lr_gen": 3e-4, "epochs": 2}, tmp_path / "x")
-    expected = train_parser().parse_args(["--prior", "mixture", "--label-conditioned", "--lr-gen", "0.0003",
-                                          "--epochs", "2", "--out", str(tmp_path / "x"), "--quiet"])
+    expected = train_parser().parse_args(
+        [
+            "--prior",
+            "mixture",
+            "--label-conditioned",
+            "--lr-gen",
+            "0.0003",
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "x"),
+            "--quiet",
+        ]
+    )
     assert args == expected
     assert sweep.parse_run({"label_conditioned": False}, tmp_path / "x").label_conditioned is False
     with pytest.raises(AAEError, match="lr_gen=.*takes one value"):
@@ -219,16 +256,20 @@ def test_run_ids_are_stable_and_distinct():
 
 def test_without_ray_the_sweep_says_how_to_install_it(tmp_path):
     (tmp_path / "g.toml").write_text("[fixed]\ndataset = 'digits'\n")
-    code = ("import sys; sys.modules['ray'] = None; from aae_core.cli import sweep_main; "
-            f"sys.exit(sweep_main([{str(tmp_path / 'g.toml')!r}, '--out', {str(tmp_path / 'o')!r}]))")
+    code = (
+        "import sys; sys.modules['ray'] = None; from aae_core.cli import sweep_main; "
+        f"sys.exit(sweep_main([{str(tmp_path / 'g.toml')!r}, '--out', {str(tmp_path / 'o')!r}]))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.strip() == f"aae-sweep: error: {sweep.INSTALL_HINT}"
 
 
 def test_the_app_and_the_other_commands_do_not_need_ray():
-    code = ("import sys; sys.modules['ray'] = None; import aae_core.cli, aae_core.jobs, aae_core.report, "
-            "aae_core.bench, explorer.state, explorer.charts; from aae_core.cli import train_main")
+    code = (
+        "import sys; sys.modules['ray'] = None; import aae_core.cli, aae_core.jobs, aae_core.report, "
+        "aae_core.bench, explorer.state, explorer.charts; from aae_core.cli import train_main"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
 
@@ -240,20 +281,27 @@ def test_the_committed_recipe_grid_checks(tmp_path):
 
 
 def test_a_run_aae_train_would_end_with_an_error_is_finished_with_its_message(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)                          # the trial changes directory, thread count and CUDA's
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")       # view for its process: undo them after this test
+    monkeypatch.chdir(tmp_path)  # the trial changes directory, thread count and CUDA's
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # view for its process: undo them after this test
     threads = torch.get_num_threads()
-    (tmp_path / "g.toml").write_text('[fixed]\ndataset = "digits"\nepochs = 1\ndevice = "cpu"\n'
-                                     'lr_recon = 1e6\n[sweep]\nlr_disc = [1e5]\n')
+    (tmp_path / "g.toml").write_text(
+        '[fixed]\ndataset = "digits"\nepochs = 1\ndevice = "cpu"\nlr_recon = 1e6\n[sweep]\nlr_disc = [1e5]\n'
+    )
     grid = sweep.load_grid(tmp_path / "g.toml")
     run = grid.runs[0]
     try:
-        sweep._trial({"gpus": 0, "cwd": str(tmp_path), "out": str(tmp_path / "out"),
-                      "run": {"id": run.id, "settings": run.settings}})
+        sweep._trial(
+            {
+                "gpus": 0,
+                "cwd": str(tmp_path),
+                "out": str(tmp_path / "out"),
+                "run": {"id": run.id, "settings": run.settings},
+            }
+        )
     finally:
         torch.set_num_threads(threads)
     results = sweep.write_results(tmp_path / "out", grid)
     assert results.missing == 0 and "training diverged" in results.runs[0]["error"]
-    assert not (tmp_path / "out" / "runs" / f"{run.id}.safetensors").exists()   # aae-train saves nothing either
+    assert not (tmp_path / "out" / "runs" / f"{run.id}.safetensors").exists()  # aae-train saves nothing either
     assert results.cells[0]["errors"] == 1 and results.metrics == []
     assert "n=1, 1 failed" in sweep.format_summary(results)

@@ -11,7 +11,6 @@ from aae_core.metrics import prior_match
 from aae_core.priors import make_prior
 from aae_core.training import Trainer, kl_gaussian, kl_monte_carlo
 
-
 UNIT_PETALS = {"radius": 1.4, "radial_std": 0.5, "tangential_std": 0.1}
 
 
@@ -67,11 +66,15 @@ def test_same_seed_same_run_different_seed_different_run(digits):
 def test_single_phases_touch_only_their_networks(digits):
     t = make(digits, prior="mixture")
     t.step()
-    nets = {n: {k: v.clone() for k, v in getattr(t.model, n).state_dict().items()}
-            for n in ("encoder", "decoder", "discriminator")}
+    nets = {
+        n: {k: v.clone() for k, v in getattr(t.model, n).state_dict().items()}
+        for n in ("encoder", "decoder", "discriminator")
+    }
 
     def changed():
-        out = {n: any(not torch.equal(v, getattr(t.model, n).state_dict()[k]) for k, v in nets[n].items()) for n in nets}
+        out = {
+            n: any(not torch.equal(v, getattr(t.model, n).state_dict()[k]) for k, v in nets[n].items()) for n in nets
+        }
         for n in nets:
             nets[n] = {k: v.clone() for k, v in getattr(t.model, n).state_dict().items()}
         return out
@@ -90,8 +93,16 @@ def test_single_phases_touch_only_their_networks(digits):
 
 def test_label_conditioned_discriminator_sees_code_plus_eleven_way_onehot(mnist5k):
     # The paper's unit-scale petals: six epochs are enough for codes starting near 0 to reach them.
-    t = make(mnist5k, prior="mixture", label_conditioned=True, label_fraction=1.0, lr_recon=2e-3, lr_disc=1e-3,
-             lr_gen=1e-3, prior_params=UNIT_PETALS)
+    t = make(
+        mnist5k,
+        prior="mixture",
+        label_conditioned=True,
+        label_fraction=1.0,
+        lr_recon=2e-3,
+        lr_disc=1e-3,
+        lr_gen=1e-3,
+        prior_params=UNIT_PETALS,
+    )
     assert t.model.discriminator[0].in_features == 2 + 11
     assert bool(t.labelled.all())
     t.run(epochs=6)
@@ -114,7 +125,7 @@ def test_settings_change_mid_run_without_restart(digits):
 
 def test_snapshot_is_readable_from_another_thread_while_training(digits):
     t = Trainer(build_run_config(prior="mixture", input_dim=digits.input_dim), digits, publish_every_s=0.0)
-    worker = threading.Thread(target=t.run, kwargs={"epochs": 3})   # publishes after every step
+    worker = threading.Thread(target=t.run, kwargs={"epochs": 3})  # publishes after every step
     seen = []
     worker.start()
     while worker.is_alive():
@@ -123,7 +134,7 @@ def test_snapshot_is_readable_from_another_thread_while_training(digits):
     worker.join()
     versions = [v for v, _, _ in seen]
     assert versions == sorted(versions) and len(set(versions)) > 3
-    assert all(n == min(step, 2000) for _, step, n in seen)   # never a torn snapshot: counters agree
+    assert all(n == min(step, 2000) for _, step, n in seen)  # never a torn snapshot: counters agree
     s = t.snapshot()
     assert s.codes.shape == (min(1000, len(digits.x_test)), 2) and np.isfinite(s.codes).all()
     assert s.codes_step == s.step == t.step_count and s.samples_per_s > 0
@@ -145,12 +156,12 @@ def test_learning_rates_follow_the_schedule_and_live_changes_keep_it(digits):
     for _ in range(115):
         t.step()
     assert lrs() == pytest.approx([1e-3, 2e-4, 2e-4])
-    t.step()   # step 116 of 144 starts the cool-down
+    t.step()  # step 116 of 144 starts the cool-down
     assert lrs() == pytest.approx([1e-4, 2e-5, 2e-5])
     t.update_settings(lr_disc=5e-4)
     t.step()
     assert lrs() == pytest.approx([1e-4, 5e-5, 2e-5])
-    assert t.config.train.lr_disc == 5e-4   # the config keeps the base rate, never the cooled one
+    assert t.config.train.lr_disc == 5e-4  # the config keeps the base rate, never the cooled one
 
 
 def test_no_cool_down_keeps_the_rates(digits):

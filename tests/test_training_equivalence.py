@@ -10,7 +10,7 @@ from aae_core.reference import ReferenceLoop
 from aae_core.training import Trainer
 
 STEPS = 3
-ATOL = 5e-5   # fused-Adam rounding after a few steps reaches ~2e-5 at lr_recon=2e-3; one wrong update moves weights by ~lr (>= 2e-4)
+ATOL = 5e-5  # fused-Adam rounding after a few steps reaches ~2e-5 at lr_recon=2e-3; one wrong update moves weights by ~lr (>= 2e-4)
 
 
 def assert_same_parameters(trainer, ref):
@@ -22,8 +22,9 @@ def assert_same_parameters(trainer, ref):
 CASES = {
     "aae_gaussian": dict(model="aae", prior="gaussian"),
     "aae_mixture_noise": dict(model="aae", prior="mixture", disc_noise=0.3),
-    "aae_conditioned_noise": dict(model="aae", prior="mixture", label_conditioned=True, label_fraction=0.5,
-                                  disc_noise=0.2),
+    "aae_conditioned_noise": dict(
+        model="aae", prior="mixture", label_conditioned=True, label_fraction=0.5, disc_noise=0.2
+    ),
     "aae_swissroll_conditioned": dict(model="aae", prior="swissroll", label_conditioned=True, label_fraction=1.0),
     "vae_gaussian": dict(model="vae", prior="gaussian", prior_params={"std": 2.0}),
     "vae_mixture": dict(model="vae", prior="mixture"),

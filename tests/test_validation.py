@@ -14,7 +14,7 @@ from aae_core import cli
 from aae_core.config import AAEError, ModelConfig, PriorConfig, RunConfig, TrainConfig, build_run_config
 
 ROOT = Path(__file__).resolve().parent.parent
-DIGITS_TRAIN = 1438   # digits: 1797 images, 80 % of them for training
+DIGITS_TRAIN = 1438  # digits: 1797 images, 80 % of them for training
 
 # (build_run_config keyword arguments, the aae-train flags meaning the same, the field the message must name)
 BAD_FIELDS = [
@@ -28,10 +28,16 @@ BAD_FIELDS = [
     (dict(latent_dim=0), ["--latent-dim", "0"], "latent_dim"),
     (dict(latent_dim=-3), ["--latent-dim", "-3"], "latent_dim"),
     (dict(latent_dim=100_000), ["--latent-dim", "100000"], "latent_dim"),
-    (dict(prior="mixture", prior_params={"n_components": 0}), ["--prior", "mixture", "--n-components", "0"],
-     "n_components"),
-    (dict(prior="mixture", prior_params={"n_components": 10**9}), ["--prior", "mixture", "--n-components", "1000000000"],
-     "n_components"),
+    (
+        dict(prior="mixture", prior_params={"n_components": 0}),
+        ["--prior", "mixture", "--n-components", "0"],
+        "n_components",
+    ),
+    (
+        dict(prior="mixture", prior_params={"n_components": 10**9}),
+        ["--prior", "mixture", "--n-components", "1000000000"],
+        "n_components",
+    ),
     (dict(prior="swissroll", latent_dim=3), ["--prior", "swissroll", "--latent-dim", "3"], "latent_dim"),
     (dict(prior="swissroll", latent_dim=1), ["--prior", "swissroll", "--latent-dim", "1"], "latent_dim"),
     (dict(prior="mixture", latent_dim=1), ["--prior", "mixture", "--latent-dim", "1"], "latent_dim"),
@@ -39,11 +45,17 @@ BAD_FIELDS = [
     (dict(batch_size=0), ["--batch-size", "0"], "batch_size"),
     (dict(prior_params={"std": 0.0}), ["--prior-std", "0"], "prior_std"),
     (dict(disc_noise=-0.1), ["--disc-noise=-0.1"], "disc_noise"),
-    (dict(prior="mixture", label_conditioned=True, label_fraction=1.5),
-     ["--prior", "mixture", "--label-conditioned", "--label-fraction", "1.5"], "label_fraction"),
+    (
+        dict(prior="mixture", label_conditioned=True, label_fraction=1.5),
+        ["--prior", "mixture", "--label-conditioned", "--label-fraction", "1.5"],
+        "label_fraction",
+    ),
     (dict(label_conditioned=True), ["--label-conditioned"], "label_conditioned"),
-    (dict(model="vae", prior="mixture", label_conditioned=True),
-     ["--model", "vae", "--prior", "mixture", "--label-conditioned"], "label_conditioned"),
+    (
+        dict(model="vae", prior="mixture", label_conditioned=True),
+        ["--model", "vae", "--prior", "mixture", "--label-conditioned"],
+        "label_conditioned",
+    ),
     (dict(seed=-1), ["--seed", "-1"], "seed"),
     (dict(seed=2**70), ["--seed", str(2**70)], "seed"),
 ]
@@ -62,14 +74,30 @@ def test_cli_exits_2_naming_the_field(kwargs, flags, field, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert err.startswith(f"aae-train: error: {field}=") and "\n" not in err
-    assert list(tmp_path.iterdir()) == []   # refused before anything was trained or written
+    assert list(tmp_path.iterdir()) == []  # refused before anything was trained or written
 
 
 def test_cli_entry_point_process(tmp_path):
     """The real command, in its own process: exit status 2, one line on stderr, no traceback."""
-    proc = subprocess.run([sys.executable, "-m", "aae_core", "train", "--dataset", "digits", "--lr-disc", "0",
-                           "--out", str(tmp_path / "x")], capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aae_core",
+            "train",
+            "--dataset",
+            "digits",
+            "--lr-disc",
+            "0",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["aae-train: error: lr_disc=0.0: must be a finite number > 0"]
 
@@ -89,39 +117,48 @@ def test_model_too_large_for_memory_is_refused():
     assert build_run_config(size="explorer", input_dim=256 * 256).model.input_dim == 256 * 256
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(prior_params={"stdd": 2.0}), "stdd"),
-    (dict(prior_params={"dim": 3}), "dim"),
-    (dict(learning_rate=1e-3), "learning_rate"),
-    (dict(label_fraction_typo=0.1), "label_fraction_typo"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(prior_params={"stdd": 2.0}), "stdd"),
+        (dict(prior_params={"dim": 3}), "dim"),
+        (dict(learning_rate=1e-3), "learning_rate"),
+        (dict(label_fraction_typo=0.1), "label_fraction_typo"),
+    ],
+)
 def test_unknown_settings_are_refused_by_name(kwargs, name):
     with pytest.raises(AAEError, match=rf"^setting='{name}': is not a"):
         build_run_config(**kwargs)
 
 
-@pytest.mark.parametrize("cfg, field", [
-    (TrainConfig(history_len=10**12), "history_len"),
-    (TrainConfig(history_len=5), "history_len"),
-    (TrainConfig(n_eval_codes=0), "n_eval_codes"),
-    (TrainConfig(batch_size=True), "batch_size"),
-    (PriorConfig(name="laplace"), "prior"),
-    (PriorConfig(name="swissroll", n_segments=0), "n_segments"),
-    (ModelConfig(kind="gan"), "model"),
-    (ModelConfig(input_dim=0), "input_dim"),
-])
+@pytest.mark.parametrize(
+    "cfg, field",
+    [
+        (TrainConfig(history_len=10**12), "history_len"),
+        (TrainConfig(history_len=5), "history_len"),
+        (TrainConfig(n_eval_codes=0), "n_eval_codes"),
+        (TrainConfig(batch_size=True), "batch_size"),
+        (PriorConfig(name="laplace"), "prior"),
+        (PriorConfig(name="swissroll", n_segments=0), "n_segments"),
+        (ModelConfig(kind="gan"), "model"),
+        (ModelConfig(input_dim=0), "input_dim"),
+    ],
+)
 def test_dataclass_validate(cfg, field):
     with pytest.raises(AAEError, match=rf"^{field}="):
         cfg.validate()
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda d: d.pop("train"),
-    lambda d: d["model"].update(bogus=1),
-    lambda d: d.update(model="aae"),          # a string where a section belongs: dict("aae") is a ValueError
-    lambda d: d["model"].update(hidden=5),
-    lambda d: d["prior"].update(dim="2"),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.pop("train"),
+        lambda d: d["model"].update(bogus=1),
+        lambda d: d.update(model="aae"),  # a string where a section belongs: dict("aae") is a ValueError
+        lambda d: d["model"].update(hidden=5),
+        lambda d: d["prior"].update(dim="2"),
+    ],
+)
 def test_from_dict_refuses_malformed_metadata(mutate):
     d = build_run_config().to_dict()
     mutate(d)
@@ -130,6 +167,13 @@ def test_from_dict_refuses_malformed_metadata(mutate):
 
 
 def test_valid_configs_pass():
-    cfg = build_run_config(model="vae", prior="swissroll", input_dim=64, n_train=DIGITS_TRAIN, batch_size=DIGITS_TRAIN,
-                           prior_params={"n_segments": 10}, lr_recon=1e-3)
+    cfg = build_run_config(
+        model="vae",
+        prior="swissroll",
+        input_dim=64,
+        n_train=DIGITS_TRAIN,
+        batch_size=DIGITS_TRAIN,
+        prior_params={"n_segments": 10},
+        lr_recon=1e-3,
+    )
     assert RunConfig.from_dict(cfg.to_dict()) == cfg

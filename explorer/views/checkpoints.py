@@ -18,7 +18,6 @@ from ..controls import flash, guarded
 from ..state import Session
 from .decoded import manifold, sample_grid
 
-
 FOLDERS = {"user": "yours", "demo": "shipped demo"}
 
 
@@ -64,12 +63,21 @@ def _save_form(sess: Session) -> None:
         return
     aae = next(iter(jobs.values()))
     default = safe_name(f"{aae.config.prior.name}-{aae.config.dataset}")
-    st.text_input("Name", default, key="ckpt_name", max_chars=59,
-                  help="Letters, digits, '_', '-', '.'; each model is saved as <name>-aae / <name>-vae")
+    st.text_input(
+        "Name",
+        default,
+        key="ckpt_name",
+        max_chars=59,
+        help="Letters, digits, '_', '-', '.'; each model is saved as <name>-aae / <name>-vae",
+    )
     st.checkbox("Replace a saved model of this name", key="ckpt_replace")
     st.button("Save current models", key="save", icon=":material/save:", on_click=_save, args=(sess,))
-    st.caption(markdown_literal(f"into {state.user_checkpoint_dir()} (weights + metrics + loss history; the weights "
-                                f"of a diverged run are its last good ones)"))
+    st.caption(
+        markdown_literal(
+            f"into {state.user_checkpoint_dir()} (weights + metrics + loss history; the weights "
+            f"of a diverged run are its last good ones)"
+        )
+    )
 
 
 def _rows(entries) -> pd.DataFrame:
@@ -77,15 +85,27 @@ def _rows(entries) -> pd.DataFrame:
     rows = []
     for path, meta in entries:
         if isinstance(meta, str):
-            rows.append({"name": path.stem, "model": "unreadable", "prior": one_line(meta.removeprefix(f"{path}: "), 160)})
+            rows.append(
+                {"name": path.stem, "model": "unreadable", "prior": one_line(meta.removeprefix(f"{path}: "), 160)}
+            )
             continue
         m, prior = meta.get("metrics") or {}, meta.get("prior", {})
         fmt = lambda k: round(m[k], 4) if isinstance(m.get(k), (int, float)) else None
         labels = ", labels" if meta["config"]["model"]["n_label_classes"] else ""
-        rows.append({"name": path.stem, "model": meta["kind"].upper() + labels,
-                     "prior": f"{prior.get('name')}, {prior.get('dim')}-D", "data": meta.get("dataset"),
-                     "steps": meta.get("step"), "recon MSE": fmt("reconstruction_mse"), "kNN acc": fmt("knn_accuracy"),
-                     "MMD²": fmt("prior_mmd"), "SWD": fmt("prior_swd"), "coverage": fmt("prior_coverage")})
+        rows.append(
+            {
+                "name": path.stem,
+                "model": meta["kind"].upper() + labels,
+                "prior": f"{prior.get('name')}, {prior.get('dim')}-D",
+                "data": meta.get("dataset"),
+                "steps": meta.get("step"),
+                "recon MSE": fmt("reconstruction_mse"),
+                "kNN acc": fmt("knn_accuracy"),
+                "MMD²": fmt("prior_mmd"),
+                "SWD": fmt("prior_swd"),
+                "coverage": fmt("prior_coverage"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -104,15 +124,24 @@ def _saved_list(sess: Session) -> None:
         if entries:
             st.dataframe(_rows(entries), hide_index=True, key=f"ckpt_table_{kind}", width="stretch")
         else:
-            st.caption(markdown_literal(f"None yet in {_folder(kind)}." if kind == "user" else
-                                        f"No checkpoints in {_folder(kind)}."))
+            st.caption(
+                markdown_literal(
+                    f"None yet in {_folder(kind)}." if kind == "user" else f"No checkpoints in {_folder(kind)}."
+                )
+            )
         loadable += [(kind, p.stem) for p, meta in entries if not isinstance(meta, str)]
     if not loadable:
         return
     pick, go, _ = st.columns([3, 1, 2], vertical_alignment="bottom")
     pick.selectbox("Checkpoint", loadable, key="ckpt_pick", format_func=lambda c: f"{c[1]} ({FOLDERS[c[0]]})")
-    go.button("Load", key="load", on_click=_load, args=(sess,), width="stretch",
-              help="Load it (paused; Train trains it further). Its counterpart VAE/AAE is loaded too when one matches.")
+    go.button(
+        "Load",
+        key="load",
+        on_click=_load,
+        args=(sess,),
+        width="stretch",
+        help="Load it (paused; Train trains it further). Its counterpart VAE/AAE is loaded too when one matches.",
+    )
 
 
 def _codes_csv(jobs: dict[str, Job]) -> str:
@@ -135,11 +164,21 @@ def _exports(sess: Session) -> None:
     jobs = sess.jobs()
     if not jobs:
         return
-    st.download_button("Latent codes (CSV)", lambda: _codes_csv(sess.jobs()), file_name="latent_codes.csv",
-                       mime="text/csv", key="dl_codes", on_click="ignore")
+    st.download_button(
+        "Latent codes (CSV)",
+        lambda: _codes_csv(sess.jobs()),
+        file_name="latent_codes.csv",
+        mime="text/csv",
+        key="dl_codes",
+        on_click="ignore",
+    )
     for job in jobs.values():
         for what, draw in (("samples", sample_grid), ("manifold", manifold)):
-            st.download_button(f"{job.name} {what} grid (PNG)",
-                               lambda job=job, draw=draw: latent.to_png(draw(job, job.frozen_model()[1]), 3),
-                               file_name=f"{job.kind}-{what}.png", mime="image/png", key=f"dl_{job.name}_{what}",
-                               on_click="ignore")
+            st.download_button(
+                f"{job.name} {what} grid (PNG)",
+                lambda job=job, draw=draw: latent.to_png(draw(job, job.frozen_model()[1]), 3),
+                file_name=f"{job.kind}-{what}.png",
+                mime="image/png",
+                key=f"dl_{job.name}_{what}",
+                on_click="ignore",
+            )

@@ -19,10 +19,20 @@ from .. import plots
 from ..latent_pad import axis_name
 from ..state import Session
 
-LIVE_EVERY_S = 1.0       # live plots refresh period while something trains
-SLOW_EVERY_S = 3.0       # decoded images: a slower refresh is enough to watch them sharpen
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                   "Ankle boot"]
+LIVE_EVERY_S = 1.0  # live plots refresh period while something trains
+SLOW_EVERY_S = 3.0  # decoded images: a slower refresh is enough to watch them sharpen
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 OVERLAYS = ("density contours", "samples")
 
 
@@ -49,15 +59,21 @@ def view_options(dim: int) -> tuple[str, tuple[int, int] | None]:
     """The prior overlay toggle and, above 2 latent dims, the projection (PCA or two chosen axes)."""
     cols = st.columns([2, 2, 1, 1])
     if dim == 2:
-        overlay = cols[0].segmented_control("Prior shown as", OVERLAYS, default=OVERLAYS[0], key="overlay",
-                                            bind="query-params") or OVERLAYS[0]
+        overlay = (
+            cols[0].segmented_control(
+                "Prior shown as", OVERLAYS, default=OVERLAYS[0], key="overlay", bind="query-params"
+            )
+            or OVERLAYS[0]
+        )
     else:
         overlay = OVERLAYS[1]
         cols[0].caption(f"Prior shown as samples: density contours exist only for a 2-D prior, this one is {dim}-D.")
     if dim <= 2:
         return overlay, None
-    mode = cols[1].segmented_control("Projection", ("PCA", "two axes"), default="PCA", key="proj",
-                                     bind="query-params") or "PCA"
+    mode = (
+        cols[1].segmented_control("Projection", ("PCA", "two axes"), default="PCA", key="proj", bind="query-params")
+        or "PCA"
+    )
     if mode == "PCA":
         return overlay, None
     i = cols[2].number_input(f"x axis: z1…z{dim}", 1, dim, 1, key="ax_x", bind="query-params") - 1
@@ -65,8 +81,9 @@ def view_options(dim: int) -> tuple[str, tuple[int, int] | None]:
     return overlay, (i, j)
 
 
-def project(codes: np.ndarray, prior_points: np.ndarray, axes: tuple[int, int] | None
-            ) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+def project(
+    codes: np.ndarray, prior_points: np.ndarray, axes: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
     """Codes and prior samples in the same 2-D view: as they are in 2-D, else two axes or one PCA plane for both."""
     dim = codes.shape[1]
     if dim == 2:
@@ -76,11 +93,12 @@ def project(codes: np.ndarray, prior_points: np.ndarray, axes: tuple[int, int] |
         return pad(codes), pad(prior_points), (axis_name(0), "")
     both = latent.project_2d(np.concatenate([codes, prior_points]), axes)
     names = ("PC1", "PC2") if axes is None else (axis_name(axes[0]), axis_name(axes[1]))
-    return both[:len(codes)], both[len(codes):], names
+    return both[: len(codes)], both[len(codes) :], names
 
 
-def scatter_of(job: Job, codes: np.ndarray | None, overlay: str, axes: tuple[int, int] | None, *,
-               title: str, key: str = "") -> dict:
+def scatter_of(
+    job: Job, codes: np.ndarray | None, overlay: str, axes: tuple[int, int] | None, *, title: str, key: str = ""
+) -> dict:
     """The figure of `codes` (default: the job's latest) over its prior, on the axis range of its own codes and prior."""
     t = job.trainer
     if codes is None:
@@ -90,10 +108,17 @@ def scatter_of(job: Job, codes: np.ndarray | None, overlay: str, axes: tuple[int
     codes2d, prior2d, names = project(codes.astype(np.float64), prior_pts, axes)
     lim = plots.view_limit(prior2d, codes2d)
     contours = overlay == OVERLAYS[0] and prior_cfg.dim == 2
-    fig = plots.latent_scatter(codes2d, t.eval_y, lim=lim, title=title, axis_names=names,
-                               prior_points=None if contours else prior2d,
-                               density=plots.prior_density(prior_cfg) if contours else None,
-                               class_names=class_names(t.data), uirevision=f"{key}{job.id}")
+    fig = plots.latent_scatter(
+        codes2d,
+        t.eval_y,
+        lim=lim,
+        title=title,
+        axis_names=names,
+        prior_points=None if contours else prior2d,
+        density=plots.prior_density(prior_cfg) if contours else None,
+        class_names=class_names(t.data),
+        uirevision=f"{key}{job.id}",
+    )
     return fig
 
 
@@ -111,9 +136,13 @@ def png_uri(image: np.ndarray, scale: int = 2) -> str:
 def status_badge(job: Job) -> None:
     """One line on what the job is doing; a divergence or failure is an error box, never silent NaN."""
     status = job.status()
-    icon = {"running": ":green[:material/play_circle:] training", "paused": ":orange[:material/pause_circle:] paused",
-            "stopped": ":gray[:material/stop_circle:] stopped", "diverged": ":red[:material/error:] diverged",
-            "failed": ":red[:material/error:] failed"}[status.state]
+    icon = {
+        "running": ":green[:material/play_circle:] training",
+        "paused": ":orange[:material/pause_circle:] paused",
+        "stopped": ":gray[:material/stop_circle:] stopped",
+        "diverged": ":red[:material/error:] diverged",
+        "failed": ":red[:material/error:] failed",
+    }[status.state]
     st.markdown(f"**{job.name}** · {icon}")
     if status.state in ("diverged", "failed") or (status.state == "stopped" and status.message):
         st.error(markdown_literal(status.message))

@@ -17,10 +17,14 @@ from .decoded import sample_grid
 
 # How each metric is labelled here; which direction is better comes from aae_core.metrics.METRIC_DIRECTIONS.
 # A key missing there is shown with no "better" marker.
-LABELS = {"reconstruction_mse": "reconstruction MSE", "knn_accuracy": "5-NN accuracy of the codes",
-          "prior_mmd": "MMD² (codes vs prior)", "prior_swd": "sliced Wasserstein (codes vs prior)",
-          "prior_coverage": "coverage of the prior (holes lower it)",
-          "prior_density": "density (1: matched, > 1: piled up)"}
+LABELS = {
+    "reconstruction_mse": "reconstruction MSE",
+    "knn_accuracy": "5-NN accuracy of the codes",
+    "prior_mmd": "MMD² (codes vs prior)",
+    "prior_swd": "sliced Wasserstein (codes vs prior)",
+    "prior_coverage": "coverage of the prior (holes lower it)",
+    "prior_density": "density (1: matched, > 1: piled up)",
+}
 DISTANCE = {"higher": lambda v: -v, "lower": lambda v: v, "closer to 1": lambda v: abs(v - 1)}
 
 
@@ -64,16 +68,27 @@ def _metrics_pending(sess: Session) -> bool:
 def _explain(aae, vae) -> None:
     prior = aae.trainer.prior
     note = "" if prior.exact_density else f" For this swiss roll the VAE uses an {prior.density_note}."
-    cond = (" The AAE here is label-conditioned (its discriminator sees labels); the VAE cannot be, so it "
-            "trains unconditioned on the same prior.") if aae.config.model.n_label_classes else ""
-    plain = (" The plain autoencoder (“Train a plain autoencoder alongside”) has no regularizer at all: it keeps "
-             "the classes apart but its codes follow no prior, so its prior samples decode to garbage.")
+    cond = (
+        (
+            " The AAE here is label-conditioned (its discriminator sees labels); the VAE cannot be, so it "
+            "trains unconditioned on the same prior."
+        )
+        if aae.config.model.n_label_classes
+        else ""
+    )
+    plain = (
+        " The plain autoencoder (“Train a plain autoencoder alongside”) has no regularizer at all: it keeps "
+        "the classes apart but its codes follow no prior, so its prior samples decode to garbage."
+    )
     st.markdown(
         "**What to look for.** *Holes*: regions where the prior has mass but no codes land (coverage counts them). "
         "*Over-weighted modes*: codes piled up where p(z) is high, leaving its tails empty. The paper found the "
         "AAE fills the prior while the VAE leaves gaps. Note also what each needs from the prior: the AAE's "
         "discriminator only ever sees *samples* of p(z), whereas the VAE's KL term needs the *density* log p(z)."
-        + note + cond + plain)
+        + note
+        + cond
+        + plain
+    )
 
 
 def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
@@ -83,12 +98,17 @@ def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
     for col, job in zip(st.columns(len(compared)), compared):
         snap = job.snapshot()
         # Each on its own scale: one shared range shrank the narrower model's codes to a thumbnail.
-        fig = scatter_of(job, snap.codes, overlay, axes, key="cmp", title=f"{job.name} codes (step {snap.codes_step:,})")
+        fig = scatter_of(
+            job, snap.codes, overlay, axes, key="cmp", title=f"{job.name} codes (step {snap.codes_step:,})"
+        )
         with col:
             charts.plotly_chart(fig, key=f"cmp-scatter-{job.name}")
         step, model = job.frozen_model()
-        col.image(png_uri(sample_grid(job, model)), caption=f"{job.name}: decoded prior samples (step {step:,})",
-                  width="stretch")
+        col.image(
+            png_uri(sample_grid(job, model)),
+            caption=f"{job.name}: decoded prior samples (step {step:,})",
+            width="stretch",
+        )
     metrics_table(compared)
     catch_up(was_periodic, sess, waiting=lambda: _metrics_pending(sess))
 
@@ -111,11 +131,16 @@ def metrics_table(compared: list) -> None:
     for key in METRIC_KEYS:
         values = {name: r[1].get(key) for name, r in results.items()}
         label, direction = LABELS.get(key, key), METRIC_DIRECTIONS.get(key)
-        rows[label] = {**{name: cell(r[1], key) for name, r in results.items()},
-                       "floor: two prior samples": fmt(floor.get(f"{key}_floor")), "better": better(key, values),
-                       "which way": f"{direction} is better" if direction else ""}
+        rows[label] = {
+            **{name: cell(r[1], key) for name, r in results.items()},
+            "floor: two prior samples": fmt(floor.get(f"{key}_floor")),
+            "better": better(key, values),
+            "which way": f"{direction} is better" if direction else "",
+        }
     st.dataframe(pd.DataFrame.from_dict(rows, orient="index"))
     steps = ", ".join(f"{name} at step {r[0]:,}" for name, r in results.items())
-    st.caption(f"On the held-out set ({steps}). The floor is what a perfect encoder scores: the same measure "
-               "between two independent samples of the prior of this size (the mean of 5 draws). MMD² and SWD are "
-               "shown as multiples of it; coverage and density of a perfect match sit near their floors, not at 1.")
+    st.caption(
+        f"On the held-out set ({steps}). The floor is what a perfect encoder scores: the same measure "
+        "between two independent samples of the prior of this size (the mean of 5 draws). MMD² and SWD are "
+        "shown as multiples of it; coverage and density of a perfect match sit near their floors, not at 1."
+    )

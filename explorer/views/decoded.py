@@ -12,7 +12,7 @@ from aae_core.jobs import Job
 from ..state import Session
 from .common import SLOW_EVERY_S, catch_up, codes_of, periodic, png_uri, status_badge
 
-GRID = 10            # prior samples shown as GRID x GRID
+GRID = 10  # prior samples shown as GRID x GRID
 N_RECON = 10
 
 
@@ -39,9 +39,11 @@ def reconstructions(job: Job, model) -> np.ndarray:
     return latent.tile(np.stack([originals, recon]))
 
 
-MANIFOLD_NOTES = {"gaussian": "an even grid of Gaussian percentiles over z1, z2 (Fig. 2e): each cell covers equal prior mass",
-                  "mixture": "one row per mixture component, walking along its long axis",
-                  "swissroll": "one row per roll segment, walking outwards along the roll"}
+MANIFOLD_NOTES = {
+    "gaussian": "an even grid of Gaussian percentiles over z1, z2 (Fig. 2e): each cell covers equal prior mass",
+    "mixture": "one row per mixture component, walking along its long axis",
+    "swissroll": "one row per roll segment, walking outwards along the roll",
+}
 MANIFOLD_NOTES_1D = "a row of Gaussian percentiles of z1, the only latent dimension"
 
 
@@ -62,9 +64,11 @@ def _body(sess: Session, was_periodic: bool) -> None:
         with col:
             status_badge(job)
             st.caption(f"decoded with the weights of step {frozen[job.name][0]:,}")
-    sections = (("**Decoded prior samples**", sample_grid, 2),
-                (None, manifold, 2),
-                ("**Reconstructions**: held-out originals (top), decoded codes (bottom)", reconstructions, 3))
+    sections = (
+        ("**Decoded prior samples**", sample_grid, 2),
+        (None, manifold, 2),
+        ("**Reconstructions**: held-out originals (top), decoded codes (bottom)", reconstructions, 3),
+    )
     for title, draw, scale in sections:
         for col, job in row():
             with col:

@@ -19,17 +19,25 @@ def show(sess: Session) -> None:
         st.info("No model yet: press Train, pick a preset, or load a checkpoint.")
         return
     overlay, axes = view_options(next(iter(jobs.values())).config.prior.dim)
-    smoothing = st.segmented_control("Loss curve smoothing (EMA weight)", plots.SMOOTHING, default=plots.SMOOTHING[0],
-                                     key="smooth", bind="query-params", format_func=lambda w: f"{w:g}" if w else "off",
-                                     help="An exponential moving average over the curves' points; off shows them as "
-                                          "they came.") or 0.0
+    smoothing = (
+        st.segmented_control(
+            "Loss curve smoothing (EMA weight)",
+            plots.SMOOTHING,
+            default=plots.SMOOTHING[0],
+            key="smooth",
+            bind="query-params",
+            format_func=lambda w: f"{w:g}" if w else "off",
+            help="An exponential moving average over the curves' points; off shows them as they came.",
+        )
+        or 0.0
+    )
     periodic(_body, sess, LIVE_EVERY_S, overlay, axes, smoothing)
 
 
 def _body(sess: Session, was_periodic: bool, overlay: str, axes, smoothing: float) -> None:
     jobs = sess.jobs()
     prior = next(iter(jobs.values())).trainer.prior
-    if prior.config.name == "swissroll" and overlay == OVERLAYS[0]:   # once for both panels
+    if prior.config.name == "swissroll" and overlay == OVERLAYS[0]:  # once for both panels
         st.caption(f"Contours: {prior.density_note}.")
     for col, job in zip(st.columns(len(jobs)), jobs.values()):
         with col:
@@ -74,7 +82,8 @@ def _loss_figure(job: Job, smoothing: float) -> dict:
     built = st.session_state.get(key)
     if built is None or built[1] != state or state[0] != "running" or now - built[0] >= SLOW_EVERY_S:
         diverged = job.snapshot().step if state[0] == "diverged" else None
-        figure = plots.loss_curves(job.history(), job.kind, diverged_at=diverged, smoothing=smoothing,
-                                   uirevision=f"loss{job.id}")
+        figure = plots.loss_curves(
+            job.history(), job.kind, diverged_at=diverged, smoothing=smoothing, uirevision=f"loss{job.id}"
+        )
         built = st.session_state[key] = (now, state, figure)
     return built[2]

@@ -28,14 +28,24 @@ def show(sess: Session) -> None:
         return
     first = next(iter(jobs.values())).trainer
     versions = {name: f"{jobs[name].id}:{step}" for name, (step, _) in frozen.items()}
-    st.caption("The pads use the weights of step " + ", ".join(f"{n} {s:,}" for n, (s, _) in frozen.items()) +
-               ". Pause training to explore a fixed model; the button below picks up the latest weights.")
+    st.caption(
+        "The pads use the weights of step "
+        + ", ".join(f"{n} {s:,}" for n, (s, _) in frozen.items())
+        + ". Pause training to explore a fixed model; the button below picks up the latest weights."
+    )
     st.button("Use the latest weights", key="pad_refresh")
     models = {name: m for name, (_, m) in frozen.items()}
     x_train = first.data.x_train
-    latent_pad(models, codes={name: codes_of(m, first.eval_x) for name, m in models.items()}, labels=first.eval_y,
-               prior_samples=plots.prior_samples(first.config.prior), image_shape=first.data.image_shape,
-               version=versions, key="pad", class_names=class_names(first.data),
-               train_codes={name: _train_codes(versions[name], m, x_train) for name, m in models.items()},
-               train_images=x_train.numpy(),
-               train_labels=None if first.data.y_train is None else first.data.y_train.numpy())
+    latent_pad(
+        models,
+        codes={name: codes_of(m, first.eval_x) for name, m in models.items()},
+        labels=first.eval_y,
+        prior_samples=plots.prior_samples(first.config.prior),
+        image_shape=first.data.image_shape,
+        version=versions,
+        key="pad",
+        class_names=class_names(first.data),
+        train_codes={name: _train_codes(versions[name], m, x_train) for name, m in models.items()},
+        train_images=x_train.numpy(),
+        train_labels=None if first.data.y_train is None else first.data.y_train.numpy(),
+    )

@@ -22,8 +22,14 @@ def show(sess: Session) -> None:
 def _body(sess: Session, overlay: str, axes) -> None:
     # Scrubbing is by position in the run (0-100 %), not by frame index: the trainer thins old frames as the
     # run grows, so indices shift, while a position keeps meaning the same moment.
-    pos = st.slider("Position in the run so far (%)", 0, 100, 100, key="timeline_pos",
-                    help="Frames are kept at doubling intervals, so the whole run stays in a bounded number of them.")
+    pos = st.slider(
+        "Position in the run so far (%)",
+        0,
+        100,
+        100,
+        key="timeline_pos",
+        help="Frames are kept at doubling intervals, so the whole run stays in a bounded number of them.",
+    )
     st.button("Refresh frames", key="timeline_refresh")
     jobs = sess.jobs()
     for col, job in zip(st.columns(len(jobs)), jobs.values()):
@@ -36,6 +42,12 @@ def _body(sess: Session, overlay: str, axes) -> None:
             target = steps[0] + (steps[-1] - steps[0]) * pos / 100
             i = int(np.abs(steps - target).argmin())
             step, codes = frames[i]
-            fig = scatter_of(job, codes.astype(np.float64), overlay, axes, key="tl",
-                                title=f"{job.name} codes at step {step:,} (frame {i + 1} of {len(frames)})")
+            fig = scatter_of(
+                job,
+                codes.astype(np.float64),
+                overlay,
+                axes,
+                key="tl",
+                title=f"{job.name} codes at step {step:,} (frame {i + 1} of {len(frames)})",
+            )
             charts.plotly_chart(fig, key=f"tl-scatter-{job.name}")

@@ -30,8 +30,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
@@ -43,8 +48,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_streamlit(script: str | Path, *, timeout: float = 60, env: dict | None = None, cwd: Path = ROOT,
-                    address: str | None = "127.0.0.1") -> Iterator[str]:
+def serve_streamlit(
+    script: str | Path,
+    *,
+    timeout: float = 60,
+    env: dict | None = None,
+    cwd: Path = ROOT,
+    address: str | None = "127.0.0.1",
+) -> Iterator[str]:
     """Run `streamlit run script` headless on a free local port (from `cwd`; `address=None` leaves the address to
     Streamlit's config); yield its URL once healthy; kill it after."""
     script = (ROOT / script).resolve()
@@ -52,9 +63,22 @@ def serve_streamlit(script: str | Path, *, timeout: float = 60, env: dict | None
         raise FileNotFoundError(f"streamlit script {script} does not exist")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-           "--server.port", str(port), *(["--server.address", address] if address else []),
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        *(["--server.address", address] if address else []),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     # The scripts import aae_core and explorer from the checkout, installed or not.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **(env or {})}
     with tempfile.TemporaryFile() as log:
@@ -72,7 +96,9 @@ def _wait_healthy(proc: subprocess.Popen, url: str, timeout: float, log) -> None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {log.read().decode(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"streamlit exited with {proc.returncode}: {log.read().decode(errors='replace')[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                 if r.status == 200:
@@ -125,6 +151,7 @@ def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw, launch_chromium(pw) as b:
         yield b
 

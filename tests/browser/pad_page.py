@@ -21,16 +21,19 @@ N_CODES, N_TRAIN = 1000, 500
 def setup(size: str, fallback: bool) -> dict:
     """Models, labelled codes and a small 'training set' for one size preset (shared by all sessions)."""
     torch.manual_seed(0)
-    models = {kind.upper(): build_model(ModelConfig(kind=kind, hidden=SIZE_PRESETS[size], disc_hidden=(8,)))
-              for kind in ("aae", "vae")}
+    models = {
+        kind.upper(): build_model(ModelConfig(kind=kind, hidden=SIZE_PRESETS[size], disc_hidden=(8,)))
+        for kind in ("aae", "vae")
+    }
     with torch.no_grad():
         # Untrained decoders paint flat grey noise. Smooth blobs (each last-layer column a blurry 28 x 28
         # field) and larger weights make images that visibly and smoothly change with z.
         for model in models.values():
             last = model.decoder[-1]
-            fields = torch.nn.functional.interpolate(torch.randn(last.in_features, 1, 5, 5), size=(28, 28),
-                                                     mode="bicubic", align_corners=True)
-            last.weight.copy_(fields.reshape(last.in_features, 784).T / last.in_features ** 0.5 * 6)
+            fields = torch.nn.functional.interpolate(
+                torch.randn(last.in_features, 1, 5, 5), size=(28, 28), mode="bicubic", align_corners=True
+            )
+            last.weight.copy_(fields.reshape(last.in_features, 784).T / last.in_features**0.5 * 6)
             for p in model.decoder[:-1].parameters():
                 p.mul_(1.5)
     if fallback:
@@ -42,8 +45,14 @@ def setup(size: str, fallback: bool) -> dict:
     train_z = prior.sample(N_TRAIN, generator=gen)
     with torch.no_grad():
         train_images = models["AAE"].decode(train_z).numpy()
-    return {"models": models, "codes": codes, "labels": labels.numpy(), "prior": prior.sample(1000, generator=gen).numpy(),
-            "train_codes": {name: train_z.numpy() for name in models}, "train_images": train_images}
+    return {
+        "models": models,
+        "codes": codes,
+        "labels": labels.numpy(),
+        "prior": prior.sample(1000, generator=gen).numpy(),
+        "train_codes": {name: train_z.numpy() for name in models},
+        "train_images": train_images,
+    }
 
 
 st.set_page_config(page_title="latent pad test page", layout="wide")
@@ -63,9 +72,18 @@ def live_view() -> None:
     codes = {name: c + rng.normal(scale=0.01, size=c.shape) for name, c in world["codes"].items()}
     with st.container(key="refresh"):
         st.caption(f"refresh {refresh}")
-    latent_pad(world["models"], codes, world["labels"], world["prior"], (28, 28),
-               f"{size}:{refresh if live else 0}", key="pad", class_names=[f"digit {d}" for d in range(10)],
-               train_codes=world["train_codes"], train_images=world["train_images"])
+    latent_pad(
+        world["models"],
+        codes,
+        world["labels"],
+        world["prior"],
+        (28, 28),
+        f"{size}:{refresh if live else 0}",
+        key="pad",
+        class_names=[f"digit {d}" for d in range(10)],
+        train_codes=world["train_codes"],
+        train_images=world["train_images"],
+    )
 
 
 live_view()

@@ -40,10 +40,13 @@ def test_live_page_trains_and_compares(streamlit_app, page):
     page.locator('[data-testid="stMetric"]').first.wait_for()
     first_steps, first_points = step_counters(page), page.evaluate(CODE_POINTS)
     assert len(first_steps) == 2, "an AAE and a VAE panel"
-    page.wait_for_function(f"""() => {{
+    page.wait_for_function(
+        f"""() => {{
         const now = ({CODE_POINTS})();
         return now.length && now.join('|') !== {first_points!r}.join('|');
-    }}""", timeout=30_000)
+    }}""",
+        timeout=30_000,
+    )
     # Charts draw asynchronously (explorer/charts.js), so the counters and the scatter need not change in the same
     # frame: wait for the counters too.
     deadline = time.monotonic() + 30
@@ -55,7 +58,7 @@ def test_live_page_trains_and_compares(streamlit_app, page):
     assert "owner=" in page.url, "the session token is in the URL, so a reload re-attaches"
     assert_no_errors(page)
     ARTIFACTS.mkdir(exist_ok=True)
-    page.set_viewport_size({"width": 1400, "height": 1900})   # Streamlit scrolls inside the page: show it all
+    page.set_viewport_size({"width": 1400, "height": 1900})  # Streamlit scrolls inside the page: show it all
     shot = ARTIFACTS / "app_live.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot: {shot}")

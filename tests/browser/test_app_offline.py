@@ -19,8 +19,11 @@ pytestmark = pytest.mark.browser
 
 def outside(requests: list[str], own: str) -> list[str]:
     """The requests (http, https, ws, wss) to any host other than `own` (host:port)."""
-    return [url for url in requests if urlsplit(url).scheme in ("http", "https", "ws", "wss")
-            and urlsplit(url).netloc != own]
+    return [
+        url
+        for url in requests
+        if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != own
+    ]
 
 
 def screenshot(page, name: str) -> None:
@@ -32,7 +35,7 @@ def screenshot(page, name: str) -> None:
 
 
 def test_every_tab_stays_on_the_apps_own_host(streamlit_app, browser):
-    url = streamlit_app("explorer/app.py")      # the shipped demo models: it opens on them, paused
+    url = streamlit_app("explorer/app.py")  # the shipped demo models: it opens on them, paused
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
@@ -46,7 +49,7 @@ def test_every_tab_stays_on_the_apps_own_host(streamlit_app, browser):
             page.get_by_role("tab", name=tab).click()
             page.wait_for_load_state("networkidle")
             if tab == "AAE vs VAE":
-                page.locator('[data-testid="stDataFrame"]').wait_for(timeout=90_000)   # arrives while paused
+                page.locator('[data-testid="stDataFrame"]').wait_for(timeout=90_000)  # arrives while paused
                 screenshot(page, "app_compare_after.png")
             if tab == "Latent pad":
                 page.wait_for_function("window.__padStats && window.__padStats.ready", timeout=30_000)
@@ -58,10 +61,12 @@ def test_every_tab_stays_on_the_apps_own_host(streamlit_app, browser):
         own = urlsplit(url).netloc
         assert requests and not outside(requests, own), sorted(set(outside(requests, own)))
         icon = page.locator('link[rel*="icon"]').first.get_attribute("href")
-        assert icon and not outside([urljoin(page.url, icon)], own), icon   # headless chromium may not fetch it
+        assert icon and not outside([urljoin(page.url, icon)], own), icon  # headless chromium may not fetch it
 
         page.get_by_role("tab", name="Live training").click()
-        page.locator(".js-plotly-plot .modebar-btn").first.wait_for(state="attached", timeout=90_000)   # a cold first chart under load
+        page.locator(".js-plotly-plot .modebar-btn").first.wait_for(
+            state="attached", timeout=90_000
+        )  # a cold first chart under load
         assert page.locator(".modebar-btn").count() > 0, "the mode bar is there (zoom, pan, save as PNG)"
         assert page.locator('.modebar-btn[data-title^="Share chart"]').count() == 0
         assert page.locator(".modebar-btn--logo, a[href*='plotly.com']").count() == 0
@@ -71,6 +76,18 @@ def test_every_tab_stays_on_the_apps_own_host(streamlit_app, browser):
 
 def test_outside_finds_other_hosts_only():
     own = "127.0.0.1:8501"
-    assert outside([f"http://{own}/app/static/plotly.min.js", f"ws://{own}/_stcore/stream", "data:image/png;base64,",
-                    "blob:http://127.0.0.1:8501/x"], own) == []
-    assert outside(["https://fonts.gstatic.com/s/i/x.svg", f"http://{own}/"], own) == ["https://fonts.gstatic.com/s/i/x.svg"]
+    assert (
+        outside(
+            [
+                f"http://{own}/app/static/plotly.min.js",
+                f"ws://{own}/_stcore/stream",
+                "data:image/png;base64,",
+                "blob:http://127.0.0.1:8501/x",
+            ],
+            own,
+        )
+        == []
+    )
+    assert outside(["https://fonts.gstatic.com/s/i/x.svg", f"http://{own}/"], own) == [
+        "https://fonts.gstatic.com/s/i/x.svg"
+    ]

@@ -11,15 +11,17 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "artifacts" / "pad_mid_drag.png"
 PANEL = '.lp-panel[data-model="{}"]'
 SERVER = ".st-key-pad-server"
-SERVER_Z = f'{SERVER} [data-testid="stMarkdownContainer"] strong'   # "AAE" in "AAE at z = (...)"
+SERVER_Z = f'{SERVER} [data-testid="stMarkdownContainer"] strong'  # "AAE" in "AAE at z = (...)"
 
 pytestmark = pytest.mark.browser
 
 
 def images(page) -> dict[str, str]:
     """The live decoded image of each pad, as PNG data URLs."""
-    return {name: page.locator(f"{PANEL.format(name)} canvas.lp-image").evaluate("c => c.toDataURL()")
-            for name in ("AAE", "VAE")}
+    return {
+        name: page.locator(f"{PANEL.format(name)} canvas.lp-image").evaluate("c => c.toDataURL()")
+        for name in ("AAE", "VAE")
+    }
 
 
 def server_z(page) -> dict[str, list[float]]:
@@ -37,8 +39,9 @@ def data_area(page, name: str) -> dict[str, float]:
 
 def test_drag_decodes_in_the_browser_and_release_reaches_python(streamlit_app, page):
     page.goto(streamlit_app("tests/browser/pad_page.py"))
-    page.wait_for_function("window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 2",
-                           timeout=30_000)
+    page.wait_for_function(
+        "window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 2", timeout=30_000
+    )
     box = data_area(page, "AAE")
     x, y = box["x"] + 0.25 * box["width"], box["y"] + 0.7 * box["height"]
 
@@ -64,7 +67,7 @@ def test_drag_decodes_in_the_browser_and_release_reaches_python(streamlit_app, p
     page.mouse.up()
     x0, x1, y0, y1 = page.evaluate("window.__padStats.range")
     want = [x0 + (x - box["x"]) / box["width"] * (x1 - x0), y1 - (y - box["y"]) / box["height"] * (y1 - y0)]
-    resolution = (x1 - x0) / box["width"]          # data units per CSS pixel
+    resolution = (x1 - x0) / box["width"]  # data units per CSS pixel
     page.locator(SERVER_Z).first.wait_for(timeout=10_000)
     got = server_z(page)
     for name in ("AAE", "VAE"):
@@ -86,8 +89,9 @@ def test_drag_decodes_in_the_browser_and_release_reaches_python(streamlit_app, p
 
 def test_pins_path_strip_and_unlinked_pads(streamlit_app, page):
     page.goto(streamlit_app("tests/browser/pad_page.py"))
-    page.wait_for_function("window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 2",
-                           timeout=30_000)
+    page.wait_for_function(
+        "window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 2", timeout=30_000
+    )
     aae, vae = (data_area(page, n) for n in ("AAE", "VAE"))
     page.mouse.click(aae["x"] + 0.3 * aae["width"], aae["y"] + 0.3 * aae["height"])
     page.get_by_role("button", name="Pin point").click()
@@ -111,9 +115,12 @@ def test_pins_path_strip_and_unlinked_pads(streamlit_app, page):
     page.get_by_label("link pads").uncheck()
     page.mouse.click(vae["x"] + 0.8 * vae["width"], vae["y"] + 0.2 * vae["height"])
     page.wait_for_function("() => { const p = window.__padStats.points; return p.AAE[0] !== p.VAE[0]; }")
-    page.wait_for_function(f"() => {{ const t = document.querySelector('{SERVER}'); if (!t) return false; "
-                           r"const z = [...t.innerText.matchAll(/at z = \(([^,]*),/g)].map(m => m[1]); "
-                           "return z.length === 2 && z[0] !== z[1]; }", timeout=10_000)
+    page.wait_for_function(
+        f"() => {{ const t = document.querySelector('{SERVER}'); if (!t) return false; "
+        r"const z = [...t.innerText.matchAll(/at z = \(([^,]*),/g)].map(m => m[1]); "
+        "return z.length === 2 && z[0] !== z[1]; }",
+        timeout=10_000,
+    )
     points = page.evaluate("window.__padStats.points")
     got = server_z(page)
     for name in ("AAE", "VAE"):
@@ -122,15 +129,17 @@ def test_pins_path_strip_and_unlinked_pads(streamlit_app, page):
 
 def test_decoder_the_browser_cannot_run_is_decoded_on_release(streamlit_app, page):
     page.goto(streamlit_app("tests/browser/pad_page.py") + "/?fallback=1")
-    page.wait_for_function("window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 1",
-                           timeout=30_000)
+    page.wait_for_function(
+        "window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 1", timeout=30_000
+    )
     vae = page.locator(PANEL.format("VAE"))
     assert "decoded on the server" in vae.locator(".lp-mode").inner_text()
     box = data_area(page, "AAE")
     page.mouse.click(box["x"] + 0.6 * box["width"], box["y"] + 0.4 * box["height"])
     server_image = vae.locator("img.lp-server-image")
-    page.wait_for_function("img => img.src.startsWith('data:image/png')", arg=server_image.element_handle(),
-                           timeout=10_000)
+    page.wait_for_function(
+        "img => img.src.startsWith('data:image/png')", arg=server_image.element_handle(), timeout=10_000
+    )
     assert server_image.evaluate("img => img.complete && img.naturalWidth") == 28
     assert vae.locator("canvas.lp-image").is_hidden()
 
@@ -139,8 +148,9 @@ def test_the_pad_is_finished_before_and_after_the_first_click(streamlit_app, pag
     """Issue 14, item 14: no black boxes before a click, pads that use the page's width, tick labels inside their
     canvas, controls styled like Streamlit's, the hint in the page's font, the released point as words."""
     page.goto(streamlit_app("tests/browser/pad_page.py"))
-    page.wait_for_function("window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 2",
-                           timeout=30_000)
+    page.wait_for_function(
+        "window.__padStats && window.__padStats.ready && window.__padStats.weightLoads >= 2", timeout=30_000
+    )
     aae = page.locator(PANEL.format("AAE"))
     assert aae.locator("canvas.lp-image").is_hidden() and aae.locator(".lp-placeholder").is_visible()
     assert "monospace" not in aae.locator(".lp-readout").evaluate("e => getComputedStyle(e).fontFamily")
