@@ -32,11 +32,12 @@ from pathlib import Path
 
 import torch
 
-from .config import SIZE_PRESETS, AAEError, build_run_config
+from .config import AAEError, build_run_config
 from .data import load_dataset
 from .metrics import knn_accuracy, prior_match
 from .models import build_model
 from .reference import ReferenceLoop
+from .settings import SIZE_PRESETS
 from .training import Trainer, resolve_device
 from .untrusted import check_output_file
 

@@ -26,14 +26,18 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
-from .config import MAX_HISTORY, MAX_PARTS, AAEError, RunConfig
+from .config import AAEError, RunConfig
 from .models import AAE, VAE, build_model
+from .settings import MAX_HISTORY, MAX_PARTS
 from .untrusted import shorten
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # What version 2 added to the config, and what a version-1 file truthfully meant by leaving it out: constant
 # learning rates (no cool-down) over a budget it did not record, and the swiss roll's outer radius of 3.
 V1_DEFAULTS = {"train": {"epochs": 100.0, "cool_fraction": 0.0, "cool_factor": 1.0}, "prior": {"roll_radius": 3.0}}
+# Version 3 keeps each fact once, in the config: earlier versions also stored these copies of it (and the prior's
+# parts as n_components or n_segments). A copy present in a file must still agree with the config.
+COPIES = ("kind", "dataset", "seed", "prior")
 META_KEY = "aae_explorer"
 SUFFIX = ".safetensors"
 MAX_CHECKPOINT_BYTES = 1 << 30
@@ -107,11 +111,7 @@ def save_checkpoint(
     validate_name(path.name[: -len(SUFFIX)])
     meta = {
         "format_version": FORMAT_VERSION,
-        "kind": config.model.kind,
         "config": config.to_dict(),
-        "prior": config.prior.params(),
-        "dataset": config.dataset,
-        "seed": config.train.seed,
         "step": step,
         "metrics": metrics or {},
         "history": history or {},
@@ -194,19 +194,21 @@ def _metadata(path: Path, f) -> dict:
     except RecursionError:  # a crafted, absurdly nested document
         raise AAEError(f"{path}: metadata is nested too deeply") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
-    if version not in (1, FORMAT_VERSION):
+    if version not in (1, 2, FORMAT_VERSION) or isinstance(version, bool):
         raise AAEError(
-            f"{path}: format_version {version!r} is not supported (this AAE Explorer reads 1 and {FORMAT_VERSION})"
+            f"{path}: format_version {version!r} is not supported (this AAE Explorer reads 1 to {FORMAT_VERSION})"
         )
     if version == 1:
         meta = _upgrade_v1(meta)
+    if version in (1, 2):
+        meta = _upgrade_v2(meta)
     try:
         config = RunConfig.from_dict(meta["config"])
     except KeyError:
         raise AAEError(f"{path}: metadata has no 'config'") from None
     except AAEError as e:
         raise AAEError(f"{path}: {e}") from None
-    if meta.get("kind") != config.model.kind:
+    if "kind" in meta and meta["kind"] != config.model.kind:
         raise AAEError(
             f"{path}: metadata kind {shorten(meta.get('kind'))} disagrees with its config ({config.model.kind!r})"
         )
@@ -214,6 +216,8 @@ def _metadata(path: Path, f) -> dict:
         _check_fields(meta, config)
     except AAEError as e:
         raise AAEError(f"{path}: {e}") from None
+    for key in COPIES:  # checked; from here on the config is the one place to read them
+        meta.pop(key, None)
     meta["run_config"] = config
     return meta
 
@@ -227,10 +231,33 @@ def _upgrade_v1(meta: dict) -> dict:
     for section, added in V1_DEFAULTS.items():
         if isinstance(config.get(section), dict):
             config[section] = {**added, **config[section]}
+    out = {**meta, "config": config, "format_version": 2}
     prior = meta.get("prior")
     if isinstance(prior, dict) and prior.get("name") == "swissroll":
-        prior = {**prior, "roll_radius": V1_DEFAULTS["prior"]["roll_radius"]}
-    return {**meta, "config": config, "prior": prior, "format_version": FORMAT_VERSION}
+        out["prior"] = {**prior, "roll_radius": V1_DEFAULTS["prior"]["roll_radius"]}
+    return out
+
+
+def _upgrade_v2(meta: dict) -> dict:
+    """A version-2 metadata dict in version 3's form: the prior's parts, n_components for a mixture and
+    n_segments for a swiss roll, become n_parts (in the config and in the old copy of the prior's parameters)."""
+
+    def parts(prior: Any) -> Any:
+        if not isinstance(prior, dict) or "n_parts" in prior:
+            return prior
+        prior = dict(prior)
+        components, segments = prior.pop("n_components", None), prior.pop("n_segments", None)
+        n = segments if prior.get("name") == "swissroll" else components
+        return prior if n is None else prior | {"n_parts": n}
+
+    config = meta.get("config")
+    if isinstance(config, dict):
+        config = {**config, "prior": parts(config.get("prior"))} if "prior" in config else config
+    out = {**meta, "config": config, "format_version": FORMAT_VERSION}
+    if "prior" in meta:
+        out["prior"] = parts(meta["prior"])
+    out.pop("prior_meta", None)  # derived from the config: make_prior(config.prior).metadata()
+    return out
 
 
 def _number(v: Any) -> bool:
@@ -252,12 +279,9 @@ def _check_fields(meta: dict, config: RunConfig) -> None:
         isinstance(config.dataset, str) and 0 < len(config.dataset) <= MAX_DATASET_NAME and config.dataset.isprintable()
     ):
         raise AAEError(f"dataset={shorten(config.dataset)}: must be 1-{MAX_DATASET_NAME} printable characters")
-    if meta.get("dataset") != config.dataset:
-        raise AAEError(f"dataset={shorten(meta.get('dataset'))}: disagrees with its config ({shorten(config.dataset)})")
-    if meta.get("seed") != config.train.seed:
-        raise AAEError(f"seed={shorten(meta.get('seed'))}: disagrees with its config ({config.train.seed})")
-    if meta.get("prior") != config.prior.params():
-        raise AAEError(f"prior={shorten(meta.get('prior'))}: disagrees with its config ({config.prior.params()})")
+    for key, fact in (("dataset", config.dataset), ("seed", config.train.seed), ("prior", config.prior.params())):
+        if key in meta and meta[key] != fact:
+            raise AAEError(f"{key}={shorten(meta[key])}: disagrees with its config ({shorten(fact)})")
     metrics = meta.get("metrics", {})
     if not (
         isinstance(metrics, dict)

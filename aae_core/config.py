@@ -1,7 +1,9 @@
-"""Configuration dataclasses and the one validation layer shared by the CLI and the app.
+"""The configuration of one run (model, prior, training), built and validated once at the edge.
 
-Every user-facing value passes through here before anything is built or trained, so a
-bad value is refused once, up front, with a message that names the field.
+Each field's default and domain come from its row in `aae_core.settings`; here live the sections'
+shapes and the rules that tie fields together (a swiss roll is 2-D, conditioning needs parts...).
+`build_run_config` turns flat settings (what CLI flags and app widgets hold) into a validated
+RunConfig, and `RunConfig.settings` turns one back into flat settings (loading a checkpoint).
 """
 
 from __future__ import annotations
@@ -10,47 +12,24 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from .errors import AAEError
+from .settings import (
+    BY_NAME,
+    MAX_PARTS,
+    SETTINGS,
+    SIZE_PRESETS,
+    check_fields,
+    default,
+    section,
+)
 
-class AAEError(ValueError):
-    """A problem with user input (a field, a file, a value): its message is one line a person can act on."""
-
-
-PRIOR_NAMES = ("gaussian", "mixture", "swissroll")
-MODEL_KINDS = ("aae", "vae", "ae")  # ae: a plain autoencoder, no regularizer (the baseline)
-SIZE_PRESETS = {"explorer": (256, 256), "paper": (1000, 1000)}
-# Upper bounds: a typo, a widget or a crafted checkpoint's metadata must not be able to exhaust memory.
 MAX_PARAMETERS = 50_000_000  # weights of the autoencoder, and of the discriminator: 200 MB of float32 each
 MAX_LAYERS = 8
-MAX_LATENT_DIM = 1024
-MAX_PARTS = 1000  # mixture components, swiss-roll segments, label classes
-MAX_HISTORY = 100_000
-MAX_SEED = 2**32 - 1
-MAX_EPOCHS = 100_000
 
 
 def _check(cond: bool, fieldname: str, value: Any, why: str) -> None:
     if not cond:
         raise AAEError(f"{fieldname}={value!r}: {why}")
-
-
-def _positive_number(fieldname: str, value: Any) -> None:
-    _check(
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0,
-        fieldname,
-        value,
-        "must be a finite number > 0",
-    )
-
-
-def _int_at_least(fieldname: str, value: Any, low: int, high: int | None = None) -> None:
-    _check(
-        isinstance(value, int) and not isinstance(value, bool) and value >= low,
-        fieldname,
-        value,
-        f"must be an integer >= {low}",
-    )
-    if high is not None:
-        _check(value <= high, fieldname, value, f"must be at most {high}")
 
 
 def _dense_weights(sizes: list[int]) -> int:
@@ -60,178 +39,100 @@ def _dense_weights(sizes: list[int]) -> int:
 
 @dataclass(frozen=True)
 class PriorConfig:
-    """Which prior p(z) the codes are pushed onto, and its parameters (REFERENCE.md section 2)."""
+    """Which prior p(z) the codes are pushed onto, and its parameters (each prior reads only its own)."""
 
-    name: str = "gaussian"
-    dim: int = 2
-    # Scales: a plain autoencoder's 2-D codes on mnist5k have a natural std of 6-7 per dimension, and a prior near
-    # that scale lets reconstruction and regularization agree (the paper's likelihood model used std 5). Each
-    # prior's default has a per-dimension std near 5; the sweep behind them is bench/results/recipe-sweep.json.
-    std: float = 5.0  # gaussian: sigma of N(0, sigma^2 I)
-    n_components: int = 10  # mixture: K petals
-    radius: float = 7.0  # mixture: distance of each petal's centre from the origin (the paper's 1.4, x5)
-    radial_std: float = 2.5  # mixture: spread along the petal (0.5, x5)
-    tangential_std: float = 0.5  # mixture: spread across the petal (0.1, x5)
-    rest_std: float = 5.0  # mixture in d > 2: std of the dims beyond the first two
-    n_segments: int = 10  # swiss roll: label segments along the roll
-    roll_radius: float = 10.0  # swiss roll: radius of its outer end (two turns, so the turns are 5 apart)
+    name: str = default("prior")
+    dim: int = default("latent_dim")
+    std: float = default("prior_std")
+    n_parts: int = default("n_parts")  # mixture petals, or swiss-roll segments
+    radius: float = default("radius")
+    radial_std: float = default("radial_std")
+    tangential_std: float = default("tangential_std")
+    rest_std: float = default("rest_std")
+    roll_radius: float = default("roll_radius")
 
     def validate(self) -> PriorConfig:
-        _check(self.name in PRIOR_NAMES, "prior", self.name, f"must be one of {', '.join(PRIOR_NAMES)}")
-        _int_at_least("latent_dim", self.dim, 1, MAX_LATENT_DIM)
-        _positive_number("prior_std", self.std)
-        _int_at_least("n_components", self.n_components, 1, MAX_PARTS)
-        _positive_number("radius", self.radius)
-        _positive_number("radial_std", self.radial_std)
-        _positive_number("tangential_std", self.tangential_std)
-        _positive_number("rest_std", self.rest_std)
-        _int_at_least("n_segments", self.n_segments, 1, MAX_PARTS)
-        _positive_number("roll_radius", self.roll_radius)
+        check_fields(self, "prior")
+        BY_NAME["latent_dim"].check(self.dim)
         if self.name == "mixture":
-            _check(
-                self.dim >= 2,
-                "latent_dim",
-                self.dim,
-                "the mixture prior lays its petals out in 2-D, so it needs latent_dim >= 2",
-            )
+            _check(self.dim >= 2, "latent_dim", self.dim, "the mixture's petals lie in 2-D: needs latent_dim >= 2")
         if self.name == "swissroll":
             _check(self.dim == 2, "latent_dim", self.dim, "the swiss roll prior exists only in 2-D")
         return self
 
     def params(self) -> dict:
-        """Only the parameters that matter for this prior, for metadata and display."""
-        keep = {
-            "gaussian": ("std",),
-            "mixture": ("n_components", "radius", "radial_std", "tangential_std", "rest_std"),
-            "swissroll": ("n_segments", "roll_radius"),
-        }[self.name]
-        return {"name": self.name, "dim": self.dim, **{k: getattr(self, k) for k in keep}}
+        """Only the parameters that matter for this prior, for display."""
+        mine = {f: getattr(self, f) for f, s in section("prior").items() if s.priors and self.name in s.priors}
+        return {"name": self.name, "dim": self.dim} | mine
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture: MLP widths shared by encoder and decoder, and the discriminator's."""
 
-    kind: str = "aae"
+    kind: str = default("model")
     input_dim: int = 784
-    latent_dim: int = 2
-    hidden: tuple[int, ...] = SIZE_PRESETS["explorer"]
-    disc_hidden: tuple[int, ...] = SIZE_PRESETS["explorer"]
+    latent_dim: int = default("latent_dim")
+    hidden: tuple[int, ...] = SIZE_PRESETS[default("size")]
+    disc_hidden: tuple[int, ...] = SIZE_PRESETS[default("size")]
     n_label_classes: int = 0  # > 0: the discriminator also sees a one-hot of n_label_classes + 1 ("unlabeled")
 
     def validate(self) -> ModelConfig:
-        _check(self.kind in MODEL_KINDS, "model", self.kind, f"must be one of {', '.join(MODEL_KINDS)}")
-        _int_at_least("input_dim", self.input_dim, 1)
-        _int_at_least("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
+        check_fields(self, "model")
+        _check(isinstance(self.input_dim, int) and self.input_dim >= 1, "input_dim", self.input_dim, "must be >= 1")
         for name, widths in (("hidden", self.hidden), ("disc_hidden", self.disc_hidden)):
             _check(
                 isinstance(widths, (tuple, list)) and 1 <= len(widths) <= MAX_LAYERS,
-                name,
-                widths,
-                f"must list 1 to {MAX_LAYERS} hidden widths",
-            )
+                name, widths, f"must list 1 to {MAX_LAYERS} hidden widths",
+            )  # fmt: skip
             for w in widths:
-                _int_at_least(name, w, 1)
-        _int_at_least("n_label_classes", self.n_label_classes, 0, MAX_PARTS)
+                _check(isinstance(w, int) and not isinstance(w, bool) and w >= 1, name, w, "must be an integer >= 1")
+        _check(
+            isinstance(self.n_label_classes, int) and 0 <= self.n_label_classes <= MAX_PARTS,
+            "n_label_classes", self.n_label_classes, f"must be an integer between 0 and {MAX_PARTS}",
+        )  # fmt: skip
         autoencoder = _dense_weights([self.input_dim, *self.hidden, 2 * self.latent_dim]) + _dense_weights(
             [self.latent_dim, *reversed(self.hidden), self.input_dim]
         )
         discriminator = _dense_weights([self.latent_dim + self.n_label_classes + 1, *self.disc_hidden, 1])
         for name, widths, n in (("hidden", self.hidden, autoencoder), ("disc_hidden", self.disc_hidden, discriminator)):
             _check(
-                n <= MAX_PARAMETERS,
-                name,
-                widths,
+                n <= MAX_PARAMETERS, name, widths,
                 f"with input_dim={self.input_dim} gives about {n:,} weights, more than the {MAX_PARAMETERS:,} limit",
-            )
+            )  # fmt: skip
         _check(
-            not (self.kind != "aae" and self.n_label_classes),
-            "label_conditioned",
-            True,
+            not (self.kind != "aae" and self.n_label_classes), "label_conditioned", True,
             "label-conditioned regularization needs a discriminator, so it works with --model aae only",
-        )
+        )  # fmt: skip
         return self
-
-    @staticmethod
-    def preset(name: str) -> tuple[int, ...]:
-        """Hidden widths of a named size preset ('explorer' is fast, 'paper' is 1000-1000 as in Appendix A)."""
-        _check(name in SIZE_PRESETS, "size", name, f"must be one of {', '.join(SIZE_PRESETS)}")
-        return SIZE_PRESETS[name]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings: the defaults are the project's one recipe (bench/results/recipe-sweep.json).
-    lr_* and disc_noise can change while a job runs; the rest need a restart. The learning rates are the base
-    rates of a step schedule: the last `cool_fraction` of the run's `epochs` trains at lr x `cool_factor`."""
+    """Optimisation settings. The learning rates and disc_noise can change while a job runs; the rest need a
+    restart. The rates are the base of a step schedule: the last `cool_fraction` of the run's `epochs` trains
+    at lr x `cool_factor`."""
 
-    batch_size: int = 100
-    lr_recon: float = 1e-3
-    # The adversarial phases run 5x slower than reconstruction: at 5e-4 the adversary destroyed the codes' class
-    # structure (5-NN 0.40), at 2e-4 it kept it (0.66) with the codes on the prior (MMD^2 2x its floor).
-    lr_disc: float = 2e-4
-    lr_gen: float = 2e-4
-    disc_noise: float = 0.0  # std of Gaussian noise added to the discriminator's inputs
-    epochs: float = 100.0  # the run's length: the schedule below is laid out over it
-    cool_fraction: float = 0.2  # the last 20 % of the steps ...
-    cool_factor: float = 0.1  # ... run at a tenth of each rate, so the adversarial game settles
-    label_fraction: float | None = None  # None: unconditioned; else fraction of train labels the discriminator sees
-    seed: int = 0
-    history_len: int = 2000  # bounded loss histories
-    n_eval_codes: int = 1000  # held-out images whose codes are kept up to date
+    batch_size: int = default("batch_size")
+    lr_recon: float = default("lr_recon")
+    lr_disc: float = default("lr_disc")
+    lr_gen: float = default("lr_gen")
+    disc_noise: float = default("disc_noise")
+    epochs: float = default("epochs")
+    cool_fraction: float = default("cool_fraction")
+    cool_factor: float = default("cool_factor")
+    label_fraction: float | None = None  # None: unconditioned; else the fraction of train labels the discriminator sees
+    seed: int = default("seed")
+    history_len: int = default("history_len")
+    n_eval_codes: int = default("n_eval_codes")
 
     def validate(self, n_train: int | None = None) -> TrainConfig:
-        _int_at_least("batch_size", self.batch_size, 1)
+        check_fields(self, "train")
         if n_train is not None:
             _check(
-                self.batch_size <= n_train,
-                "batch_size",
-                self.batch_size,
+                self.batch_size <= n_train, "batch_size", self.batch_size,
                 f"is larger than the training set ({n_train} examples)",
-            )
-        for name in ("lr_recon", "lr_disc", "lr_gen"):
-            _positive_number(name, getattr(self, name))
-        _check(
-            isinstance(self.disc_noise, (int, float)) and math.isfinite(self.disc_noise) and self.disc_noise >= 0,
-            "disc_noise",
-            self.disc_noise,
-            "must be a finite number >= 0",
-        )
-        if self.label_fraction is not None:
-            _check(
-                isinstance(self.label_fraction, (int, float)) and 0 <= self.label_fraction <= 1,
-                "label_fraction",
-                self.label_fraction,
-                "must be between 0 and 1",
-            )
-        _check(
-            isinstance(self.epochs, (int, float))
-            and not isinstance(self.epochs, bool)
-            and math.isfinite(self.epochs)
-            and 0 < self.epochs <= MAX_EPOCHS,
-            "epochs",
-            self.epochs,
-            f"must be a finite number > 0 and at most {MAX_EPOCHS:,}",
-        )
-        _check(
-            isinstance(self.cool_fraction, (int, float))
-            and not isinstance(self.cool_fraction, bool)
-            and 0 <= self.cool_fraction < 1,
-            "cool_fraction",
-            self.cool_fraction,
-            "must be at least 0 and below 1",
-        )
-        _check(
-            isinstance(self.cool_factor, (int, float))
-            and not isinstance(self.cool_factor, bool)
-            and 0 < self.cool_factor <= 1,
-            "cool_factor",
-            self.cool_factor,
-            "must be above 0 and at most 1",
-        )
-        _int_at_least("seed", self.seed, 0, MAX_SEED)
-        _int_at_least("history_len", self.history_len, 10, MAX_HISTORY)
-        _int_at_least("n_eval_codes", self.n_eval_codes, 10)
+            )  # fmt: skip
         return self
 
     def lr_factor(self, step: int, steps_per_epoch: float) -> float:
@@ -242,11 +143,16 @@ class TrainConfig:
         return self.cool_factor if cooled and step >= total - cooled else 1.0
 
     def with_updates(self, **changes: Any) -> TrainConfig:
-        """A validated copy with some fields changed (unknown fields are refused by name)."""
-        known = {f.name for f in fields(self)}
-        for k in changes:
-            _check(k in known, "setting", k, f"is not a training setting ({', '.join(sorted(known))})")
-        return replace(self, **changes).validate()
+        """A copy with live settings changed, each checked against its row (others are refused by name)."""
+        live = {fieldname for fieldname, s in _SECTIONS["train"].items() if s.live}
+        for k, v in changes.items():
+            _check(k in live, "setting", k, f"does not change while training ({', '.join(sorted(live))} do)")
+            _SECTIONS["train"][k].check(v)
+        return replace(self, **changes)
+
+
+_SECTION_CLASSES = {"model": ModelConfig, "prior": PriorConfig, "train": TrainConfig}
+_SECTIONS = {name: section(name) for name in _SECTION_CLASSES}
 
 
 @dataclass(frozen=True)
@@ -256,35 +162,42 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     prior: PriorConfig = field(default_factory=PriorConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    dataset: str = "mnist5k"
+    dataset: str = default("dataset")
 
     def validate(self, n_train: int | None = None) -> RunConfig:
         self.model.validate()
         self.prior.validate()
         self.train.validate(n_train)
         _check(
-            self.model.latent_dim == self.prior.dim,
-            "latent_dim",
-            self.model.latent_dim,
+            self.model.latent_dim == self.prior.dim, "latent_dim", self.model.latent_dim,
             f"differs from the prior's dim ({self.prior.dim})",
-        )
+        )  # fmt: skip
         if self.model.n_label_classes or self.train.label_fraction is not None:
             _check(
-                self.prior.name != "gaussian",
-                "label_conditioned",
-                True,
+                self.prior.name != "gaussian", "label_conditioned", True,
                 "needs a mixture or swissroll prior: a single Gaussian has no per-label component",
-            )
+            )  # fmt: skip
             _check(
-                self.model.n_label_classes > 0 and self.train.label_fraction is not None,
-                "label_conditioned",
-                True,
+                self.model.n_label_classes > 0 and self.train.label_fraction is not None, "label_conditioned", True,
                 "needs both n_label_classes > 0 and a label_fraction",
-            )
+            )  # fmt: skip
         return self
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def settings(self) -> dict[str, Any]:
+        """The flat settings that rebuild this config with `build_run_config` (size is None for widths that are
+        no preset; label_fraction keeps its default when unconditioned)."""
+        flat: dict[str, Any] = {}
+        for s in SETTINGS:
+            if s.target:
+                where, _, name = s.target.rpartition(".")
+                value = getattr(getattr(self, where) if where else self, name)
+                flat[s.name] = s.default if value is None else value
+        flat["size"] = next((n for n, w in SIZE_PRESETS.items() if w == self.model.hidden), None)
+        flat["label_conditioned"] = self.model.n_label_classes > 0
+        return flat
 
     @staticmethod
     def from_dict(d: dict) -> RunConfig:
@@ -292,7 +205,7 @@ class RunConfig:
         not filled with today's default: that could silently describe a different model)."""
         try:
             sections = {}
-            for name, cls in (("model", ModelConfig), ("prior", PriorConfig), ("train", TrainConfig)):
+            for name, cls in _SECTION_CLASSES.items():
                 sections[name] = dict(d[name])
                 missing = sorted({f.name for f in fields(cls)} - set(sections[name]))
                 _check(not missing, f"config.{name}", missing, "fields missing")
@@ -312,36 +225,31 @@ class RunConfig:
 
 
 def build_run_config(
-    *,
-    model: str = "aae",
-    prior: str = "gaussian",
-    dataset: str = "mnist5k",
-    latent_dim: int = 2,
-    size: str = "explorer",
-    input_dim: int = 784,
-    n_classes: int = 10,
-    label_conditioned: bool = False,
-    label_fraction: float = 1.0,
-    prior_params: dict | None = None,
-    n_train: int | None = None,
-    **train: Any,
+    *, input_dim: int = 784, n_classes: int = 10, n_train: int | None = None, **settings: Any
 ) -> RunConfig:
-    """Assemble and validate a RunConfig from flat user-facing fields (what the CLI flags and app widgets hold).
-    `n_train`, the training set's size when known, lets the batch size be checked against it."""
-    widths = ModelConfig.preset(size)
-    prior_params = prior_params or {}
-    for cls, given in ((PriorConfig, prior_params), (TrainConfig, train)):
-        known = {f.name for f in fields(cls)} - {"name", "dim", "label_fraction"}  # set by their own arguments
-        for k in given:
-            _check(k in known, "setting", k, f"is not a {cls.__name__} field ({', '.join(sorted(known))})")
-    prior_cfg = PriorConfig(name=prior, dim=latent_dim, **prior_params)
-    model_cfg = ModelConfig(
-        kind=model,
-        input_dim=input_dim,
-        latent_dim=latent_dim,
-        hidden=widths,
-        disc_hidden=widths,
-        n_label_classes=n_classes if label_conditioned else 0,
-    )
-    train_cfg = TrainConfig(label_fraction=label_fraction if label_conditioned else None, **train)
-    return RunConfig(model=model_cfg, prior=prior_cfg, train=train_cfg, dataset=dataset).validate(n_train)
+    """A validated RunConfig from flat settings (names from aae_core.settings; the rest take their defaults).
+    `input_dim` and `n_classes` describe the data; `n_train`, the training set's size when known, lets the batch
+    size be checked against it. This is the one place a setting fans out: `size` to both widths, `latent_dim`
+    to the model and the prior, `label_conditioned` to the discriminator's labels and the label fraction."""
+    for k in settings:
+        _check(k in BY_NAME, "setting", k, "is not a setting (see aae_core.settings.SETTINGS)")
+    flat = {s.name: s.default for s in SETTINGS} | settings
+    BY_NAME["size"].check(flat["size"])
+    BY_NAME["label_conditioned"].check(flat["label_conditioned"])
+    conditioned = flat["label_conditioned"]
+    sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTION_CLASSES}
+    for name, by_field in _SECTIONS.items():
+        for fieldname, s in by_field.items():
+            sections[name][fieldname] = flat[s.name]
+    sections["prior"]["dim"] = flat["latent_dim"]
+    widths = SIZE_PRESETS[flat["size"]]
+    sections["model"] |= {"input_dim": input_dim, "hidden": widths, "disc_hidden": widths,
+                          "n_label_classes": n_classes if conditioned else 0}  # fmt: skip
+    if not conditioned:
+        sections["train"]["label_fraction"] = None
+    return RunConfig(
+        model=ModelConfig(**sections["model"]),
+        prior=PriorConfig(**sections["prior"]),
+        train=TrainConfig(**sections["train"]),
+        dataset=flat["dataset"],
+    ).validate(n_train)

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import MAX_SEED, AAEError
+from .config import AAEError
+from .settings import MAX_SEED
 from .untrusted import one_line, shorten
 
 BUILTINS = ("mnist5k", "digits", "fashion")

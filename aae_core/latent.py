@@ -33,7 +33,7 @@ def component_walk(prior: MixturePrior, k: int, n: int) -> np.ndarray:
     """n points along petal k's long axis, at Gaussian percentiles of its radial spread (other dims 0)."""
     c = prior.config
     a = _normal_ppf(percentiles(n)) * c.radial_std
-    theta = 2 * math.pi * k / c.n_components
+    theta = 2 * math.pi * k / c.n_parts
     z = np.zeros((n, prior.dim))
     z[:, 0] = c.radius * math.cos(theta) + a * math.cos(theta)
     z[:, 1] = c.radius * math.sin(theta) + a * math.sin(theta)
@@ -42,7 +42,7 @@ def component_walk(prior: MixturePrior, k: int, n: int) -> np.ndarray:
 
 def roll_walk(prior: SwissRollPrior, n: int, segment: int | None = None) -> np.ndarray:
     """n points along the whole roll, or along one label segment of it, centre outwards."""
-    k = prior.n_classes
+    k = prior.n_parts
     lo, hi = (0.0, 1.0) if segment is None else (segment / k, (segment + 1) / k)
     u = lo + (hi - lo) * (np.arange(n) + 0.5) / n
     return prior.roll(torch.as_tensor(u, dtype=torch.float32)).numpy().astype(np.float64)
@@ -63,8 +63,8 @@ def manifold_grid(prior: Prior, n: int) -> np.ndarray:
         z[..., 1] = q[::-1, None]  # rows from top (high z2) to bottom, as in a plot
         return z
     if isinstance(prior, MixturePrior):
-        return np.stack([component_walk(prior, k, n) for k in range(prior.n_classes)])
-    return np.stack([roll_walk(prior, n, s) for s in range(prior.n_classes)])
+        return np.stack([component_walk(prior, k, n) for k in range(prior.n_parts)])
+    return np.stack([roll_walk(prior, n, s) for s in range(prior.n_parts)])
 
 
 def interpolate(z0: np.ndarray, z1: np.ndarray, n: int) -> np.ndarray:

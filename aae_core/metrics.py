@@ -45,7 +45,9 @@ def mmd2(a: np.ndarray, b: np.ndarray, scales: np.ndarray) -> float:
     dists = [torch.cdist(p, q).pow(2) for p, q in ((a, a), (b, b), (a, b))]
     total = 0.0
     for s in scales:
-        kaa, kbb, kab = (torch.exp(-d / (2 * s * s)).mean().item() for d in dists)
+        # numpy's mean, not torch's: torch splits a reduction by its thread count, and the result's last digits
+        # with it; a sweep trial (1 thread) and aae-eval (all cores) must report the same number.
+        kaa, kbb, kab = (float(np.mean(torch.exp(-d / (2 * s * s)).numpy())) for d in dists)
         total += kaa + kbb - 2 * kab
     return total / len(scales)
 
@@ -130,7 +132,7 @@ def prior_match(codes: np.ndarray, prior: Prior, seed: int = 0) -> dict[str, flo
 def component_shares(codes: np.ndarray, prior: MixturePrior) -> np.ndarray:
     """The share of codes whose most likely mixture component is k, for each k (1/K each for a perfect match)."""
     part = prior.component_log_prob(torch.as_tensor(codes, dtype=torch.float32)).argmax(1)
-    return np.bincount(part.numpy(), minlength=prior.n_classes) / len(codes)
+    return np.bincount(part.numpy(), minlength=prior.n_parts) / len(codes)
 
 
 def roll_distance(codes: np.ndarray, prior: SwissRollPrior) -> np.ndarray:
@@ -148,7 +150,7 @@ def shape_diagnostics(codes: np.ndarray, prior: Prior) -> dict[str, float | list
         shares = component_shares(codes, prior)
         return {
             "component_shares": [round(float(s), 4) for s in shares],
-            "component_share_max_dev": float(np.abs(shares - 1 / prior.n_classes).max()),
+            "component_share_max_dev": float(np.abs(shares - 1 / prior.n_parts).max()),
         }
     if isinstance(prior, SwissRollPrior):
         d = roll_distance(codes, prior)

@@ -29,7 +29,7 @@ class AutoEncoderBase(nn.Module):
 
     def __init__(self, config: ModelConfig, encoder_out: int):
         super().__init__()
-        self.config = config.validate()
+        self.config = config  # checked by build_model, the one way to build a model
         c = config
         self.encoder = mlp([c.input_dim, *c.hidden, encoder_out])
         self.decoder = mlp([c.latent_dim, *reversed(c.hidden), c.input_dim])  # outputs logits

@@ -20,12 +20,12 @@ class Prior:
     """Base class: `sample(n, labels)` draws codes; labels pick each row's component or segment (Fig. 4)."""
 
     dim: int
-    n_classes: int = 0  # how many label-conditioned parts the prior has (0: none)
+    n_parts: int = 0  # how many label-conditioned parts the prior has (0: none)
     exact_density: bool = True
     density_note: str = "exact closed-form density"
 
     def __init__(self, config: PriorConfig):
-        self.config = config.validate()
+        self.config = config  # checked by make_prior, the one way to build a prior
         self.dim = config.dim
 
     def sample(
@@ -33,13 +33,13 @@ class Prior:
     ) -> torch.Tensor:
         """n codes of shape (n, dim); with `labels` (n,), row i comes from part labels[i]."""
         if labels is not None:
-            if self.n_classes == 0:
+            if self.n_parts == 0:
                 raise AAEError(f"prior={self.config.name!r}: has no per-label parts, so it cannot sample by label")
             labels = torch.as_tensor(labels, dtype=torch.long)
             if labels.shape != (n,):
                 raise AAEError(f"labels: shape {tuple(labels.shape)} does not match n={n}")
-            if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
-                raise AAEError(f"labels: values must lie in 0..{self.n_classes - 1} for this prior")
+            if len(labels) and (labels.min() < 0 or labels.max() >= self.n_parts):
+                raise AAEError(f"labels: values must lie in 0..{self.n_parts - 1} for this prior")
         return self._sample(n, labels, generator)
 
     def _sample(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
@@ -71,8 +71,8 @@ class MixturePrior(Prior):
     def __init__(self, config: PriorConfig):
         super().__init__(config)
         c = config
-        self.n_classes = c.n_components
-        theta = 2 * math.pi * torch.arange(c.n_components, dtype=torch.float32) / c.n_components
+        self.n_parts = c.n_parts
+        theta = 2 * math.pi * torch.arange(c.n_parts, dtype=torch.float32) / c.n_parts
         self.means = c.radius * torch.stack([theta.cos(), theta.sin()], 1)  # (K, 2)
         self.rot = torch.stack(
             [torch.stack([theta.cos(), -theta.sin()], 1), torch.stack([theta.sin(), theta.cos()], 1)], 1
@@ -81,7 +81,7 @@ class MixturePrior(Prior):
 
     def _sample(self, n, labels, generator):
         if labels is None:
-            labels = torch.randint(self.n_classes, (n,), generator=generator)
+            labels = torch.randint(self.n_parts, (n,), generator=generator)
         ab = torch.randn(n, 2, generator=generator) * self.scales
         xy = torch.einsum("nij,nj->ni", self.rot[labels], ab) + self.means[labels]
         if self.dim == 2:
@@ -100,7 +100,7 @@ class MixturePrior(Prior):
         return lp
 
     def log_prob(self, z):
-        return torch.logsumexp(self.component_log_prob(z), 1) - math.log(self.n_classes)
+        return torch.logsumexp(self.component_log_prob(z), 1) - math.log(self.n_parts)
 
 
 class SwissRollPrior(Prior):
@@ -119,7 +119,7 @@ class SwissRollPrior(Prior):
 
     def __init__(self, config: PriorConfig):
         super().__init__(config)
-        self.n_classes = config.n_segments
+        self.n_parts = config.n_parts
         self.turn_gap = config.roll_radius / 2
         self.blur = self.BLUR_GAPS * self.turn_gap
         self.density_note = (
@@ -137,8 +137,8 @@ class SwissRollPrior(Prior):
 
     def _sample(self, n, labels, generator):
         if labels is None:
-            labels = torch.randint(self.n_classes, (n,), generator=generator)
-        u = (torch.rand(n, generator=generator) + labels) / self.n_classes
+            labels = torch.randint(self.n_parts, (n,), generator=generator)
+        u = (torch.rand(n, generator=generator) + labels) / self.n_parts
         return self.roll(u)
 
     def log_prob(self, z):

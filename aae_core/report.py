@@ -145,7 +145,7 @@ def part_of(codes: np.ndarray, prior: Prior) -> np.ndarray:
         return prior.component_log_prob(z).argmax(1).numpy()
     if isinstance(prior, SwissRollPrior):
         nearest = torch.cdist(z, prior.anchors).argmin(1)
-        return (nearest * prior.n_classes // SwissRollPrior.N_ANCHORS).numpy()
+        return (nearest * prior.n_parts // SwissRollPrior.N_ANCHORS).numpy()
     raise AAEError(f"prior={prior.config.name!r}: has no label parts")
 
 
@@ -255,7 +255,7 @@ def parzen_run(spec: ParzenSpec, kind: str, seed: int, budget: Budget, device: s
         n_classes=data.n_classes,
         seed=seed,
         epochs=spec.epochs,
-        prior_params={"std": PARZEN_STD},
+        prior_std=PARZEN_STD,
     )
     trainer = _trainer(config, train, device)
     start = time.perf_counter()

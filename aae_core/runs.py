@@ -15,20 +15,11 @@ from pathlib import Path
 import torch
 
 from .checkpoints import load_checkpoint, resolve, save_checkpoint, short_history, validate_name
-from .config import (
-    MAX_EPOCHS,
-    MODEL_KINDS,
-    PRIOR_NAMES,
-    SIZE_PRESETS,
-    AAEError,
-    PriorConfig,
-    RunConfig,
-    TrainConfig,
-    build_run_config,
-)
+from .config import AAEError, RunConfig, build_run_config
 from .data import Dataset, load_dataset
 from .metrics import evaluate
 from .priors import make_prior
+from .settings import MAX_EPOCHS, SETTINGS, add_arguments
 from .training import Trainer, resolve_device
 from .untrusted import check_output_file
 
@@ -47,35 +38,8 @@ def check_budget(seconds: float | None, epochs: float | None) -> None:
 CHECKPOINT_FIELDS = ("checkpoint", "model", "prior", "dataset", "step")
 
 
-def add_prior_arguments(p: argparse.ArgumentParser) -> None:
-    """Prior flags, shared by every command that builds a prior."""
-    p.add_argument("--prior", choices=PRIOR_NAMES, default="gaussian")
-    p.add_argument("--latent-dim", type=int, default=2)
-    p.add_argument("--prior-std", type=float, default=PriorConfig.std, help="gaussian: sigma")
-    p.add_argument(
-        "--n-components",
-        type=int,
-        default=PriorConfig.n_components,
-        help="mixture: K petals; swiss roll: K label segments",
-    )
-    p.add_argument(
-        "--radius", type=float, default=PriorConfig.radius, help="mixture: distance of the petals from the origin"
-    )
-    p.add_argument("--radial-std", type=float, default=PriorConfig.radial_std)
-    p.add_argument("--tangential-std", type=float, default=PriorConfig.tangential_std)
-    p.add_argument("--roll-radius", type=float, default=PriorConfig.roll_radius, help="swiss roll: its outer radius")
-
-
-def prior_params(args: argparse.Namespace) -> dict:
-    return {
-        "std": args.prior_std,
-        "n_components": args.n_components,
-        "radius": args.radius,
-        "radial_std": args.radial_std,
-        "tangential_std": args.tangential_std,
-        "n_segments": args.n_components,
-        "roll_radius": args.roll_radius,
-    }
+# aae-train's settings, in the order --help lists them; every one is a row of aae_core.settings.
+TRAIN_SETTINGS = tuple(s.name for s in SETTINGS if s.cli and s.name != "epochs")
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -85,34 +49,11 @@ def train_parser() -> argparse.ArgumentParser:
         description="Train an AAE, a VAE or a plain autoencoder (ae) "
         "and save a checkpoint. The defaults are the project's one recipe.",
     )
-    p.add_argument("--model", choices=MODEL_KINDS, default="aae")
-    p.add_argument("--dataset", default="mnist5k", help="mnist5k, digits, fashion, a folder of IDX files, or an .npz")
-    add_prior_arguments(p)
-    p.add_argument("--size", choices=tuple(SIZE_PRESETS), default="explorer", help="hidden widths preset")
+    add_arguments(p, TRAIN_SETTINGS)
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--seconds", type=float, help="train for this many seconds of wall time")
-    budget.add_argument(
-        "--epochs",
-        type=float,
-        help=f"train for this many epochs (default {TrainConfig.epochs:g}); the learning-rate schedule spans them",
-    )
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr-recon", type=float, default=TrainConfig.lr_recon)
-    p.add_argument("--lr-disc", type=float, default=TrainConfig.lr_disc)
-    p.add_argument("--lr-gen", type=float, default=TrainConfig.lr_gen)
-    p.add_argument(
-        "--disc-noise", type=float, default=TrainConfig.disc_noise, help="std of noise on the discriminator's inputs"
-    )
-    p.add_argument(
-        "--cool-fraction",
-        type=float,
-        default=TrainConfig.cool_fraction,
-        help="the last fraction of the epochs trains at every learning rate x --cool-factor (0: none)",
-    )
-    p.add_argument("--cool-factor", type=float, default=TrainConfig.cool_factor)
-    p.add_argument("--label-conditioned", action="store_true", help="discriminator also sees labels (Fig. 4)")
-    p.add_argument("--label-fraction", type=float, default=1.0, help="fraction of training labels it sees")
-    p.add_argument("--seed", type=int, default=0)
+    # None: the recipe's epochs; the flag is told apart from its default so that --seconds may replace it.
+    add_arguments(budget, ["epochs"], epochs={"default": None})
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--out", required=True, help="checkpoint path, e.g. checkpoints/aae-mixture")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -121,27 +62,10 @@ def train_parser() -> argparse.ArgumentParser:
 
 def run_config(args: argparse.Namespace, data: Dataset) -> RunConfig:
     """The validated RunConfig that parsed `aae-train` flags describe, for this dataset."""
-    return build_run_config(
-        model=args.model,
-        prior=args.prior,
-        dataset=args.dataset,
-        latent_dim=args.latent_dim,
-        size=args.size,
-        input_dim=data.input_dim,
-        n_classes=data.n_classes,
-        label_conditioned=args.label_conditioned,
-        label_fraction=args.label_fraction,
-        prior_params=prior_params(args),
-        batch_size=args.batch_size,
-        lr_recon=args.lr_recon,
-        lr_disc=args.lr_disc,
-        lr_gen=args.lr_gen,
-        disc_noise=args.disc_noise,
-        seed=args.seed,
-        epochs=TrainConfig.epochs if args.epochs is None else args.epochs,
-        cool_fraction=args.cool_fraction,
-        cool_factor=args.cool_factor,
-    )
+    settings = {name: getattr(args, name) for name in TRAIN_SETTINGS}
+    if args.epochs is not None:
+        settings["epochs"] = args.epochs
+    return build_run_config(input_dim=data.input_dim, n_classes=data.n_classes, **settings)
 
 
 class TrainingRun:
@@ -183,7 +107,6 @@ class TrainingRun:
             extra={
                 "train_seconds": round(self.seconds, 2),
                 "torch": torch.__version__,
-                "prior_meta": t.prior.metadata(),
             },
         )
         return path, metrics

@@ -122,11 +122,11 @@ class Trainer:
         self.conditioned = config.model.n_label_classes > 0
         if self.conditioned and (
             data.y_train is None
-            or self.prior.n_classes != data.n_classes
+            or self.prior.n_parts != data.n_classes
             or config.model.n_label_classes != data.n_classes
         ):
             raise AAEError(
-                f"label_conditioned: the prior has {self.prior.n_classes} parts and the dataset "
+                f"label_conditioned: the prior has {self.prior.n_parts} parts and the dataset "
                 f"{data.n_classes} classes; they must match (and the data must have labels)"
             )
         seed = config.train.seed

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 SCALED = {
-    "gaussian": lambda s: {"std": s},
+    "gaussian": lambda s: {"prior_std": s},
     "mixture": lambda s: {"radius": 1.4 * s, "radial_std": 0.5 * s, "tangential_std": 0.1 * s},
     "swissroll": lambda s: {"roll_radius": 3.0 * s},
 }
@@ -70,7 +70,7 @@ def run_one(cell: str, seed: int, epochs: float) -> dict:
         prior=prior,
         input_dim=data.input_dim,
         n_classes=data.n_classes,
-        prior_params=SCALED[prior](scale),
+        **SCALED[prior](scale),
         seed=seed,
         lr_recon=1e-3,
         lr_disc=lr_adv,

@@ -38,7 +38,7 @@ def test_round_trip_gives_identical_outputs(saved):
     assert torch.equal(ck.model.decode(z), model.decode(z))
     assert torch.equal(ck.model.discriminator(d_in), model.discriminator(d_in))
     assert ck.config == config and ck.meta["step"] == 7 and ck.meta["metrics"] == {"prior_mmd": 0.5}
-    assert ck.meta["prior"]["name"] == "mixture" and ck.meta["format_version"] == FORMAT_VERSION
+    assert ck.config.prior.name == "mixture" and ck.meta["format_version"] == FORMAT_VERSION
 
 
 def test_vae_round_trip_and_half_precision(tmp_path):
@@ -116,7 +116,7 @@ def test_list_shows_readable_ones_and_why_others_are_not(saved, tmp_path):
     listing = dict((p.name, m) for p, m in list_checkpoints(tmp_path))
     assert listing["demo.safetensors"]["step"] == 7
     assert isinstance(listing["broken.safetensors"], str) and "not a valid" in listing["broken.safetensors"]
-    assert read_metadata(saved[0])["dataset"] == "mnist5k"
+    assert read_metadata(saved[0])["run_config"].dataset == "mnist5k"
 
 
 @pytest.mark.parametrize("name", ["../evil", "/abs/path", "a/b", "..", ".hidden", "x" * 65, "", "a\x00b"])

@@ -33,7 +33,7 @@ def test_gaussian_std_and_dims():
 
 
 def test_mixture_components_have_their_means_and_spreads():
-    cfg = PriorConfig(name="mixture", n_components=10, radius=1.4, radial_std=0.5, tangential_std=0.1)
+    cfg = PriorConfig(name="mixture", n_parts=10, radius=1.4, radial_std=0.5, tangential_std=0.1)
     prior = make_prior(cfg)
     n = 4000
     for k in (0, 3, 7):
@@ -81,7 +81,7 @@ def test_mixture_log_prob_matches_component_average():
     "kwargs, field",
     [
         ({"name": "swissroll", "dim": 3}, "latent_dim"),
-        ({"name": "mixture", "n_components": 0}, "n_components"),
+        ({"name": "mixture", "n_parts": 0}, "n_parts"),
         ({"name": "gaussian", "std": 0.0}, "prior_std"),
         ({"name": "gaussian", "std": -1.0}, "prior_std"),
         ({"name": "gaussian", "dim": 0}, "latent_dim"),

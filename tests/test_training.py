@@ -101,7 +101,7 @@ def test_label_conditioned_discriminator_sees_code_plus_eleven_way_onehot(mnist5
         lr_recon=2e-3,
         lr_disc=1e-3,
         lr_gen=1e-3,
-        prior_params=UNIT_PETALS,
+        **UNIT_PETALS,
     )
     assert t.model.discriminator[0].in_features == 2 + 11
     assert bool(t.labelled.all())

@@ -26,7 +26,7 @@ CASES = {
         model="aae", prior="mixture", label_conditioned=True, label_fraction=0.5, disc_noise=0.2
     ),
     "aae_swissroll_conditioned": dict(model="aae", prior="swissroll", label_conditioned=True, label_fraction=1.0),
-    "vae_gaussian": dict(model="vae", prior="gaussian", prior_params={"std": 2.0}),
+    "vae_gaussian": dict(model="vae", prior="gaussian", prior_std=2.0),
     "vae_mixture": dict(model="vae", prior="mixture"),
 }
 

@@ -29,21 +29,21 @@ BAD_FIELDS = [
     (dict(latent_dim=-3), ["--latent-dim", "-3"], "latent_dim"),
     (dict(latent_dim=100_000), ["--latent-dim", "100000"], "latent_dim"),
     (
-        dict(prior="mixture", prior_params={"n_components": 0}),
+        dict(prior="mixture", n_parts=0),
         ["--prior", "mixture", "--n-components", "0"],
-        "n_components",
+        "n_parts",
     ),
     (
-        dict(prior="mixture", prior_params={"n_components": 10**9}),
+        dict(prior="mixture", n_parts=10**9),
         ["--prior", "mixture", "--n-components", "1000000000"],
-        "n_components",
+        "n_parts",
     ),
     (dict(prior="swissroll", latent_dim=3), ["--prior", "swissroll", "--latent-dim", "3"], "latent_dim"),
     (dict(prior="swissroll", latent_dim=1), ["--prior", "swissroll", "--latent-dim", "1"], "latent_dim"),
     (dict(prior="mixture", latent_dim=1), ["--prior", "mixture", "--latent-dim", "1"], "latent_dim"),
     (dict(batch_size=DIGITS_TRAIN + 1, n_train=DIGITS_TRAIN), ["--batch-size", str(DIGITS_TRAIN + 1)], "batch_size"),
     (dict(batch_size=0), ["--batch-size", "0"], "batch_size"),
-    (dict(prior_params={"std": 0.0}), ["--prior-std", "0"], "prior_std"),
+    (dict(prior_std=0.0), ["--prior-std", "0"], "prior_std"),
     (dict(disc_noise=-0.1), ["--disc-noise=-0.1"], "disc_noise"),
     (
         dict(prior="mixture", label_conditioned=True, label_fraction=1.5),
@@ -120,8 +120,8 @@ def test_model_too_large_for_memory_is_refused():
 @pytest.mark.parametrize(
     "kwargs, name",
     [
-        (dict(prior_params={"stdd": 2.0}), "stdd"),
-        (dict(prior_params={"dim": 3}), "dim"),
+        (dict(stdd=2.0), "stdd"),
+        (dict(dim=3), "dim"),
         (dict(learning_rate=1e-3), "learning_rate"),
         (dict(label_fraction_typo=0.1), "label_fraction_typo"),
     ],
@@ -139,7 +139,7 @@ def test_unknown_settings_are_refused_by_name(kwargs, name):
         (TrainConfig(n_eval_codes=0), "n_eval_codes"),
         (TrainConfig(batch_size=True), "batch_size"),
         (PriorConfig(name="laplace"), "prior"),
-        (PriorConfig(name="swissroll", n_segments=0), "n_segments"),
+        (PriorConfig(name="swissroll", n_parts=0), "n_parts"),
         (ModelConfig(kind="gan"), "model"),
         (ModelConfig(input_dim=0), "input_dim"),
     ],
@@ -173,7 +173,7 @@ def test_valid_configs_pass():
         input_dim=64,
         n_train=DIGITS_TRAIN,
         batch_size=DIGITS_TRAIN,
-        prior_params={"n_segments": 10},
+        n_parts=10,
         lr_recon=1e-3,
     )
     assert RunConfig.from_dict(cfg.to_dict()) == cfg

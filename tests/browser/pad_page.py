@@ -9,9 +9,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aae_core.config import SIZE_PRESETS, ModelConfig, PriorConfig
+from aae_core.config import ModelConfig, PriorConfig
 from aae_core.models import build_model
 from aae_core.priors import make_prior
+from aae_core.settings import SIZE_PRESETS
 from explorer.latent_pad import latent_pad
 
 N_CODES, N_TRAIN = 1000, 500
