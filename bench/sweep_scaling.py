@@ -5,7 +5,7 @@ each. The three are interleaved --repeats times and the best of each is compared
 work on the machine). The loop runs the very function each trial runs (aae_core.sweep.train_and_evaluate), and
 the rows must match.
 
-    flock /tmp/aae-cpu.lock python bench/sweep_scaling.py --out bench/results/sweep_scaling.json
+    flock /tmp/aae-cpu.lock python -m bench.sweep_scaling --out bench/results/sweep_scaling.json
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Small helpers several test modules share (pytest puts this folder on sys.path)."""
+"""Small helpers several test modules share: `from tests.helpers import ...` (fixtures live in conftest.py)."""
 
 import time
 

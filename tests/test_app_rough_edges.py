@@ -142,10 +142,9 @@ def test_budget_caption_past_the_budget_and_the_pause_message():
 
 
 def test_budget_pause_message_matches_the_counters(digits):
-    from helpers import wait_until
-
     from aae_core.config import build_run_config
     from aae_core.jobs import JobRegistry
+    from tests.helpers import wait_until
 
     registry = JobRegistry(max_live=1, threads=1)
     try:

@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 import pytest
-from helpers import wait_until
 
 from aae_core.config import AAEError, build_run_config
 from aae_core.jobs import JobError, JobLimitReached, JobRegistry
 from aae_core.training import MAX_TIMELINE, Trainer
+from tests.helpers import wait_until
 
 CALL_TIMEOUT_S = 3.0  # the registry's own bound on a control call
 WATCHDOG_S = CALL_TIMEOUT_S + 10.0  # a call that takes longer than this is treated as a deadlock

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import wait_until
 
 from aae_core import sweep
 from aae_core.cli import eval_main, sweep_main, train_main
 from aae_core.config import AAEError
 from aae_core.runs import train_parser
+from tests.helpers import wait_until
 
 needs_ray = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason='ray is not installed (pip install -e ".[cluster]")'
