@@ -8,17 +8,14 @@ import time
 import numpy as np
 import pytest
 import streamlit
-import test_app
 from streamlit.testing.v1 import AppTest
-from test_app import APP, chart_elements, jobs, steps, texts
 
 from aae_core.config import PriorConfig
 from explorer import charts as chart_module
 from explorer import plots
 from explorer.views import common, compare
 from explorer.views.live import budget_progress
-
-app = test_app.app  # the fixture: a first visit with an empty checkpoint folder, its AAE and VAE paused
+from tests.apptest import APP, chart_elements, jobs, steps, texts
 
 
 def rerun_until(at, cond, timeout: float = 60.0) -> bool:
