@@ -168,7 +168,8 @@ def main() -> None:
             for driver in ("playwright_mouse", "in_page_events"):
                 m = r[mode][driver]
                 print(
-                    f"{r['size']:9} {r['decoder']:16} {mode:8} {driver:17} {m['move_hz']:7.1f} {m['frames_per_s']:8.1f} "
+                    f"{r['size']:9} {r['decoder']:16} {mode:8} {driver:17} {m['move_hz']:7.1f} "
+                    f"{m['frames_per_s']:8.1f} "
                     f"{m['latency_ms_p50']:6.1f}ms {m['latency_ms_p95']:6.1f}ms {m['frame_work_ms_p50']:7.2f}ms "
                     f"{m['frame_work_ms_p95']:7.2f}ms {r[mode]['bytes_per_refresh'] / 1e3:10.1f}"
                 )

@@ -63,8 +63,8 @@ def main() -> None:
             "median_steps": None if median == float("inf") else median,
         }
         print(
-            f"{name:<40} {result['settings'][name]['reached']} seeds, median {result['settings'][name]['median_steps']} "
-            f"steps {steps}",
+            f"{name:<40} {result['settings'][name]['reached']} seeds, "
+            f"median {result['settings'][name]['median_steps']} steps {steps}",
             flush=True,
         )
     if args.out:

@@ -1,7 +1,7 @@
 """Training throughput with the live view open in a real browser vs with no page attached, in the same run,
 and the page's time to first meaningful plot.
 
-    flock /tmp/aae-cpu.lock python -m bench.live_vs_headless      # prints a table, writes bench/results/live_vs_headless.json
+    flock /tmp/aae-cpu.lock python -m bench.live_vs_headless   # a table; writes bench/results/live_vs_headless.json
 
 One server, one pair of jobs (the default page: an AAE and a VAE on mnist5k; epochs=1000 so they never pause;
 an empty checkpoint folder so they train from scratch):

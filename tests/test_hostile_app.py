@@ -32,7 +32,7 @@ def folders(tmp_path, monkeypatch, app_jobs_stop):
     demos.mkdir()
     monkeypatch.setenv("AAE_EXPLORER_CHECKPOINTS", str(demos))
     monkeypatch.setenv("AAE_EXPLORER_USER_CHECKPOINTS", str(user))
-    yield demos, user
+    return demos, user
 
 
 def visit(query: dict | None = None) -> AppTest:
@@ -235,7 +235,8 @@ def test_too_few_images_to_train_are_refused_at_upload(folders):
 
 def test_uploads_share_one_server_budget(folders, monkeypatch):
     """Each session kept its upload (~400 MB from < 1 MB) even after switching back to a built-in dataset."""
-    monkeypatch.setattr(state, "upload_budget", lambda budget=state.UploadBudget(200_000): budget)
+    budget = state.UploadBudget(200_000)
+    monkeypatch.setattr(state, "upload_budget", lambda: budget)
     blob = npz_bytes(x=np.zeros((40, 28, 28), np.uint8))  # 40 x 784 float32 = 125 KB held
     first = visit()
     first.selectbox(key="data").select("upload").run()

@@ -16,7 +16,9 @@ from aae_core.metrics import (
 )
 from aae_core.priors import make_prior
 
-GEN = lambda seed: torch.Generator().manual_seed(seed)
+
+def GEN(seed):
+    return torch.Generator().manual_seed(seed)
 
 
 def sample(prior, n, seed, labels=None):

@@ -151,7 +151,7 @@ def test_stop_racing_pending_calls(registry, digits):
         job = registry.start(owner, "AAE", config(seed=round_), digits, paused=True)
         go = threading.Barrier(5)
 
-        def stepper() -> None:
+        def stepper(job, go) -> None:
             go.wait()
             for _ in range(20):
                 t0 = time.monotonic()
@@ -163,7 +163,7 @@ def test_stop_racing_pending_calls(registry, digits):
                 with lock:
                     outcomes.append((outcome, time.monotonic() - t0))
 
-        threads = [threading.Thread(target=stepper, name=f"stepper-{k}") for k in range(4)]
+        threads = [threading.Thread(target=stepper, args=(job, go), name=f"stepper-{k}") for k in range(4)]
         for t in threads:
             t.start()
         go.wait()

@@ -72,7 +72,10 @@ def resumed(tmp_path_factory):
     first = subprocess.Popen(
         _sweep_command(grid, out), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    rows = lambda: sorted((out / "runs").glob("*.json"))
+
+    def rows():
+        return sorted((out / "runs").glob("*.json"))
+
     assert wait_until(lambda: rows() or first.poll() is not None, timeout=300), "no run finished in 300 s"
     _kill_session(first.pid)
     first.wait()
