@@ -175,6 +175,8 @@ def fit_check(trainer: Trainer) -> tuple[float, float, bool]:
     """prior_mmd of the held-out codes as a multiple of its floor, their 5-NN accuracy from the training codes,
     and whether both meet FIT_TARGET."""
     data = trainer.data
+    if data.y_train is None or data.y_test is None:
+        raise AAEError(f"{data.name}: the fit check needs labels for its 5-NN accuracy")
     test = trainer.encode(data.x_test)
     ratio = prior_match(test, trainer.prior, seed=trainer.config.train.seed)["prior_mmd_ratio"]
     knn = knn_accuracy(trainer.encode(data.x_train), data.y_train.cpu().numpy(), test, data.y_test.cpu().numpy())
@@ -225,9 +227,11 @@ def decode_figures(device: torch.device, window_s: float, windows: int) -> dict:
 
 
 def scale_point(name: str, device: str) -> dict:
-    """Load one dataset and train one epoch of the explorer-default AAE: time and memory growth (run in a fresh process)."""
+    """Load one dataset and train one epoch of the explorer-default AAE: time and memory growth (run in a fresh
+    process)."""
     dev = resolve_device(device)
-    import sklearn.datasets  # noqa: F401  (digits' loader imports it on first use: not data, so load it before the baseline)
+    # digits' loader imports scikit-learn on first use: that is not data, so it is loaded before the baseline.
+    import sklearn.datasets  # noqa: F401
 
     base = rss_mb()
     t = time.perf_counter()
@@ -259,7 +263,10 @@ def scale_point(name: str, device: str) -> dict:
 
 def _scale_in_subprocess(name: str, device: str) -> dict:
     """A fresh interpreter per dataset, so each memory figure starts from the same baseline."""
-    code = "import json, sys; from aae_core.bench import scale_point; print(json.dumps(scale_point(sys.argv[1], sys.argv[2])))"
+    code = (
+        "import json, sys; from aae_core.bench import scale_point; "
+        "print(json.dumps(scale_point(sys.argv[1], sys.argv[2])))"
+    )
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
@@ -369,7 +376,8 @@ def format_table(r: dict) -> str:
         f"{r['sgemm_gflops']:.1f} GFLOP/s; 1-min load average {m['load_avg_1min_at_start']} at the start, "
         f"{min(r['sgemm']['load_avg_1min'])}-{max(r['sgemm']['load_avg_1min'])} at the readings",
         "",
-        f"{'training step (all phases)':<49}{'samples/s':>11}{'step ms':>10}{'GFLOP/step':>12}{'GFLOP/s':>10}{'mfu':>7}",
+        f"{'training step (all phases)':<49}{'samples/s':>11}{'step ms':>10}{'GFLOP/step':>12}"
+        f"{'GFLOP/s':>10}{'mfu':>7}",
     ]
     for t in r["train"].values():
         label = f"{t['model'].upper()} {t['size']} {t['layers']}, batch {t['batch_size']}" + (
@@ -381,7 +389,8 @@ def format_table(r: dict) -> str:
         )
     fit = r["fit"]
     runs = ", ".join(
-        f"seed {x['seed']}: {'not within ' + str(fit['budget_s']) + ' s' if x['seconds'] is None else str(x['seconds']) + ' s'}"
+        f"seed {x['seed']}: "
+        f"{'not within ' + str(fit['budget_s']) + ' s' if x['seconds'] is None else str(x['seconds']) + ' s'}"
         f" ({x['steps']} steps, MMD^2 {x['prior_mmd_ratio']:.1f}x floor, knn {x['knn_accuracy']:.2f})"
         for x in fit["runs"]
     )
@@ -391,12 +400,14 @@ def format_table(r: dict) -> str:
         f"seconds to fit (app-default AAE, mnist5k, prior_mmd <= {FIT_TARGET['prior_mmd_ratio']:g}x floor, "
         f"knn >= {FIT_TARGET['knn_accuracy']}; checks excluded): {stf}",
         f"  {runs}",
-        f"decode (explorer size): one code {r['decode_ms']['one']:.3f} ms, 20x20 grid {r['decode_ms']['grid_20x20']:.3f} ms",
+        f"decode (explorer size): one code {r['decode_ms']['one']:.3f} ms, "
+        f"20x20 grid {r['decode_ms']['grid_20x20']:.3f} ms",
     ]
     if "scale" in r:
         lines += [
             "",
-            f"{'one epoch, explorer AAE':<26}{'n_train':>9}{'epoch s':>9}{'us/sample':>11}{'data MiB':>10}{'RSS growth MiB':>16}",
+            f"{'one epoch, explorer AAE':<26}{'n_train':>9}{'epoch s':>9}{'us/sample':>11}{'data MiB':>10}"
+            f"{'RSS growth MiB':>16}",
         ]
         for s in r["scale"]:
             if "error" in s:
@@ -411,7 +422,10 @@ def format_table(r: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Measure, then print a table (or one JSON object with --json) and optionally write the JSON to --out."""
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
     if args.out:
         check_output_file(args.out)  # before minutes of measuring
     result = measure(args, log)

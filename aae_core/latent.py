@@ -64,7 +64,9 @@ def manifold_grid(prior: Prior, n: int) -> np.ndarray:
         return z
     if isinstance(prior, MixturePrior):
         return np.stack([component_walk(prior, k, n) for k in range(prior.n_parts)])
-    return np.stack([roll_walk(prior, n, s) for s in range(prior.n_parts)])
+    if isinstance(prior, SwissRollPrior):
+        return np.stack([roll_walk(prior, n, s) for s in range(prior.n_parts)])
+    raise AAEError(f"no manifold grid for a {type(prior).__name__}")
 
 
 def interpolate(z0: np.ndarray, z1: np.ndarray, n: int) -> np.ndarray:
@@ -108,7 +110,7 @@ def to_png(image: np.ndarray, scale: int = 1) -> bytes:
     """A grayscale image in [0, 1] as PNG bytes (nearest-neighbour upscaled by `scale`)."""
     pil = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8), mode="L")
     if scale > 1:
-        pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
+        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     pil.save(buf, format="PNG")
     return buf.getvalue()

@@ -1,10 +1,10 @@
 """How well codes match the prior, and how useful they are: the numbers behind the pictures.
 
-Users ask for a number as well as a picture (REFERENCE.md section 3), and a number means little without
-its noise floor: every prior-match measure is also computed between two independent samples of the
-prior of the same size (`prior_floor`), and the model's value is reported beside it and as a multiple
-of it. All measures compare held-out codes with prior samples, so an AAE, a VAE and a plain autoencoder
-under the same prior are comparable.
+A scatter over the prior does not say how close the match is, so every picture comes with numbers; and a
+number means little without its noise floor: every prior-match measure is also computed between two
+independent samples of the prior of the same size (`prior_floor`), and the model's value is reported beside it
+and as a multiple of it. All measures compare held-out codes with prior samples, so an AAE, a VAE and a plain
+autoencoder under the same prior are comparable.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ PRIOR_MEASURES = {k: v for k, v in METRIC_DIRECTIONS.items() if k.startswith("pr
 
 def mmd2(a: np.ndarray, b: np.ndarray, scales: np.ndarray) -> float:
     """Biased (V-statistic, so never negative) RBF MMD^2 between samples a and b, averaged over bandwidths."""
-    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
-    dists = [torch.cdist(p, q).pow(2) for p, q in ((a, a), (b, b), (a, b))]
+    ta, tb = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    dists = [torch.cdist(p, q).pow(2) for p, q in ((ta, ta), (tb, tb), (ta, tb))]
     total = 0.0
     for s in scales:
         # numpy's mean, not torch's: torch splits a reduction by its thread count, and the result's last digits
@@ -170,6 +170,8 @@ def pixel_classify(data: Dataset, images: np.ndarray) -> np.ndarray:
     mnist5k's held-out images): the judge of which digit a decoded prior sample shows."""
     from sklearn.neighbors import KNeighborsClassifier
 
+    if data.y_train is None:
+        raise AAEError(f"{data.name}: has no labels to classify decoded images by")
     x, y = data.x_train.cpu().numpy(), data.y_train.cpu().numpy()
     return KNeighborsClassifier(n_neighbors=5).fit(x, y).predict(images.reshape(len(images), -1))
 
@@ -204,11 +206,11 @@ def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0)
     )
     out: dict = {"reconstruction_mse": float((recon - data.x_test.cpu()).pow(2).mean())}
     labelled = data.y_train is not None
-    out["knn_accuracy"] = (
-        knn_accuracy(codes_of(data.x_train), data.y_train.cpu().numpy(), test_codes, data.y_test.cpu().numpy())
-        if labelled
-        else None
-    )
+    out["knn_accuracy"] = None
+    if data.y_train is not None and data.y_test is not None:
+        out["knn_accuracy"] = knn_accuracy(
+            codes_of(data.x_train), data.y_train.cpu().numpy(), test_codes, data.y_test.cpu().numpy()
+        )
     if not np.isfinite(test_codes).all():
         return {**out, **dict.fromkeys(PRIOR_MEASURES, float("nan"))}
     out.update(prior_match(test_codes, prior, seed))
@@ -250,5 +252,6 @@ def parzen_log_likelihood(samples: np.ndarray, test: np.ndarray, sigma: float) -
 
 
 def select_parzen_sigma(samples: np.ndarray, validation: np.ndarray, sigmas: np.ndarray = PARZEN_SIGMAS) -> float:
-    """The window width (from `sigmas`) with the highest mean validation log-likelihood: the paper's cross-validation."""
+    """The window width (from `sigmas`) with the highest mean validation log-likelihood: the paper's
+    cross-validation."""
     return float(sigmas[int(np.argmax(_parzen(samples, validation, sigmas).mean(1)))])

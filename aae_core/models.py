@@ -2,8 +2,9 @@
 
 Both models share the same encoder trunk and decoder, so an AAE-vs-VAE comparison differs only in
 how q(z) is regularised. The decoder ends in a sigmoid (pixels in [0, 1]); training uses its
-logits for a numerically stable cross-entropy. The discriminator has no BatchNorm: with it, the
-discriminator can stall at 50 % accuracy (REFERENCE.md section 3).
+logits for a numerically stable cross-entropy. The discriminator has no BatchNorm, as in Appendix A: a
+BatchNorm discriminator is a commonly reported reason for public AAE code stalling at 50 % discriminator
+accuracy.
 """
 
 from __future__ import annotations
@@ -83,4 +84,5 @@ class VAE(AutoEncoderBase):
 
 def build_model(config: ModelConfig) -> AAE | VAE | PlainAE:
     """The model a config names."""
-    return {"aae": AAE, "vae": VAE, "ae": PlainAE}[config.validate().kind](config)
+    classes: dict[str, type[AAE] | type[VAE] | type[PlainAE]] = {"aae": AAE, "vae": VAE, "ae": PlainAE}
+    return classes[config.validate().kind](config)

@@ -16,7 +16,7 @@ from torch.distributions import Normal, kl_divergence
 
 from .config import RunConfig
 from .data import Dataset
-from .models import AutoEncoderBase
+from .models import AAE, AutoEncoderBase
 from .priors import GaussianPrior, make_prior
 
 
@@ -36,13 +36,13 @@ class ReferenceLoop:
         self.perm, self.pos = torch.randperm(n, generator=self.gen), 0
         m = self.model
         self.opt_ae = torch.optim.Adam([*m.encoder.parameters(), *m.decoder.parameters()], lr=t.lr_recon, foreach=False)
-        if config.model.kind == "aae":
+        if isinstance(m, AAE):
             self.opt_d = torch.optim.Adam(m.discriminator.parameters(), lr=t.lr_disc, betas=(0.5, 0.999), foreach=False)
             self.opt_g = torch.optim.Adam(m.encoder.parameters(), lr=t.lr_gen, betas=(0.5, 0.999), foreach=False)
 
     def step(self, phase: str = "full") -> None:
         """One minibatch: the AAE's phases (`full`, or one of `recon`, `disc`, `gen`), or the VAE's update."""
-        self.aae_step(phase) if self.config.model.kind == "aae" else self.vae_step()
+        self.aae_step(phase) if isinstance(self.model, AAE) else self.vae_step()
 
     def batch(self):
         b = self.config.train.batch_size
@@ -63,6 +63,7 @@ class ReferenceLoop:
 
     def aae_step(self, phase: str) -> None:
         m, (x, idx) = self.model, self.batch()
+        assert isinstance(m, AAE), "only an AAE has the adversarial phases"
         stale = m.encoder(x).detach() if self.stale_codes else None  # codes before the reconstruction update
         if phase in ("full", "recon"):
             loss = self.recon_loss(x, m.decoder(m.encoder(x)))
@@ -73,6 +74,7 @@ class ReferenceLoop:
             return
         onehot, labels, k = None, None, self.config.model.n_label_classes
         if k:
+            assert self.data.y_train is not None, "label conditioning is validated to need labels"
             y, known = self.data.y_train[idx], self.labelled[idx]
             onehot = F.one_hot(torch.where(known, y, torch.full_like(y, k)), k + 1).float()
             labels = torch.where(known, y, torch.randint(k, y.shape, generator=self.gen))

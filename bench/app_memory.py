@@ -1,6 +1,6 @@
 """Resident memory of the running app server with two browser sessions, each training an AAE and a VAE.
 
-    flock /tmp/aae-cpu.lock python bench/app_memory.py      # prints MiB, writes bench/results/app_memory.json
+    flock /tmp/aae-cpu.lock python -m bench.app_memory      # prints MiB, writes bench/results/app_memory.json
 
 It measures the whole `streamlit run explorer/app.py` process: Streamlit, plotly figures, the registry and four
 live jobs, with the live view open in two sessions.
@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from bench.live_vs_headless import open_page, read_steps
+from tests.browser.harness import VIEWPORT, launch_chromium, serve_streamlit
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-sys.path.insert(0, str(ROOT / "bench"))
-from conftest import VIEWPORT, launch_chromium, serve_streamlit  # noqa: E402
-from live_vs_headless import open_page, read_steps  # noqa: E402
 
 SETTLE_S = 40.0
 TARGET_MB = 1536

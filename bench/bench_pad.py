@@ -1,7 +1,7 @@
 """Benchmark the latent pad in headless chromium: how fast the decoded image follows a scripted drag,
 and what a live refresh costs on the websocket with and without new weights.
 
-    python bench/bench_pad.py        # prints a table, writes bench/results/pad.json
+    python -m bench.bench_pad        # prints a table, writes bench/results/pad.json
 
 For each size preset (explorer 2-256-256-784, paper 2-1000-1000-784; AAE and VAE pads, linked, so
 every frame runs both decoders) it drags the AAE pad's point along a Lissajous curve with pointer
@@ -24,16 +24,15 @@ import json
 import math
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from playwright.sync_api import sync_playwright
 
+from tests.browser.harness import launch_chromium, serve_streamlit
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from conftest import launch_chromium, serve_streamlit  # noqa: E402  (the browser tests' fixtures, as context managers)
 
 PAGE = "tests/browser/pad_page.py"
 SIZES = {"explorer": "2-256-256-784", "paper": "2-1000-1000-784"}
@@ -169,7 +168,8 @@ def main() -> None:
             for driver in ("playwright_mouse", "in_page_events"):
                 m = r[mode][driver]
                 print(
-                    f"{r['size']:9} {r['decoder']:16} {mode:8} {driver:17} {m['move_hz']:7.1f} {m['frames_per_s']:8.1f} "
+                    f"{r['size']:9} {r['decoder']:16} {mode:8} {driver:17} {m['move_hz']:7.1f} "
+                    f"{m['frames_per_s']:8.1f} "
                     f"{m['latency_ms_p50']:6.1f}ms {m['latency_ms_p95']:6.1f}ms {m['frame_work_ms_p50']:7.2f}ms "
                     f"{m['frame_work_ms_p95']:7.2f}ms {r[mode]['bytes_per_refresh'] / 1e3:10.1f}"
                 )
@@ -177,7 +177,7 @@ def main() -> None:
     OUT.write_text(
         json.dumps(
             {
-                "command": "python bench/bench_pad.py",
+                "command": "python -m bench.bench_pad",
                 "chromium": chromium,
                 "machine": platform.platform(),
                 "cpu_count": os.cpu_count(),

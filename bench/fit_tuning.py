@@ -2,7 +2,7 @@
 meets aae_core.bench.FIT_TARGET, for a few learning-rate settings and seeds. Counted in steps, not seconds,
 so other load on the machine cannot bias the comparison; `aae-bench` turns steps into seconds.
 
-    flock /tmp/aae-cpu.lock python bench/fit_tuning.py --out bench/results/fit-tuning.json
+    flock /tmp/aae-cpu.lock python -m bench.fit_tuning --out bench/results/fit-tuning.json
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def main() -> None:
             "median_steps": None if median == float("inf") else median,
         }
         print(
-            f"{name:<40} {result['settings'][name]['reached']} seeds, median {result['settings'][name]['median_steps']} "
-            f"steps {steps}",
+            f"{name:<40} {result['settings'][name]['reached']} seeds, "
+            f"median {result['settings'][name]['median_steps']} steps {steps}",
             flush=True,
         )
     if args.out:

@@ -1,7 +1,7 @@
 """Training throughput with the live view open in a real browser vs with no page attached, in the same run,
 and the page's time to first meaningful plot.
 
-    flock /tmp/aae-cpu.lock python bench/live_vs_headless.py      # prints a table, writes bench/results/live_vs_headless.json
+    flock /tmp/aae-cpu.lock python -m bench.live_vs_headless   # a table; writes bench/results/live_vs_headless.json
 
 One server, one pair of jobs (the default page: an AAE and a VAE on mnist5k; epochs=1000 so they never pause;
 an empty checkpoint folder so they train from scratch):
@@ -21,16 +21,15 @@ import json
 import os
 import platform
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from tests.browser.harness import VIEWPORT, launch_chromium, serve_streamlit
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from conftest import VIEWPORT, launch_chromium, serve_streamlit  # noqa: E402  (the browser tests' helpers)
 
 WINDOW_S = 30.0
 WARMUP_S = 8.0

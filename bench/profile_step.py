@@ -1,7 +1,7 @@
 """Where a training step's time goes: torch.profiler over real `Trainer.step` calls, grouped into
 matmul / optimizer / elementwise+other, so the gap between achieved GFLOP/s and the matmul peak has names.
 
-    flock /tmp/aae-cpu.lock python bench/profile_step.py --model aae --size paper
+    flock /tmp/aae-cpu.lock python -m bench.profile_step --model aae --size paper
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every run trains for a fixed number of epochs (never seconds), so load on the ma
 scored by aae_core.metrics.evaluate, prior-match measures beside their floors. Runs go to a JSON-lines log
 as they finish, so an interrupted sweep resumes where it stopped.
 
-    flock /tmp/aae-cpu.lock python bench/recipe_sweep.py --out bench/results/recipe-sweep.json
+    flock /tmp/aae-cpu.lock python -m bench.recipe_sweep --out bench/results/recipe-sweep.json
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ one more session is turned away at the cap, then the sessions rerun in turn, cyc
 every job trains. A rerun's time is the script's run (widgets, figures, images); the browser's drawing and the
 websocket are not in it. Jobs that reach their step budget are resumed, so the cap trains throughout.
 
-    flock /tmp/aae-cpu.lock python bench/responsiveness.py --reruns 60 --out bench/results/responsiveness.json
+    flock /tmp/aae-cpu.lock python -m bench.responsiveness --reruns 60 --out bench/results/responsiveness.json
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def main() -> None:
         if any(name == tab for name, _ in timings)
     }
     result = {
-        "command": f"python bench/responsiveness.py --reruns {args.reruns}",
+        "command": f"python -m bench.responsiveness --reruns {args.reruns}",
         "cap": registry.max_live,
         "sessions": len(sessions),
         "cpu_count": os.cpu_count(),

@@ -5,7 +5,7 @@ The page's side, every 0.5 s: read the snapshot (live plots). Every 2 s: a froze
 latent pad's decoder). Every 5 s: background metrics. Every 30 s: pause, three single steps, a learning-rate
 change, resume. RSS is sampled every 5 s; the slope is a least-squares fit over the run after a warm-up.
 
-    flock /tmp/aae-cpu.lock python bench/soak.py --minutes 10 --out bench/results/soak.json
+    flock /tmp/aae-cpu.lock python -m bench.soak --minutes 10 --out bench/results/soak.json
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def main() -> None:
     steady = t >= args.warmup_s
     slope = float(np.polyfit(t[steady] / 60, rss[steady], 1)[0]) if steady.sum() >= 3 else None
     result = {
-        "command": f"python bench/soak.py --minutes {args.minutes:g}",
+        "command": f"python -m bench.soak --minutes {args.minutes:g}",
         "dataset": args.dataset,
         "prior": args.prior,
         "minutes": args.minutes,

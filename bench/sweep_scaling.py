@@ -5,7 +5,7 @@ each. The three are interleaved --repeats times and the best of each is compared
 work on the machine). The loop runs the very function each trial runs (aae_core.sweep.train_and_evaluate), and
 the rows must match.
 
-    flock /tmp/aae-cpu.lock python bench/sweep_scaling.py --out bench/results/sweep_scaling.json
+    flock /tmp/aae-cpu.lock python -m bench.sweep_scaling --out bench/results/sweep_scaling.json
 """
 
 from __future__ import annotations
@@ -55,7 +55,11 @@ def timed(command: list[str]) -> dict:
     """Wall seconds of a command in a fresh process, the 1-minute load average before and after, and cpu_seconds:
     user + sys of the processes it reaped (RUSAGE_CHILDREN). That is all of the loop's work, but for a sweep only
     its driver and the Ray processes the driver reaps: the trials' workers are not counted."""
-    cpu = lambda: (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_CHILDREN))
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
     load, cpu_before, start = os.getloadavg()[0], cpu(), time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return {
@@ -72,7 +76,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2, help="rounds of the three measurements")
     args = p.parse_args()
     timings: dict[str, list[dict]] = {"plain_loop": [], "sweep_1_concurrent": [], "sweep_2_concurrent": []}
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "checkpoint"} for r in rows]
+
+    def strip(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "checkpoint"} for r in rows]
+
     same = True
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,7 @@
 one torch thread, one epoch) in a fresh process that has imported Ray as a trial's worker has, per dataset and
 model size.
 
-    flock /tmp/aae-cpu.lock python bench/sweep_trial_memory.py --out bench/results/sweep_trial_memory.json
+    flock /tmp/aae-cpu.lock python -m bench.sweep_trial_memory --out bench/results/sweep_trial_memory.json
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The core's headline table: {AAE, VAE} x {gaussian, mixture, swissroll} on mnist5k, 2-D codes, a fixed
 number of seconds each, through the real CLI (aae-train then aae-eval --json).
 
-    python bench/train_table.py --seconds 30      # writes bench/results/train_table.json and prints markdown
+    python -m bench.train_table --seconds 30      # writes bench/results/train_table.json and prints markdown
 """
 
 from __future__ import annotations

@@ -5,11 +5,7 @@ AppTest does not run `run_every` fragments on a timer, and it cannot run the pad
 faked through session_state, as the pad's docstring describes. Every test pauses its jobs early to spare the CPU.
 """
 
-import json
-import re
-import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,39 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from aae_core.config import AAEError
 from explorer import state
-
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-
-
-@pytest.fixture
-def app(tmp_path, monkeypatch):
-    """A first visit with an empty checkpoint folder, so the page starts training by itself; the jobs are paused."""
-    monkeypatch.setenv("AAE_EXPLORER_CHECKPOINTS", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception, at.exception
-    at.first_run_info, at.first_run_toasts = texts(at, "caption"), texts(at, "toast")
-    at.button(key="pause").click().run()
-    yield at
-    state.registry().stop_all()
-    assert not [t for t in threading.enumerate() if t.name.startswith("aae-job")], "the app's jobs all stopped"
-
-
-def jobs(at):
-    return state.registry().jobs(at.query_params["owner"])
-
-
-def steps(at) -> list[int]:
-    return [int(m.value.replace(",", "")) for m in at.metric if m.label == "step"]
-
-
-def charts(at) -> list[dict]:
-    """The figures the app's charts (explorer.charts) were given."""
-    return [figure for _, figure in chart_elements(at).values()]
-
-
-def texts(at, kind: str) -> str:
-    """The elements' text as a person reads it (the app backslash-escapes markdown in messages)."""
-    return " | ".join(re.sub(r"\\(.)", r"\1", str(e.value)).replace("\u2060", "") for e in getattr(at, kind))
+from tests.apptest import APP, chart_elements, charts, jobs, steps, texts
 
 
 def test_first_visit_trains_an_aae_and_a_vae(app):
@@ -218,17 +182,6 @@ def test_settings_come_from_the_url_and_go_back_to_it(tmp_path, monkeypatch):
         assert "lr_disc" not in at.query_params, "back at its default, so not in the URL"
     finally:
         state.registry().stop_all()
-
-
-def chart_elements(at) -> dict[str, tuple[str, dict]]:
-    """The app's charts by widget key: (element id, figure)."""
-    found = {
-        el.key: (el.proto.id, json.loads(el.proto.json))
-        for el in at.get("bidi_component")
-        if el.proto.component_name == "aae_explorer.chart"
-    }
-    assert found.pop("plotly-preload", (None, {"figure": None}))[1]["figure"] is None, "the preload draws nothing"
-    return {key: (id_, json.loads(data["figure"])) for key, (id_, data) in found.items()}
 
 
 def test_live_charts_keep_their_identity_while_their_figures_change(app):

@@ -8,17 +8,14 @@ import time
 import numpy as np
 import pytest
 import streamlit
-import test_app
 from streamlit.testing.v1 import AppTest
-from test_app import APP, chart_elements, jobs, steps, texts
 
 from aae_core.config import PriorConfig
 from explorer import charts as chart_module
 from explorer import plots
 from explorer.views import common, compare
 from explorer.views.live import budget_progress
-
-app = test_app.app  # the fixture: a first visit with an empty checkpoint folder, its AAE and VAE paused
+from tests.apptest import APP, chart_elements, jobs, steps, texts
 
 
 def rerun_until(at, cond, timeout: float = 60.0) -> bool:
@@ -142,10 +139,9 @@ def test_budget_caption_past_the_budget_and_the_pause_message():
 
 
 def test_budget_pause_message_matches_the_counters(digits):
-    from helpers import wait_until
-
     from aae_core.config import build_run_config
     from aae_core.jobs import JobRegistry
+    from tests.helpers import wait_until
 
     registry = JobRegistry(max_live=1, threads=1)
     try:

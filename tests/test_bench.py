@@ -1,4 +1,5 @@
-"""`aae-bench`: one JSON object with sane figures, clear errors, and FLOP counts that prove a step does no extra work."""
+"""`aae-bench`: one JSON object with sane figures, clear errors, and FLOP counts that prove a step does no extra
+work."""
 
 import json
 import subprocess

@@ -310,7 +310,7 @@ def assert_whole(path: Path) -> int:
 def test_sigkill_mid_save_keeps_the_previous_checkpoint(tmp_path):
     path = tmp_path / "run.safetensors"
     caught_mid_write = 0
-    for attempt in range(4):
+    for _ in range(4):
         writer = start_writer(path, tag=1, rounds=10_000)
         try:
             assert writer.stdout.readline().strip()  # at least one complete save exists

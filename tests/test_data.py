@@ -15,7 +15,10 @@ def test_mnist5k_is_mlxtends_subset_scaled_to_0_1():
     ours_x = torch.cat([data.x_train, data.x_test]).numpy()
     ours_y = torch.cat([data.y_train, data.y_test]).numpy()
     # The split shuffles; compare as sorted multisets of (label, image) rows.
-    order = lambda xs, ys: np.lexsort(np.column_stack([xs, ys]).T[::-1])
+
+    def order(xs, ys):
+        return np.lexsort(np.column_stack([xs, ys]).T[::-1])
+
     a, b = order(ours_x, ours_y), order(x / 255.0, y)
     np.testing.assert_allclose(ours_x[a], (x / 255.0)[b], rtol=0, atol=1e-6)
     assert np.array_equal(ours_y[a], y[b])

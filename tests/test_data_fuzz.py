@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from aae_core import data
 from aae_core.config import AAEError
 from aae_core.data import IDX_DTYPES, load_dataset, parse_idx
+from tests.helpers import npz_bytes
 
 FUZZ = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 SENTINEL = Path(tempfile.gettempdir()) / "aae-fuzz-pickle-ran"
@@ -264,12 +265,6 @@ class Upload:
 
     def getvalue(self) -> bytes:
         return self._blob
-
-
-def npz_bytes(**arrays) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
 
 
 @pytest.fixture

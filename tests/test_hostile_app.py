@@ -5,39 +5,34 @@ settings keep their true values; saves stay apart from the shipped demos; upload
 from __future__ import annotations
 
 import io
-import json
 import re
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from safetensors import safe_open
-from safetensors.torch import save
 from streamlit.testing.v1 import AppTest
 
-from aae_core.checkpoints import META_KEY, save_checkpoint
+from aae_core.checkpoints import save_checkpoint
 from aae_core.config import build_run_config
 from aae_core.models import build_model
 from explorer import state
+from tests.apptest import APP
+from tests.helpers import npz_bytes, rewrite_meta
 
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 PAYLOAD = "[click me](http://evil.example/x) ![beacon](http://evil.example/b.png) :red[ALERT] <b>bold</b> **loud**"
 # A markdown character not preceded by a backslash: what would let the payload become a link, image or colour.
 UNESCAPED = re.compile(r"(?<!\\)[\[\]()<>!:*_`]")
 
 
 @pytest.fixture
-def folders(tmp_path, monkeypatch):
+def folders(tmp_path, monkeypatch, app_jobs_stop):
     """Empty shipped-demo and user folders, so a first visit trains unless a test puts a checkpoint there."""
     demos, user = tmp_path / "demos", tmp_path / "user"
     demos.mkdir()
     monkeypatch.setenv("AAE_EXPLORER_CHECKPOINTS", str(demos))
     monkeypatch.setenv("AAE_EXPLORER_USER_CHECKPOINTS", str(user))
-    yield demos, user
-    state.registry().stop_all()
-    assert not [t for t in threading.enumerate() if t.name.startswith("aae-job")]
+    return demos, user
 
 
 def visit(query: dict | None = None) -> AppTest:
@@ -75,14 +70,6 @@ def default_checkpoint(folder: Path, name: str, kind: str = "aae", step: int = 5
     cfg = build_run_config(model=kind, **train)
     torch.manual_seed(0)
     return save_checkpoint(folder / name, build_model(cfg.model), cfg, step=step)
-
-
-def rewrite_meta(path: Path, change) -> None:
-    with safe_open(path, framework="pt") as f:
-        meta = json.loads(f.metadata()[META_KEY])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    change(meta)
-    path.write_bytes(save(tensors, metadata={META_KEY: json.dumps(meta)}))
 
 
 # ---- item 3: markdown injection -----------------------------------------------------------------
@@ -218,12 +205,6 @@ def test_default_save_name_from_an_upload_is_valid(folders):
 # ---- issue 14 items 3 and 4, issue 15 items 1, 2, 14: uploads --------------------------------------
 
 
-def npz(**arrays) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
 def test_upload_errors_then_a_good_file(folders):
     from sklearn.datasets import load_digits
 
@@ -237,7 +218,7 @@ def test_upload_errors_then_a_good_file(folders):
     at.file_uploader[0].set_value(("a.npy", b"\x93NUMPY" + bytes(100), "application/octet-stream")).run()
     assert "save it as an .npz with np.savez" in plain(" ".join(str(e.value) for e in at.error))
     d = load_digits()
-    at.file_uploader[0].set_value(("digits.npz", npz(x=d.images, y=d.target), "application/octet-stream")).run()
+    at.file_uploader[0].set_value(("digits.npz", npz_bytes(x=d.images, y=d.target), "application/octet-stream")).run()
     assert not at.error
     toast = plain(" ".join(str(t.value) for t in at.toast))
     assert "upload:digits.npz: 1438 training and 359 held-out images of 8×8, 10 classes" in toast
@@ -248,14 +229,15 @@ def test_upload_errors_then_a_good_file(folders):
 def test_too_few_images_to_train_are_refused_at_upload(folders):
     at = visit()
     at.selectbox(key="data").select("upload").run()
-    at.file_uploader[0].set_value(("few.npz", npz(x=np.random.default_rng(0).random((19, 8, 8))), "a/b")).run()
+    at.file_uploader[0].set_value(("few.npz", npz_bytes(x=np.random.default_rng(0).random((19, 8, 8))), "a/b")).run()
     assert "fewer than the smallest batch (16); upload at least 20" in plain(" ".join(str(e.value) for e in at.error))
 
 
 def test_uploads_share_one_server_budget(folders, monkeypatch):
     """Each session kept its upload (~400 MB from < 1 MB) even after switching back to a built-in dataset."""
-    monkeypatch.setattr(state, "upload_budget", lambda budget=state.UploadBudget(200_000): budget)
-    blob = npz(x=np.zeros((40, 28, 28), np.uint8))  # 40 x 784 float32 = 125 KB held
+    budget = state.UploadBudget(200_000)
+    monkeypatch.setattr(state, "upload_budget", lambda: budget)
+    blob = npz_bytes(x=np.zeros((40, 28, 28), np.uint8))  # 40 x 784 float32 = 125 KB held
     first = visit()
     first.selectbox(key="data").select("upload").run()
     first.file_uploader[0].set_value(("a.npz", blob, "a/b")).run()

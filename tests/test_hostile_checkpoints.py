@@ -3,7 +3,6 @@ a bad file is refused in one line and costs only its own row in a listing, and a
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from aae_core import checkpoints
 from aae_core.checkpoints import META_KEY, list_checkpoints, load_checkpoint, read_metadata, safe_name, save_checkpoint
 from aae_core.config import AAEError, build_run_config
 from aae_core.models import build_model
+from tests.helpers import rewrite_meta
 
 
 @pytest.fixture
@@ -29,15 +29,6 @@ def good(tmp_path) -> Path:
         metrics={"knn_accuracy": 0.5},
         history={"step": [1, 2], "recon": [0.5, None]},
     )
-
-
-def rewrite_meta(path: Path, change) -> None:
-    """Write the checkpoint again with its metadata changed by `change(meta)` (same tensors)."""
-    with checkpoints.safe_open(path, framework="pt") as f:
-        meta = json.loads(f.metadata()[META_KEY])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    change(meta)
-    path.write_bytes(save(tensors, metadata={META_KEY: json.dumps(meta)}))
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,8 @@ def test_a_fifo_as_dataset_is_refused_without_blocking(tmp_path):
     ],
 )
 def test_npz_that_is_no_zip_gets_the_right_advice(tmp_path, blob, message):
-    """Issue 15 item 17 / issue 14 item 4: random bytes were 'pickled data ... allow_pickle', advice to do the unsafe."""
+    """Issue 15 item 17 / issue 14 item 4: random bytes were 'pickled data ... allow_pickle', advice to do the
+    unsafe."""
     (tmp_path / "x.npz").write_bytes(blob)
     with pytest.raises(AAEError, match=message) as e:
         load_dataset(tmp_path / "x.npz")

@@ -6,11 +6,11 @@ import threading
 import time
 
 import pytest
-from helpers import wait_until
 
 from aae_core.checkpoints import load_checkpoint
 from aae_core.config import AAEError, build_run_config
 from aae_core.jobs import Job, JobError, JobLimitReached, JobRegistry
+from tests.helpers import wait_until
 
 
 def aae_config(**kw):

@@ -3,7 +3,6 @@ and passes further Streamlit options through (issue 15 item 8)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,12 +14,9 @@ import pytest
 import tomllib
 
 from explorer import launch
+from tests.browser.harness import free_port, stop_server, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
-# The server helpers of tests/browser/conftest.py (free_port, _wait_healthy, _stop), loaded by path.
-_spec = importlib.util.spec_from_file_location("browser_conftest", ROOT / "tests" / "browser" / "conftest.py")
-servers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(servers)
 
 LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1 as /proc/net/tcp{,6} write them
 
@@ -38,7 +34,7 @@ def listening(port: int) -> set[str]:
 
 
 def test_launcher_from_another_folder_listens_on_loopback_only(tmp_path):
-    port = servers.free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     env |= {"PYTHONPATH": str(ROOT), "AAE_EXPLORER_CHECKPOINTS": str(tmp_path)}
     # The user's own options pass through (and win): a port, headless mode.
@@ -56,7 +52,7 @@ def test_launcher_from_another_folder_listens_on_loopback_only(tmp_path):
     log = open(tmp_path / "log", "w+b")
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        servers._wait_healthy(proc, f"http://127.0.0.1:{port}", 60, log)
+        wait_healthy(proc, f"http://127.0.0.1:{port}", 60, log)
         addresses = listening(port)
         assert addresses and addresses <= LOOPBACK, f"listens on {addresses}, not loopback only"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/host-config", timeout=5) as r:
@@ -66,7 +62,7 @@ def test_launcher_from_another_folder_listens_on_loopback_only(tmp_path):
             urllib.request.urlopen(static + "no-such-file.js", timeout=5)
         assert e.value.code == 404
     finally:
-        servers._stop(proc)
+        stop_server(proc)
         log.close()
 
 

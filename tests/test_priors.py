@@ -9,7 +9,9 @@ import torch
 from aae_core.config import AAEError, PriorConfig
 from aae_core.priors import MixturePrior, SwissRollPrior, make_prior
 
-GEN = lambda seed=0: torch.Generator().manual_seed(seed)
+
+def GEN(seed=0):
+    return torch.Generator().manual_seed(seed)
 
 
 def grid_integral(prior, half_width=35.0, n=701):  # the default priors reach ~30 from the origin

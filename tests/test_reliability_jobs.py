@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 import pytest
-from helpers import wait_until
 
 from aae_core.config import AAEError, build_run_config
 from aae_core.jobs import JobError, JobLimitReached, JobRegistry
 from aae_core.training import MAX_TIMELINE, Trainer
+from tests.helpers import wait_until
 
 CALL_TIMEOUT_S = 3.0  # the registry's own bound on a control call
 WATCHDOG_S = CALL_TIMEOUT_S + 10.0  # a call that takes longer than this is treated as a deadlock
@@ -151,7 +151,7 @@ def test_stop_racing_pending_calls(registry, digits):
         job = registry.start(owner, "AAE", config(seed=round_), digits, paused=True)
         go = threading.Barrier(5)
 
-        def stepper() -> None:
+        def stepper(job, go) -> None:
             go.wait()
             for _ in range(20):
                 t0 = time.monotonic()
@@ -163,7 +163,7 @@ def test_stop_racing_pending_calls(registry, digits):
                 with lock:
                     outcomes.append((outcome, time.monotonic() - t0))
 
-        threads = [threading.Thread(target=stepper, name=f"stepper-{k}") for k in range(4)]
+        threads = [threading.Thread(target=stepper, args=(job, go), name=f"stepper-{k}") for k in range(4)]
         for t in threads:
             t.start()
         go.wait()

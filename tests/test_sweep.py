@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import wait_until
 
 from aae_core import sweep
 from aae_core.cli import eval_main, sweep_main, train_main
 from aae_core.config import AAEError
 from aae_core.runs import train_parser
+from tests.helpers import wait_until
 
 needs_ray = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason='ray is not installed (pip install -e ".[cluster]")'
@@ -72,7 +72,10 @@ def resumed(tmp_path_factory):
     first = subprocess.Popen(
         _sweep_command(grid, out), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    rows = lambda: sorted((out / "runs").glob("*.json"))
+
+    def rows():
+        return sorted((out / "runs").glob("*.json"))
+
     assert wait_until(lambda: rows() or first.poll() is not None, timeout=300), "no run finished in 300 s"
     _kill_session(first.pid)
     first.wait()

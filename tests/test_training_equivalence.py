@@ -10,7 +10,8 @@ from aae_core.reference import ReferenceLoop
 from aae_core.training import Trainer
 
 STEPS = 3
-ATOL = 5e-5  # fused-Adam rounding after a few steps reaches ~2e-5 at lr_recon=2e-3; one wrong update moves weights by ~lr (>= 2e-4)
+# Fused-Adam rounding after a few steps reaches ~2e-5 at lr_recon=2e-3; one wrong update moves weights by ~lr (>= 2e-4).
+ATOL = 5e-5
 
 
 def assert_same_parameters(trainer, ref):

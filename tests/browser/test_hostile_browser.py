@@ -10,7 +10,8 @@ from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import pytest
-from conftest import ROOT, serve_streamlit
+
+from tests.browser.harness import ROOT, serve_streamlit
 
 ARTIFACTS = ROOT / "artifacts"
 # Two URL values (each is cut to 80 characters in the message): links, an image beacon, colour and bold; raw HTML
