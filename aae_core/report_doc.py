@@ -12,7 +12,6 @@ import math
 import os
 import platform
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from .config import PriorConfig, TrainConfig
+from .files import write_atomic
 from .latent import decode, manifold_grid, tile, to_png
 from .models import AutoEncoderBase
 from .priors import SwissRollPrior, make_prior
@@ -63,19 +63,6 @@ def demo_title(run: dict, label_fraction: float) -> str:
     return f"{MODEL_TITLES[run['kind']]}, {PRIOR_TITLES[run['prior']]} prior" + (
         f", {label_fraction:.0%} labels" if run["conditioned"] else ""
     )
-
-
-def write_atomic(path: Path, blob: bytes) -> None:
-    """Write a file so readers see the old one or the new one, never half of it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; report files are meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---- numbers ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -35,6 +36,7 @@ from typing import Any
 
 from .config import AAEError
 from .data import Dataset, load_dataset
+from .files import write_atomic
 from .runs import CHECKPOINT_FIELDS, TrainingRun, evaluate_checkpoint, train_parser
 
 try:
@@ -196,10 +198,8 @@ def train_and_evaluate(settings: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    """Write JSON by an atomic rename: a reader (or a re-run after a kill) never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    """Write JSON atomically: a reader (or a re-run after a kill) never sees half a file."""
+    write_atomic(path, json.dumps(obj, indent=1).encode())
 
 
 def _trial(config: dict) -> dict:
@@ -330,13 +330,12 @@ def write_results(out: Path, grid: Grid) -> SweepResults:
 
 
 def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
-    """Write a table by an atomic rename, lists (a cell's seeds) as JSON."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
-    os.replace(tmp, path)
+    """Write a table atomically, lists (a cell's seeds) as JSON."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
+    write_atomic(path, text.getvalue().encode())
 
 
 def format_summary(results: SweepResults) -> str:
