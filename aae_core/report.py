@@ -26,9 +26,9 @@ import torch
 from .config import AAEError, TrainConfig, build_run_config
 from .data import FASHION_DIR, Dataset, load_dataset
 from .latent import decode
-from .metrics import evaluate, knn_accuracy, parzen_log_likelihood, select_parzen_sigma
+from .metrics import evaluate, knn_accuracy, mode_mass, parzen_log_likelihood, select_parzen_sigma
 from .models import AAE, VAE, PlainAE, build_model
-from .priors import GaussianPrior, MixturePrior, Prior, SwissRollPrior, make_prior
+from .priors import MixturePrior, Prior, SwissRollPrior, make_prior
 from .report_doc import Inputs, demo_title, write
 from .untrusted import check_output_dir
 
@@ -120,22 +120,6 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 # ---- the report's own measures ---------------------------------------------------------------------------
-
-
-def mode_mass(codes: np.ndarray, prior: Prior) -> float | None:
-    """Fraction of 2-D codes within one standard deviation (Mahalanobis distance < 1) of a mode centre:
-    the origin of a Gaussian, or a mixture component's mean in its own rotated frame. None for the swiss roll,
-    which has no modes. Compared with the prior's own value, it shows whether codes over-weight the modes."""
-    z = torch.as_tensor(codes[:, :2], dtype=torch.float32)
-    if isinstance(prior, GaussianPrior):
-        dist2 = z.pow(2).sum(1) / prior.config.std**2
-    elif isinstance(prior, MixturePrior):
-        # component_log_prob in 2-D is -d^2/2 - log(scales).sum() - log(2 pi); undo the constants.
-        lp = prior.component_log_prob(z)
-        dist2 = (-2 * (lp + prior.scales.log().sum() + math.log(2 * math.pi))).min(1).values
-    else:
-        return None
-    return float((dist2 < 1).float().mean())
 
 
 def part_of(codes: np.ndarray, prior: Prior) -> np.ndarray:
@@ -340,7 +324,7 @@ def run(args: argparse.Namespace) -> int:
     parzen: list[dict] = []
     # spawn, not fork: a forked child of a process that has used torch's thread pool can deadlock in it.
     with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for (fn, fargs), result in zip(jobs, pool.map(_call, jobs)):
+        for (fn, _), result in zip(jobs, pool.map(_call, jobs)):
             if fn is demo_run:
                 demos[result["name"]].append(result)
                 print(
