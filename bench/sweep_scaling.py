@@ -25,7 +25,7 @@ import ray
 import torch
 
 from aae_core.bench import cpu_name
-from aae_core.sweep import load_results
+from aae_core.sweep_results import load_results
 
 GRID = """\
 [fixed]
@@ -55,7 +55,11 @@ def timed(command: list[str]) -> dict:
     """Wall seconds of a command in a fresh process, the 1-minute load average before and after, and cpu_seconds:
     user + sys of the processes it reaped (RUSAGE_CHILDREN). That is all of the loop's work, but for a sweep only
     its driver and the Ray processes the driver reaps: the trials' workers are not counted."""
-    cpu = lambda: (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_CHILDREN))
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
     load, cpu_before, start = os.getloadavg()[0], cpu(), time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return {
@@ -72,7 +76,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2, help="rounds of the three measurements")
     args = p.parse_args()
     timings: dict[str, list[dict]] = {"plain_loop": [], "sweep_1_concurrent": [], "sweep_2_concurrent": []}
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "checkpoint"} for r in rows]
+
+    def strip(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "checkpoint"} for r in rows]
+
     same = True
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp:
