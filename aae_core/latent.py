@@ -1,4 +1,4 @@
-"""Where to look in latent space: manifold grids, walks, interpolations, 2-D projections, image tiles.
+"""Where to look in latent space: manifold grids, walks, 2-D projections, image tiles.
 
 Shared by the app's decoded views and the report, so both decode the same points the same way.
 The Gaussian manifold follows the paper's Fig. 2e: an even grid of Gaussian *percentiles*, not of
@@ -67,12 +67,6 @@ def manifold_grid(prior: Prior, n: int) -> np.ndarray:
     if isinstance(prior, SwissRollPrior):
         return np.stack([roll_walk(prior, n, s) for s in range(prior.n_parts)])
     raise AAEError(f"no manifold grid for a {type(prior).__name__}")
-
-
-def interpolate(z0: np.ndarray, z1: np.ndarray, n: int) -> np.ndarray:
-    """n codes on the straight line from z0 to z1 (both ends included)."""
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    return (1 - t) * np.asarray(z0, dtype=np.float64) + t * np.asarray(z1, dtype=np.float64)
 
 
 def project_2d(codes: np.ndarray, axes: tuple[int, int] | None = None) -> np.ndarray:

@@ -18,7 +18,7 @@ import torch
 from .config import AAEError, PriorConfig
 from .data import Dataset
 from .models import AutoEncoderBase
-from .priors import MixturePrior, Prior, SwissRollPrior, make_prior
+from .priors import GaussianPrior, MixturePrior, Prior, SwissRollPrior, make_prior
 
 MAX_POINTS = 2000  # codes and prior samples compared; MMD and the k-NN radii are quadratic in this
 NEAREST_K = 5  # Naeem et al. (2020) recommend k = 5 for coverage and density
@@ -156,6 +156,22 @@ def shape_diagnostics(codes: np.ndarray, prior: Prior) -> dict[str, float | list
         d = roll_distance(codes, prior)
         return {"roll_distance_median": float(np.median(d)), "roll_distance_p90": float(np.percentile(d, 90))}
     return {}
+
+
+def mode_mass(codes: np.ndarray, prior: Prior) -> float | None:
+    """Fraction of 2-D codes within one standard deviation (Mahalanobis distance < 1) of a mode centre:
+    the origin of a Gaussian, or a mixture component's mean in its own rotated frame. None for the swiss roll,
+    which has no modes. Compared with the prior's own value, it shows whether codes over-weight the modes."""
+    z = torch.as_tensor(codes[:, :2], dtype=torch.float32)
+    if isinstance(prior, GaussianPrior):
+        dist2 = z.pow(2).sum(1) / prior.config.std**2
+    elif isinstance(prior, MixturePrior):
+        # component_log_prob in 2-D is -d^2/2 - log(scales).sum() - log(2 pi); undo the constants.
+        lp = prior.component_log_prob(z)
+        dist2 = (-2 * (lp + prior.scales.log().sum() + math.log(2 * math.pi))).min(1).values
+    else:
+        return None
+    return float((dist2 < 1).float().mean())
 
 
 def knn_accuracy(train_codes: np.ndarray, train_y: np.ndarray, test_codes: np.ndarray, test_y: np.ndarray) -> float:

@@ -5,11 +5,11 @@ AAE step (Makhzani et al., section 2), per minibatch:
   2. regularization: update the discriminator (prior samples "real", codes "fake"),
      then the encoder, as generator, to make its codes look real.
 VAE step: reconstruction + KL(q(z|x) || p(z)), closed form for a Gaussian prior, else a
-one-sample Monte-Carlo estimate through the prior's log_prob.
+one-sample Monte-Carlo estimate through the prior's log_prob (the losses: aae_core.losses).
 Plain autoencoder (the baseline, no regularizer): the reconstruction phase alone.
 Every learning rate follows the config's step schedule (`TrainConfig.lr_factor`).
 
-Other threads read `snapshot()`: an immutable object the trainer republishes every
+Other threads read `snapshot()`: an immutable object (aae_core.snapshot) the trainer republishes every
 `publish_every_s`, so readers never block training and never see a half-updated state.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,10 +25,11 @@ import torch.nn.functional as F
 
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
+from .losses import kl_gaussian, kl_monte_carlo, recon_loss
 from .models import AAE, VAE, PlainAE, build_model
-from .priors import GaussianPrior, Prior, make_prior
+from .priors import GaussianPrior, make_prior
+from .snapshot import HISTORY_KEYS, CodeTimeline, LossHistory, Snapshot
 
-HISTORY_KEYS = ("recon", "d_loss", "g_loss", "d_acc", "kl")
 AAE_PHASES = ("full", "recon", "disc", "gen")
 MAX_TIMELINE = 40  # code snapshots kept for the timeline; older ones are thinned, so memory stays bounded
 
@@ -47,55 +47,6 @@ def resolve_device(device: str) -> torch.device:
             "device='cuda': this torch build sees no CUDA device (install a CUDA build of torch, see README)"
         )
     return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
-
-
-def kl_gaussian(mu: torch.Tensor, logvar: torch.Tensor, prior_std: float) -> torch.Tensor:
-    """Closed-form KL(N(mu, exp(logvar)) || N(0, prior_std^2 I)), summed over dims, averaged over the batch."""
-    s2 = prior_std**2
-    return 0.5 * ((logvar.exp() + mu.pow(2)) / s2 - 1 - logvar + math.log(s2)).sum(1).mean()
-
-
-def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor, prior: Prior) -> torch.Tensor:
-    """One-sample estimate log q(z|x) - log p(z) at z ~ q(z|x), averaged over the batch: all a prior
-    with only a log_prob (the mixture, the approximate swiss roll) allows."""
-    log_q = (-0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi))).sum(1)
-    return (log_q - prior.log_prob(z)).mean()
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What a reader sees: counters, bounded loss histories, and the latest held-out codes."""
-
-    version: int = 0
-    step: int = 0
-    epoch: float = 0.0
-    samples_per_s: float = 0.0
-    history: dict[str, np.ndarray] = field(default_factory=dict)  # key -> values, "step" -> step numbers
-    codes: np.ndarray | None = None  # (n_eval, latent_dim) codes of the fixed held-out images
-    codes_step: int = 0
-    timeline: tuple[tuple[int, np.ndarray], ...] = ()  # (step, codes) at intervals, bounded
-    error: str | None = None
-
-
-class _History:
-    """Fixed-size ring buffers: appending is O(1) and memory never grows."""
-
-    def __init__(self, size: int):
-        self.values = np.full((len(HISTORY_KEYS) + 1, size), np.nan, dtype=np.float64)  # last row: step
-        self.count = 0
-
-    def append(self, step: int, losses: list[float]) -> None:
-        i = self.count % self.values.shape[1]
-        self.values[:-1, i] = losses
-        self.values[-1, i] = step
-        self.count += 1
-
-    def export(self) -> dict[str, np.ndarray]:
-        size = self.values.shape[1]
-        order = np.arange(self.count - min(self.count, size), self.count) % size
-        out = {k: self.values[j, order].copy() for j, k in enumerate(HISTORY_KEYS)}
-        out["step"] = self.values[-1, order].astype(np.int64)
-        return out
 
 
 class Trainer:
@@ -150,12 +101,10 @@ class Trainer:
         self.samples_seen = start_step * config.train.batch_size
         self._perm = torch.randperm(n, generator=self.gen, device=self.device)
         self._pos = 0
-        self._history = _History(config.train.history_len)
+        self._history = LossHistory(config.train.history_len)
         self._pending: dict = {}
         self._pending_lock = threading.Lock()
-        self._timeline: list[tuple[int, np.ndarray]] = []
-        self._timeline_every = 1
-        self._publishes = 0
+        self._timeline = CodeTimeline(MAX_TIMELINE)
         self.publish_every_s = publish_every_s
         self._last_publish = (time.perf_counter(), self.samples_seen)
         self._last_good = self._copy_weights()
@@ -230,10 +179,6 @@ class Trainer:
         self._pos += b
         return self.data.x_train[idx], idx
 
-    def _recon_loss(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """Bernoulli negative log-likelihood per image (summed over pixels, averaged over the batch)."""
-        return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
-
     def _disc_input(self, z: torch.Tensor, onehot: torch.Tensor | None) -> torch.Tensor:
         noise = self.config.train.disc_noise
         if noise > 0:  # small input noise keeps the discriminator from overpowering (REFERENCE.md section 3)
@@ -256,7 +201,7 @@ class Trainer:
         m = self.model
         recon = d_loss = g_loss = d_acc = math.nan
         if phase in ("full", "recon"):
-            loss = self._recon_loss(x, m.decoder(m.encoder(x)))
+            loss = recon_loss(x, m.decoder(m.encoder(x)))
             self.opt_recon.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_recon.step()
@@ -292,7 +237,7 @@ class Trainer:
         return [recon, d_loss, g_loss, d_acc, math.nan]
 
     def _ae_step(self, x: torch.Tensor) -> list[float]:
-        loss = self._recon_loss(x, self.model.decoder(self.model.encoder(x)))
+        loss = recon_loss(x, self.model.decoder(self.model.encoder(x)))
         self.opt_recon.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_recon.step()
@@ -303,7 +248,7 @@ class Trainer:
         mu, logvar = m.posterior(x)
         std = (0.5 * logvar).exp()
         z = mu + std * torch.randn(mu.shape, generator=self.gen, device=mu.device)
-        recon = self._recon_loss(x, m.decoder(z))
+        recon = recon_loss(x, m.decoder(z))
         kl = self.kl(mu, logvar, z)
         loss = recon + kl
         self.opt_recon.zero_grad(set_to_none=True)
@@ -398,7 +343,8 @@ class Trainer:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def publish(self, force_codes: bool = False) -> Snapshot:
-        """Republish the snapshot (and the codes, and a last-good copy of the weights, at most every publish_every_s)."""
+        """Republish the snapshot (and the codes, and a last-good copy of the weights, at most every
+        publish_every_s)."""
         now = time.perf_counter()
         t0, s0 = self._last_publish
         rate = (
@@ -417,7 +363,7 @@ class Trainer:
                 codes = self.encode(self.eval_x)
             if self.error is None:
                 self._last_good = self._copy_weights()
-                self._add_to_timeline(codes_step, codes)
+                self._timeline.offer(codes_step, codes)
         self._last_publish = (now, self.samples_seen)
         self._snapshot = Snapshot(
             version=old.version + 1,
@@ -427,24 +373,10 @@ class Trainer:
             history=self._history.export(),
             codes=codes,
             codes_step=codes_step,
-            timeline=tuple(self._timeline),
+            timeline=tuple(self._timeline.frames),
             error=self.error,
         )
         return self._snapshot
-
-    def _add_to_timeline(self, step: int, codes: np.ndarray) -> None:
-        """Keep every `_timeline_every`-th publication; when full, drop every other kept one and double the
-        interval, so the timeline always spans the whole run in at most MAX_TIMELINE frames."""
-        self._publishes += 1
-        if (self._publishes - 1) % self._timeline_every:
-            return
-        if self._timeline and self._timeline[-1][0] == step:
-            return
-        f16 = np.finfo(np.float16).max  # float16 halves the memory; clip, or codes beyond 65504 would become inf
-        self._timeline.append((step, np.clip(codes, -f16, f16).astype(np.float16)))
-        if len(self._timeline) > MAX_TIMELINE:
-            self._timeline = self._timeline[::2]
-            self._timeline_every *= 2
 
     def snapshot(self) -> Snapshot:
         """The latest published state; safe to call from any thread, never blocks."""

@@ -25,7 +25,7 @@ import ray
 import torch
 
 from aae_core.bench import cpu_name
-from aae_core.sweep import load_results
+from aae_core.sweep_results import load_results
 
 GRID = """\
 [fixed]

@@ -13,13 +13,13 @@ is off, or the copy cannot be written, charts fall back to `st.plotly_chart`.
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 from pathlib import Path
 
 import plotly.io as pio
 import plotly.offline
 import streamlit as st
+
+from aae_core.files import write_atomic
 
 _HERE = Path(__file__).resolve().parent
 STATIC_DIR = _HERE / "static"  # Streamlit serves the main script's static/ folder at app/static/
@@ -51,11 +51,7 @@ def plotly_js_served() -> bool:
     try:
         if not target.is_file() or target.read_text(encoding="utf-8") != source:
             STATIC_DIR.mkdir(exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=STATIC_DIR, prefix=PLOTLY_FILE, suffix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(source)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+            write_atomic(target, source.encode("utf-8"))
     except OSError:
         return False
     return True

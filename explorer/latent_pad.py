@@ -48,28 +48,25 @@ model's top-2 PCA plane, with the other coordinates held at values the user sets
 from __future__ import annotations
 
 import base64
-import copy
 import io
 import math
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 from PIL import Image
-from torch import nn
 
 from aae_core.config import AAEError
 from aae_core.models import AutoEncoderBase
 
-MAX_BROWSER_PARAMS = 8_000_000  # beyond this the browser copy is too big to ship and too slow to run
+from .pad_decoder import UnsupportedDecoder, browser_decoder, server_decode, wire_bytes
+from .pad_plane import Plane, axis_name, make_plane, pad_range
+
 WEIGHT_BYTES_PER_S = 2_000_000  # weight traffic per model while versions change every refresh (a 2-1000-1000-784
 # decoder is 9.5 MB: a new copy every ~5 s; 2-256-256-784, 1.4 MB: every refresh)
-PROBE_TOLERANCE = 1e-4  # how closely the shipped MLP must reproduce model.decode
 PATH_STEPS = 10  # images in a path strip, both ends included
 N_NEIGHBOURS = 5
 IMAGE_SCALE = 6  # the server's full-size image: 28 x 28 shown at 168 px
@@ -84,99 +81,7 @@ _pad_component = st.components.v2.component(
 )
 
 
-class UnsupportedDecoder(Exception):
-    """Why a decoder cannot run in the browser; the pad then decodes it on the server."""
-
-
-# ---------------------------------------------------------------- the decoder on the wire
-
-
-def decoder_layers(model: nn.Module) -> list[nn.Linear]:
-    """The decoder's Linear layers if it is Linear(-ReLU-Linear)*, small enough for the browser; else UnsupportedDecoder."""
-    decoder = getattr(model, "decoder", None)
-    if not isinstance(decoder, nn.Sequential) or len(decoder) % 2 == 0:
-        raise UnsupportedDecoder("the decoder is not an nn.Sequential of Linear/ReLU layers ending in a Linear")
-    layers = list(decoder)
-    if not all(type(m) is nn.Linear for m in layers[0::2]) or not all(type(m) is nn.ReLU for m in layers[1::2]):
-        raise UnsupportedDecoder("the decoder is not an nn.Sequential of Linear/ReLU layers ending in a Linear")
-    n_params = sum(p.numel() for p in decoder.parameters())
-    if n_params > MAX_BROWSER_PARAMS:
-        raise UnsupportedDecoder(
-            f"the decoder has {n_params / 1e6:.1f}M parameters; the browser copy handles at most "
-            f"{MAX_BROWSER_PARAMS / 1e6:.0f}M"
-        )
-    return layers[0::2]
-
-
-def encode_decoder(model: nn.Module) -> dict:
-    """The wire spec {"layers": [[in, out], ...], "weights": base64 little-endian float32, W^T then b per layer}."""
-    parts = []
-    linears = decoder_layers(model)
-    for lin in linears:
-        # W^T (in x out): the JS loops over inputs outermost, reading each input's weights contiguously.
-        parts.append(lin.weight.detach().to("cpu", torch.float32).T.reshape(-1))
-        parts.append(torch.zeros(lin.out_features) if lin.bias is None else lin.bias.detach().to("cpu", torch.float32))
-    flat = torch.cat(parts).numpy().astype("<f4")
-    return {
-        "layers": [[lin.in_features, lin.out_features] for lin in linears],
-        "weights": base64.b64encode(flat.tobytes()).decode("ascii"),
-    }
-
-
-def decode_spec(spec: dict) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(W^T, b) per layer from a wire spec: the inverse of encode_decoder."""
-    flat = np.frombuffer(base64.b64decode(spec["weights"]), dtype="<f4")
-    need = sum(n_in * n_out + n_out for n_in, n_out in spec["layers"])
-    if need != flat.size:
-        raise AAEError(f"decoder spec: its layers need {need} floats but it carries {flat.size}")
-    layers, at = [], 0
-    for n_in, n_out in spec["layers"]:
-        layers.append(
-            (flat[at : at + n_in * n_out].reshape(n_in, n_out), flat[at + n_in * n_out : at + n_in * n_out + n_out])
-        )
-        at += n_in * n_out + n_out
-    return layers
-
-
-def spec_forward(layers: list[tuple[np.ndarray, np.ndarray]], z: np.ndarray) -> np.ndarray:
-    """sigmoid(MLP(z)) in float64 numpy: the computation latent_pad.js runs, for rows of z."""
-    h = np.asarray(z, dtype=np.float64)
-    for i, (w, b) in enumerate(layers):
-        h = h @ w.astype(np.float64) + b
-        if i < len(layers) - 1:
-            h = np.maximum(h, 0)
-    return 1 / (1 + np.exp(-h))
-
-
-# Models whose decode() was checked against the shipped MLP: weights change every version, what
-# decode() computes does not, so each model object is checked once (weakly held: no leak).
-_checked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def browser_decoder(model: AutoEncoderBase) -> dict:
-    """The wire spec of a decoder the browser can run, checked against model.decode; else UnsupportedDecoder."""
-    if model not in _checked:
-        # On a private copy, so a training thread cannot change the weights between encoding and checking.
-        twin = copy.deepcopy(model)
-        spec = encode_decoder(twin)
-        probe = 3 * torch.randn(16, spec["layers"][0][0], generator=torch.Generator().manual_seed(0))
-        gap = np.abs(spec_forward(decode_spec(spec), probe.numpy()) - server_decode(twin, probe.numpy())).max()
-        _checked[model] = (
-            None if gap <= PROBE_TOLERANCE else f"decode() is not sigmoid(decoder(z)) (they differ by {gap:.2g})"
-        )
-    if _checked[model] is not None:
-        raise UnsupportedDecoder(_checked[model])
-    return encode_decoder(model)
-
-
-# ---------------------------------------------------------------- server side decoding
-
-
-def server_decode(model: AutoEncoderBase, z: np.ndarray) -> np.ndarray:
-    """model.decode on the rows of z, as float64 numpy of shape (n, input_dim)."""
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        return model.decode(torch.as_tensor(np.asarray(z), dtype=torch.float32, device=device)).double().cpu().numpy()
+# ---------------------------------------------------------------- images for the server's view
 
 
 def nearest(train_codes: np.ndarray, z: np.ndarray, k: int = N_NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
@@ -201,73 +106,7 @@ def png_data_uri(images: np.ndarray, shape: tuple[int, int], scale: int = 1, gap
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-# ---------------------------------------------------------------- the plane the pad shows
-
-
-@dataclass(frozen=True)
-class Plane:
-    """The 2-D slice a pad shows: z = center + x basis[:, 0] + y basis[:, 1] + basis[:, 2:] @ held."""
-
-    center: np.ndarray  # (D,)
-    basis: np.ndarray  # (D, D), orthonormal columns
-    held: np.ndarray  # (D - 2,): coordinates along basis[:, 2:]
-    axis_names: tuple[str, str]
-
-    def latent(self, xy: np.ndarray) -> np.ndarray:
-        """Full latent vectors (n, D) for pad points xy (n, 2)."""
-        return self.center + self.basis[:, 2:] @ self.held + np.asarray(xy, dtype=np.float64) @ self.basis[:, :2].T
-
-    def project(self, z: np.ndarray) -> np.ndarray:
-        """Pad coordinates (n, 2) of latent vectors z (n, D): orthogonal projection onto the plane."""
-        return (np.asarray(z, dtype=np.float64) - self.center) @ self.basis[:, :2]
-
-    def to_json(self) -> dict:
-        origin = self.center + self.basis[:, 2:] @ self.held
-        return {"origin": origin.tolist(), "u": self.basis[:, 0].tolist(), "v": self.basis[:, 1].tolist()}
-
-
-def axis_name(index: int) -> str:
-    """The name of latent axis `index` (0-based): z1, z2, ..., as on every plot and in the CSV export."""
-    return f"z{index + 1}"
-
-
-def make_plane(
-    codes: np.ndarray, mode: str = "axes", axes: tuple[int, int] = (0, 1), held: Sequence[float] = ()
-) -> Plane:
-    """The plane through two latent axes ("axes") or through the codes' top-2 principal directions ("pca")."""
-    dim = codes.shape[1]
-    held = np.asarray(held, dtype=np.float64).reshape(-1)
-    if held.size != dim - 2:
-        raise AAEError(f"held: {held.size} values given, a {dim}-D latent space needs {dim - 2}")
-    if mode == "axes":
-        i, j = axes
-        if i == j or not (0 <= i < dim and 0 <= j < dim):
-            raise AAEError(f"axes={axes}: need two different axes in 0..{dim - 1}")
-        order = [i, j, *(k for k in range(dim) if k not in (i, j))]
-        return Plane(np.zeros(dim), np.eye(dim)[:, order], held, (axis_name(i), axis_name(j)))
-    if mode == "pca":
-        center = codes.mean(0)
-        _, _, vt = np.linalg.svd(codes - center, full_matrices=True)
-        basis = vt.T * np.sign(vt[np.arange(dim), np.abs(vt).argmax(1)])  # fixed signs: no flips between refreshes
-        return Plane(center, basis, held, ("PC1", "PC2"))
-    raise AAEError(f"plane mode {mode!r}: must be 'axes' or 'pca'")
-
-
-def pad_range(points: Sequence[np.ndarray], previous: Sequence[float] | None = None) -> list[float]:
-    """A square [x0, x1, y0, y1] around the bulk of the points, or `previous` while that still fits them well."""
-    pts = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in points])
-    pts = pts[np.isfinite(pts).all(1)]  # a diverged model's NaN codes must not take the axes with them
-    if not len(pts):
-        return list(previous) if previous is not None else [-1.0, 1.0, -1.0, 1.0]
-    lo, hi = np.percentile(pts, [0.5, 99.5], axis=0)
-    center, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * 1.15, 1e-3)
-    if previous is not None:
-        # Keep the axes still under the user's hand unless the codes really moved or changed scale.
-        p_center = np.array([previous[0] + previous[1], previous[2] + previous[3]]) / 2
-        p_half = (previous[1] - previous[0]) / 2
-        if 0.8 <= half / p_half <= 1.25 and np.abs(center - p_center).max() <= 0.1 * p_half:
-            return list(previous)
-    return [center[0] - half, center[0] + half, center[1] - half, center[1] + half]
+# ---------------------------------------------------------------- widgets choosing the plane
 
 
 def _plane_controls(codes: Mapping[str, np.ndarray], dim: int, key: str) -> dict[str, Plane]:
@@ -328,7 +167,8 @@ def _finite_xy(value) -> tuple[float, float] | None:
 
 
 def read_state(raw: object, planes: Mapping[str, Plane]) -> PadState | None:
-    """The pad's committed state (st.session_state[key]), or None before the first point; malformed parts are ignored."""
+    """The pad's committed state (st.session_state[key]), or None before the first point; malformed parts are
+    ignored."""
     pad = raw.get("pad") if isinstance(raw, Mapping) else None
     if not isinstance(pad, Mapping):
         return None
@@ -399,18 +239,13 @@ def _decoder_payload(
     if record is not None and record[0] == version:
         return (None if record[1] else {"version": version}), record[1], record
     if record is not None and record[1] is None:
-        wait = _wire_bytes(model) / WEIGHT_BYTES_PER_S - (now - record[2])
+        wait = wire_bytes(model) / WEIGHT_BYTES_PER_S - (now - record[2])
         if wait > 0:
             return {"version": record[0], "newer_in": wait}, None, record
     try:
         return {"version": version, "spec": browser_decoder(model)}, None, (version, None, now)
     except UnsupportedDecoder as e:
         return None, str(e), (version, str(e), now)
-
-
-def _wire_bytes(model: nn.Module) -> int:
-    """Size of a decoder's weights on the wire: float32 in base64."""
-    return sum(p.numel() for p in model.decoder.parameters()) * 4 * 4 // 3
 
 
 def _forget_sent(key: str) -> None:

@@ -17,6 +17,7 @@ from torch import nn
 from aae_core.config import AAEError, ModelConfig
 from aae_core.models import build_model
 from explorer import latent_pad as lp
+from explorer import pad_decoder, pad_plane
 
 ROOT = Path(__file__).resolve().parent.parent
 JS = ROOT / "explorer" / "latent_pad.js"
@@ -67,7 +68,7 @@ def torch_decode(model, z):
 
 def test_encoding_round_trip_is_exact():
     model = random_model(hidden=(7, 5, 3))
-    layers = lp.decode_spec(lp.encode_decoder(model))
+    layers = pad_decoder.decode_spec(pad_decoder.encode_decoder(model))
     linears = [m for m in model.decoder if isinstance(m, nn.Linear)]
     assert [w.shape for w, _ in layers] == [(2, 3), (3, 5), (5, 7), (7, 49)]
     for (w, b), lin in zip(layers, linears):
@@ -76,16 +77,16 @@ def test_encoding_round_trip_is_exact():
 
 
 def test_decode_spec_refuses_wrong_length():
-    spec = lp.encode_decoder(random_model())
+    spec = pad_decoder.encode_decoder(random_model())
     spec["layers"][-1][1] += 1
     with pytest.raises(AAEError, match="need"):
-        lp.decode_spec(spec)
+        pad_decoder.decode_spec(spec)
 
 
 def test_spec_forward_matches_torch():
     model = random_model()
     z = np.random.default_rng(1).normal(scale=2, size=(64, 2))
-    got = lp.spec_forward(lp.decode_spec(lp.encode_decoder(model)), z)
+    got = pad_decoder.spec_forward(pad_decoder.decode_spec(pad_decoder.encode_decoder(model)), z)
     assert np.abs(got - torch_decode(model, z)).max() < 1e-5
 
 
@@ -99,13 +100,13 @@ def test_js_decoder_matches_torch(tmp_path, latent, hidden, input_dim):
     model = random_model(latent=latent, hidden=hidden, input_dim=input_dim, scale=2.0 if hidden[0] < 500 else 1.5)
     z = np.random.default_rng(2).normal(scale=2.5, size=(32, latent)).astype(np.float32)
     want = torch_decode(model, z)
-    got = js_decode(lp.browser_decoder(model), z, tmp_path)
+    got = js_decode(pad_decoder.browser_decoder(model), z, tmp_path)
     assert want.std() > 0.05, "test decoder too flat to tell decoders apart"
     assert np.abs(got - want).max() <= 1e-3
 
 
 def test_js_decoder_refuses_truncated_weights(tmp_path):
-    spec = lp.encode_decoder(random_model())
+    spec = pad_decoder.encode_decoder(random_model())
     spec["layers"][0][1] += 1
     with pytest.raises(AssertionError, match="need"):
         js_decode(spec, np.zeros((1, 2)), tmp_path)
@@ -120,7 +121,7 @@ def test_js_decoder_matches_torch_on_shipped_checkpoints(tmp_path, path):
     checkpoints = pytest.importorskip("aae_core.checkpoints")
     model = checkpoints.load_checkpoint(path).model
     z = np.random.default_rng(3).normal(scale=2, size=(32, model.config.latent_dim)).astype(np.float32)
-    got = js_decode(lp.browser_decoder(model), z, tmp_path)
+    got = js_decode(pad_decoder.browser_decoder(model), z, tmp_path)
     assert np.abs(got - torch_decode(model, z)).max() <= 1e-3
 
 
@@ -128,34 +129,35 @@ def test_js_decoder_matches_torch_on_shipped_checkpoints(tmp_path, path):
 
 
 def test_plain_mlp_decoder_runs_in_the_browser():
-    assert lp.browser_decoder(random_model(kind="vae"))["layers"][0] == [2, 16]  # hidden widths reversed in the decoder
+    spec = pad_decoder.browser_decoder(random_model(kind="vae"))
+    assert spec["layers"][0] == [2, 16]  # hidden widths reversed in the decoder
 
 
 def test_non_mlp_decoder_falls_back():
     model = random_model()
     model.decoder[1] = nn.Tanh()
-    with pytest.raises(lp.UnsupportedDecoder, match="Linear/ReLU"):
-        lp.browser_decoder(model)
+    with pytest.raises(pad_decoder.UnsupportedDecoder, match="Linear/ReLU"):
+        pad_decoder.browser_decoder(model)
 
 
 def test_overridden_decode_falls_back():
     model = random_model()
     model.decode = lambda z: torch.sigmoid(2 * model.decoder(z))
-    with pytest.raises(lp.UnsupportedDecoder, match="not sigmoid"):
-        lp.browser_decoder(model)
+    with pytest.raises(pad_decoder.UnsupportedDecoder, match="not sigmoid"):
+        pad_decoder.browser_decoder(model)
 
 
 def test_huge_decoder_falls_back():
     model = random_model(hidden=(3000, 2000), input_dim=784, scale=1.0)  # 6.0M + 1.6M + ... > 8M parameters
-    with pytest.raises(lp.UnsupportedDecoder, match="8M"):
-        lp.browser_decoder(model)
+    with pytest.raises(pad_decoder.UnsupportedDecoder, match="8M"):
+        pad_decoder.browser_decoder(model)
 
 
 # ---------------------------------------------------------------- planes, ranges, neighbours
 
 
 def test_axes_plane_moves_two_axes_and_holds_the_rest():
-    plane = lp.make_plane(np.zeros((10, 4)), "axes", (2, 0), held=[0.5, -1.0])
+    plane = pad_plane.make_plane(np.zeros((10, 4)), "axes", (2, 0), held=[0.5, -1.0])
     z = plane.latent(np.array([[3.0, 4.0]]))[0]
     np.testing.assert_allclose(z, [4.0, 0.5, 3.0, -1.0])  # x -> z3, y -> z1, held z2, z4
     assert plane.axis_names == ("z3", "z1"), "1-based, as on the scatters and in the CSV export"
@@ -165,7 +167,7 @@ def test_axes_plane_moves_two_axes_and_holds_the_rest():
 def test_pca_plane_spans_the_codes_main_directions():
     rng = np.random.default_rng(0)
     codes = rng.normal(size=(500, 3)) * [5.0, 0.1, 1.0] + [1.0, 2.0, 3.0]
-    plane = lp.make_plane(codes, "pca", held=[0.0])
+    plane = pad_plane.make_plane(codes, "pca", held=[0.0])
     np.testing.assert_allclose(plane.basis.T @ plane.basis, np.eye(3), atol=1e-12)
     assert abs(plane.basis[0, 0]) > 0.99 and abs(plane.basis[2, 1]) > 0.99
     xy = np.array([[1.5, -0.5]])
@@ -174,22 +176,22 @@ def test_pca_plane_spans_the_codes_main_directions():
 
 def test_bad_plane_is_refused():
     with pytest.raises(AAEError, match="different axes"):
-        lp.make_plane(np.zeros((5, 3)), "axes", (1, 1), held=[0.0])
+        pad_plane.make_plane(np.zeros((5, 3)), "axes", (1, 1), held=[0.0])
     with pytest.raises(AAEError, match="needs 1"):
-        lp.make_plane(np.zeros((5, 3)), "axes", (0, 1))
+        pad_plane.make_plane(np.zeros((5, 3)), "axes", (0, 1))
 
 
 def test_pad_range_is_square_and_sticky():
     pts = np.random.default_rng(0).normal(size=(1000, 2)) * [1.0, 3.0]
-    x0, x1, y0, y1 = lp.pad_range([pts])
+    x0, x1, y0, y1 = pad_plane.pad_range([pts])
     assert x1 - x0 == pytest.approx(y1 - y0) and x0 < pts[:, 0].min() / 2
-    assert lp.pad_range([pts * 1.05], [x0, x1, y0, y1]) == [x0, x1, y0, y1]
-    assert lp.pad_range([pts * 2], [x0, x1, y0, y1]) != [x0, x1, y0, y1]
+    assert pad_plane.pad_range([pts * 1.05], [x0, x1, y0, y1]) == [x0, x1, y0, y1]
+    assert pad_plane.pad_range([pts * 2], [x0, x1, y0, y1]) != [x0, x1, y0, y1]
 
 
 def test_pad_range_ignores_diverged_codes():
     pts = np.array([[0.0, 0.0], [1.0, 1.0], [np.nan, 2.0], [np.inf, 0.0]])
-    assert np.isfinite(lp.pad_range([pts])).all()
+    assert np.isfinite(pad_plane.pad_range([pts])).all()
 
 
 def test_nearest_orders_by_code_distance():

@@ -1,6 +1,8 @@
 """Metrics that mean what they say: Naeem coverage/density against the prdc package, holes and shrinkage
 that must lower the score, floors from two prior samples, and the prior-specific diagnostics."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from aae_core.config import PriorConfig
 from aae_core.metrics import (
     component_shares,
     coverage_density,
+    mode_mass,
     prior_floor,
     prior_match,
     roll_distance,
@@ -17,12 +20,12 @@ from aae_core.metrics import (
 from aae_core.priors import make_prior
 
 
-def GEN(seed):
+def gen(seed):
     return torch.Generator().manual_seed(seed)
 
 
 def sample(prior, n, seed, labels=None):
-    return prior.sample(n, labels, GEN(seed)).numpy().astype(np.float64)
+    return prior.sample(n, labels, gen(seed)).numpy().astype(np.float64)
 
 
 def test_coverage_and_density_equal_the_prdc_package_on_fixed_samples():
@@ -86,3 +89,15 @@ def test_roll_distance_is_zero_on_the_roll_and_half_a_gap_between_turns():
     gap = prior.turn_gap
     between = np.array([[prior.config.roll_radius / 2 + gap / 2, 0.0]])
     assert roll_distance(between, prior)[0] == pytest.approx(0.5, abs=0.02)
+
+
+def test_mode_mass_of_prior_samples_and_of_mode_centres():
+    g = torch.Generator().manual_seed(0)
+    gauss = make_prior(PriorConfig("gaussian", std=2.0))
+    assert mode_mass(gauss.sample(50_000, generator=g).numpy(), gauss) == pytest.approx(1 - math.exp(-0.5), abs=0.01)
+    mixture = make_prior(PriorConfig("mixture"))
+    assert mode_mass(mixture.means.numpy(), mixture) == 1.0
+    assert mode_mass(np.zeros((10, 2)), mixture) == 0.0  # the origin lies between the petals
+    # Each petal holds 1 - e^-1/2 of its own mass within one std; the petals overlap only a little.
+    assert 0.39 < mode_mass(mixture.sample(50_000, generator=g).numpy(), mixture) < 0.42
+    assert mode_mass(np.zeros((3, 2)), make_prior(PriorConfig("swissroll"))) is None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aae_core import sweep
+from aae_core import sweep, sweep_results
 from aae_core.cli import eval_main, sweep_main, train_main
 from aae_core.config import AAEError
 from aae_core.runs import train_parser
@@ -73,7 +73,7 @@ def resumed(tmp_path_factory):
         _sweep_command(grid, out), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
-    def rows():
+    def rows() -> list[Path]:
         return sorted((out / "runs").glob("*.json"))
 
     assert wait_until(lambda: rows() or first.poll() is not None, timeout=300), "no run finished in 300 s"
@@ -107,7 +107,7 @@ def test_killed_sweep_resumes_running_only_the_missing_runs(resumed):
 
 @needs_ray
 def test_every_run_equals_aae_train_then_aae_eval(resumed, tmp_path, capsys):
-    results = sweep.load_results(resumed.out)
+    results = sweep_results.load_results(resumed.out)
     assert len(results.runs) == N_RUNS
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a trial trains with one torch thread
@@ -150,7 +150,7 @@ def test_every_run_equals_aae_train_then_aae_eval(resumed, tmp_path, capsys):
 
 @needs_ray
 def test_results_tables_and_per_cell_summary(resumed):
-    results = sweep.load_results(resumed.out)
+    results = sweep_results.load_results(resumed.out)
     assert results.axes == ["prior", "lr_disc", "seed"] and results.missing == 0
     assert {"reconstruction_mse", "knn_accuracy", "prior_mmd", "prior_swd", "prior_coverage"} <= set(results.metrics)
     lines = (resumed.out / "results.csv").read_text().splitlines()
@@ -303,8 +303,8 @@ def test_a_run_aae_train_would_end_with_an_error_is_finished_with_its_message(tm
         )
     finally:
         torch.set_num_threads(threads)
-    results = sweep.write_results(tmp_path / "out", grid)
+    results = sweep_results.write_results(tmp_path / "out", grid)
     assert results.missing == 0 and "training diverged" in results.runs[0]["error"]
     assert not (tmp_path / "out" / "runs" / f"{run.id}.safetensors").exists()  # aae-train saves nothing either
     assert results.cells[0]["errors"] == 1 and results.metrics == []
-    assert "n=1, 1 failed" in sweep.format_summary(results)
+    assert "n=1, 1 failed" in sweep_results.format_summary(results)

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from aae_core.config import AAEError, PriorConfig, build_run_config
+from aae_core.losses import kl_gaussian, kl_monte_carlo
 from aae_core.metrics import prior_match
 from aae_core.priors import make_prior
-from aae_core.training import Trainer, kl_gaussian, kl_monte_carlo
+from aae_core.training import Trainer
 
 UNIT_PETALS = {"radius": 1.4, "radial_std": 0.5, "tangential_std": 0.1}
 
@@ -153,7 +154,7 @@ def test_learning_rates_follow_the_schedule_and_live_changes_keep_it(digits):
     # 1438 training images / 100 = 14.38 steps per epoch; 10 epochs = 144 steps, the last 20 % (29) cooled.
     t = make(digits, prior="gaussian", epochs=10, lr_recon=1e-3, lr_disc=2e-4, lr_gen=2e-4)
 
-    def lrs():
+    def lrs() -> list[float]:
         return [g["lr"] for o in (t.opt_recon, t.opt_disc, t.opt_gen) for g in o.param_groups]
 
     for _ in range(115):

@@ -16,7 +16,7 @@ from aae_core.models import AutoEncoderBase
 from aae_core.untrusted import markdown_literal
 
 from .. import plots
-from ..latent_pad import axis_name
+from ..pad_plane import axis_name
 from ..state import Session
 
 LIVE_EVERY_S = 1.0  # live plots refresh period while something trains
@@ -88,9 +88,9 @@ def project(
     dim = codes.shape[1]
     if dim == 2:
         return codes, prior_points, (axis_name(0), axis_name(1))
-    if dim == 1:
-        pad = lambda a: np.column_stack([a[:, 0], np.zeros(len(a))])
-        return pad(codes), pad(prior_points), (axis_name(0), "")
+    if dim == 1:  # points on a line: a second coordinate of 0
+        codes, prior_points = (np.column_stack([a[:, 0], np.zeros(len(a))]) for a in (codes, prior_points))
+        return codes, prior_points, (axis_name(0), "")
     both = latent.project_2d(np.concatenate([codes, prior_points]), axes)
     names = ("PC1", "PC2") if axes is None else (axis_name(axes[0]), axis_name(axes[1]))
     return both[: len(codes)], both[len(codes) :], names
@@ -99,7 +99,8 @@ def project(
 def scatter_of(
     job: Job, codes: np.ndarray | None, overlay: str, axes: tuple[int, int] | None, *, title: str, key: str = ""
 ) -> dict:
-    """The figure of `codes` (default: the job's latest) over its prior, on the axis range of its own codes and prior."""
+    """The figure of `codes` (default: the job's latest) over its prior, on the axis range of its own codes and
+    prior."""
     t = job.trainer
     if codes is None:
         codes = job.snapshot().codes
