@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import re
 import tempfile
@@ -135,15 +134,6 @@ def save_checkpoint(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-def short_history(history: dict, points: int = 200) -> dict:
-    """At most `points` evenly spaced entries of each loss curve, with NaN as null, for metadata."""
-    n = len(history.get("step", []))
-    idx = sorted({round(i * (n - 1) / max(points - 1, 1)) for i in range(min(n, points))})
-    return {
-        k: [None if not math.isfinite(float(v[i])) else round(float(v[i]), 5) for i in idx] for k, v in history.items()
-    }
 
 
 @contextmanager

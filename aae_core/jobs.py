@@ -38,9 +38,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, short_history, validate_name
+from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, validate_name
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
+from .history import as_arrays, short_history
 from .metrics import evaluate
 from .models import AutoEncoderBase
 from .training import Snapshot, Trainer, TrainingDiverged
@@ -114,7 +115,7 @@ class Job:
         self._status_lock = threading.Lock()
         self._status = JobStatus("paused" if paused else "running")
         self._train_settings = trainer.config.train
-        self._earlier = _as_arrays(history or {}, trainer.snapshot().history)
+        self._earlier = as_arrays(history or {}, trainer.snapshot().history)
         self._frozen: tuple[int, AutoEncoderBase] | None = None
         self._metrics: tuple[int, dict] | None = None
         self._metrics_started = -float("inf")
@@ -377,18 +378,6 @@ class Job:
             return  # stopped or busy: the next call retries
         with self._metrics_lock:
             self._metrics = (step, result)
-
-
-def _as_arrays(history: dict, like: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A stored history (lists, None for NaN, as checkpoints keep it) as arrays with the keys and dtypes of `like`;
-    a key it lacks becomes NaN."""
-    n = len(history.get("step", []))
-    if not n:
-        return {}
-    return {
-        k: np.array([np.nan if x is None else x for x in history.get(k, [None] * n)], dtype=np.float64).astype(v.dtype)
-        for k, v in like.items()
-    }
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import load_checkpoint, resolve, save_checkpoint, short_history, validate_name
+from .checkpoints import load_checkpoint, resolve, save_checkpoint, validate_name
 from .config import (
     MAX_EPOCHS,
     MODEL_KINDS,
@@ -27,6 +27,7 @@ from .config import (
     build_run_config,
 )
 from .data import Dataset, load_dataset
+from .history import short_history
 from .metrics import evaluate
 from .priors import make_prior
 from .training import Trainer, resolve_device
