@@ -145,7 +145,7 @@ def test_budget_pause_message_matches_the_counters(digits):
     from helpers import wait_until
 
     from aae_core.config import build_run_config
-    from aae_core.jobs import JobRegistry
+    from aae_core.registry import JobRegistry
 
     registry = JobRegistry(max_live=1, threads=1)
     try:

@@ -14,7 +14,8 @@ import torch
 from aae_core import cli
 from aae_core.checkpoints import load_checkpoint, save_checkpoint
 from aae_core.config import build_run_config
-from aae_core.jobs import JobError, JobRegistry
+from aae_core.jobs import JobError
+from aae_core.registry import JobRegistry
 from aae_core.training import Trainer, TrainingDiverged
 
 # Learning rates that reliably diverge on digits and mnist5k (measured over seeds 0-2 for both datasets):

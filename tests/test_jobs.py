@@ -10,7 +10,8 @@ from helpers import wait_until
 
 from aae_core.checkpoints import load_checkpoint
 from aae_core.config import AAEError, build_run_config
-from aae_core.jobs import Job, JobError, JobLimitReached, JobRegistry
+from aae_core.jobs import Job, JobError
+from aae_core.registry import JobLimitReached, JobRegistry
 
 
 def aae_config(**kw):

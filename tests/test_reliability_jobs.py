@@ -13,7 +13,8 @@ import pytest
 from helpers import wait_until
 
 from aae_core.config import AAEError, build_run_config
-from aae_core.jobs import JobError, JobLimitReached, JobRegistry
+from aae_core.jobs import JobError
+from aae_core.registry import JobLimitReached, JobRegistry
 from aae_core.training import MAX_TIMELINE, Trainer
 
 CALL_TIMEOUT_S = 3.0  # the registry's own bound on a control call
