@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -40,18 +41,27 @@ CALL_TIMEOUT_S = 10.0  # longest a control call waits for the worker
 JOIN_TIMEOUT_S = 5.0  # longest stop() waits for the worker thread to end
 IDLE_POLL_S = 1.0  # a paused worker also wakes this often (stop() wakes it at once)
 METRICS_EVERY_S = 5.0  # metrics are refreshed at most this often per job
-STATES = ("running", "paused", "diverged", "failed", "stopped")
 
 
 class JobError(AAEError):
     """A job cannot do what was asked (stopped, busy, or the server's job limit is reached)."""
 
 
+class JobState(str, Enum):
+    """What a job's worker is doing. A str, so a state also compares equal to its value (`"running"`)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    DIVERGED = "diverged"  # a step went non-finite: no more training, the last good weights stay to save
+    FAILED = "failed"  # a step raised (a bug, out of memory): likewise
+    STOPPED = "stopped"  # the worker has ended
+
+
 @dataclass(frozen=True)
 class JobStatus:
     """What a job is doing, and the one-line message a person should see (divergence, budget reached...)."""
 
-    state: str
+    state: JobState
     message: str | None = None
 
 
@@ -101,7 +111,7 @@ class Job:
         self.holds_slot = not paused
         self._claim = claim
         self._status_lock = threading.Lock()
-        self._status = JobStatus("paused" if paused else "running")
+        self._status = JobStatus(JobState.PAUSED if paused else JobState.RUNNING)
         self._train_settings = trainer.config.train
         self._earlier = as_arrays(history or {}, trainer.snapshot().history)
         self._frozen: tuple[int, AutoEncoderBase] | None = None
@@ -158,7 +168,7 @@ class Job:
         try:
             return self._call(self._do_resume)
         except JobError:
-            if self.status().state != "running":  # it never resumed: give the slot back
+            if self.status().state != JobState.RUNNING:  # it never resumed: give the slot back
                 self.holds_slot = False
             raise
 
@@ -249,7 +259,7 @@ class Job:
         except CancelledError:
             raise JobError(f"job {self.name!r} stopped before it could do that") from None
 
-    def _set_status(self, state: str, message: str | None = None) -> None:
+    def _set_status(self, state: JobState, message: str | None = None) -> None:
         with self._status_lock:
             self._status = JobStatus(state, message)
 
@@ -269,7 +279,8 @@ class Job:
             self.holds_slot = False
             self._drain()
             self._set_status(
-                "stopped", self.status().message if self.status().state in ("diverged", "failed") else None
+                JobState.STOPPED,
+                self.status().message if self.status().state in (JobState.DIVERGED, JobState.FAILED) else None,
             )
 
     def _run_command(self, fn: Callable, future: Future) -> None:
@@ -296,13 +307,13 @@ class Job:
             t.step()
         except TrainingDiverged as e:
             self._running = self.holds_slot = False
-            self._set_status("diverged", str(e))
+            self._set_status(JobState.DIVERGED, str(e))
             return
         except Exception as e:  # a bug or out-of-memory: keep the worker (and the last weights) alive to save
             t.publish(force_codes=False)
             self._running = self.holds_slot = False
             self._set_status(
-                "failed",
+                JobState.FAILED,
                 f"training failed at step {t.step_count}: {type(e).__name__}: "
                 f"{str(e).splitlines()[0] if str(e) else ''}",
             )
@@ -319,35 +330,35 @@ class Job:
         those the page shows)."""
         self._running = self.holds_slot = False
         snapshot = self.trainer.publish(force_codes=True)  # before the status: "paused" means published
-        if snapshot.error and self.status().state != "failed":  # the publish found non-finite weights or codes
-            self._set_status("diverged", snapshot.error)
-        elif self.status().state in ("running", "paused"):
-            self._set_status("paused", message(snapshot) if callable(message) else message)
+        if snapshot.error and self.status().state != JobState.FAILED:  # the publish found non-finite weights or codes
+            self._set_status(JobState.DIVERGED, snapshot.error)
+        elif self.status().state in (JobState.RUNNING, JobState.PAUSED):
+            self._set_status(JobState.PAUSED, message(snapshot) if callable(message) else message)
         return snapshot
 
     def _do_resume(self) -> JobStatus:
-        if self.status().state in ("diverged", "failed"):
+        if self.status().state in (JobState.DIVERGED, JobState.FAILED):
             self.holds_slot = False
             return self.status()
         if self.max_steps is not None and self.budget and self.trainer.step_count >= self.max_steps:
             self.max_steps = self.trainer.step_count + self.budget
         self._running = self.holds_slot = True
-        self._set_status("running")
+        self._set_status(JobState.RUNNING)
         return self.status()
 
     def _do_step(self, phase: str) -> Snapshot:
         self._do_pause()
         state = self.status()
-        if state.state in ("diverged", "failed"):
+        if state.state in (JobState.DIVERGED, JobState.FAILED):
             raise JobError(state.message)
         try:
             self.trainer.step(phase)
         except TrainingDiverged as e:
-            self._set_status("diverged", str(e))
+            self._set_status(JobState.DIVERGED, str(e))
             raise JobError(str(e)) from None
         snapshot = self.trainer.publish(force_codes=True)
         if snapshot.error:  # this step's update left non-finite weights or codes: it diverged too
-            self._set_status("diverged", snapshot.error)
+            self._set_status(JobState.DIVERGED, snapshot.error)
             raise JobError(snapshot.error)
         return snapshot
 

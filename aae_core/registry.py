@@ -28,7 +28,7 @@ import threading
 
 from .config import AAEError, RunConfig
 from .data import Dataset
-from .jobs import CALL_TIMEOUT_S, JOIN_TIMEOUT_S, Job, JobError, JobSpec, JobStatus
+from .jobs import CALL_TIMEOUT_S, JOIN_TIMEOUT_S, Job, JobError, JobSpec, JobState, JobStatus
 from .models import AutoEncoderBase
 from .training import Trainer
 
@@ -200,7 +200,7 @@ class JobRegistry:
 
     def resume(self, owner: str) -> dict[str, JobStatus]:
         """Resume all the owner's paused jobs, claiming their training slots together: all or none."""
-        jobs = [job for job in self.jobs(owner).values() if job.alive and job.status().state == "paused"]
+        jobs = [job for job in self.jobs(owner).values() if job.alive and job.status().state == JobState.PAUSED]
         self._claim(jobs)
         return {job.name: job.resume() for job in jobs}
 

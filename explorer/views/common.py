@@ -11,7 +11,7 @@ import torch
 
 from aae_core import latent
 from aae_core.data import Dataset
-from aae_core.jobs import Job
+from aae_core.jobs import Job, JobState
 from aae_core.models import AutoEncoderBase
 from aae_core.untrusted import markdown_literal
 
@@ -137,14 +137,14 @@ def status_badge(job: Job) -> None:
     """One line on what the job is doing; a divergence or failure is an error box, never silent NaN."""
     status = job.status()
     icon = {
-        "running": ":green[:material/play_circle:] training",
-        "paused": ":orange[:material/pause_circle:] paused",
-        "stopped": ":gray[:material/stop_circle:] stopped",
-        "diverged": ":red[:material/error:] diverged",
-        "failed": ":red[:material/error:] failed",
+        JobState.RUNNING: ":green[:material/play_circle:] training",
+        JobState.PAUSED: ":orange[:material/pause_circle:] paused",
+        JobState.STOPPED: ":gray[:material/stop_circle:] stopped",
+        JobState.DIVERGED: ":red[:material/error:] diverged",
+        JobState.FAILED: ":red[:material/error:] failed",
     }[status.state]
     st.markdown(f"**{job.name}** · {icon}")
-    if status.state in ("diverged", "failed") or (status.state == "stopped" and status.message):
+    if status.state in (JobState.DIVERGED, JobState.FAILED) or (status.state == JobState.STOPPED and status.message):
         st.error(markdown_literal(status.message))
     elif status.message:
         st.caption(markdown_literal(status.message))

@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from aae_core.jobs import Job
+from aae_core.jobs import Job, JobState
 
 from .. import charts, plots
 from ..state import Session
@@ -51,7 +51,7 @@ def _job_panel(job: Job, overlay: str, axes, smoothing: float) -> None:
     with st.container(horizontal=True):
         st.metric("step", f"{snap.step:,}")
         st.metric("epoch", f"{snap.epoch:.1f}")
-        st.metric("samples/s", f"{snap.samples_per_s:,.0f}" if job.status().state == "running" else "–")
+        st.metric("samples/s", f"{snap.samples_per_s:,.0f}" if job.status().state == JobState.RUNNING else "–")
     if job.max_steps:
         st.progress(*budget_progress(snap.step, job.max_steps, job.budget))
     prior = job.config.prior
@@ -80,8 +80,8 @@ def _loss_figure(job: Job, smoothing: float) -> dict:
     divergence (a new status) or another smoothing rebuilds at once."""
     key, now, state = f"_loss_figure:{job.id}", time.monotonic(), (job.status().state, smoothing)
     built = st.session_state.get(key)
-    if built is None or built[1] != state or state[0] != "running" or now - built[0] >= SLOW_EVERY_S:
-        diverged = job.snapshot().step if state[0] == "diverged" else None
+    if built is None or built[1] != state or state[0] != JobState.RUNNING or now - built[0] >= SLOW_EVERY_S:
+        diverged = job.snapshot().step if state[0] == JobState.DIVERGED else None
         figure = plots.loss_curves(
             job.history(), job.kind, diverged_at=diverged, smoothing=smoothing, uirevision=f"loss{job.id}"
         )
