@@ -1,6 +1,6 @@
 """Loss histories in their two forms: arrays while training (a Trainer's `snapshot().history`), and the bounded,
 JSON-safe lists a checkpoint's metadata keeps (NaN as null). `short_history` writes the second, `as_arrays` reads
-it back, so the two directions of the encoding live side by side."""
+it back, so the two directions of the encoding live side by side; `joined` puts an earlier history before a new one."""
 
 from __future__ import annotations
 
@@ -31,3 +31,10 @@ def as_arrays(
         k: np.array([np.nan if x is None else x for x in history.get(k, [None] * n)], dtype=np.float64).astype(v.dtype)
         for k, v in like.items()
     }
+
+
+def joined(earlier: Mapping[str, np.ndarray], now: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`now`'s curves after `earlier`'s (a loaded checkpoint's, an earlier job's); `now` itself if there are none."""
+    if not earlier:
+        return now
+    return {k: np.concatenate([earlier[k], v]) for k, v in now.items()}

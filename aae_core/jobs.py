@@ -32,9 +32,10 @@ import torch
 from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, validate_name
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
-from .history import as_arrays, short_history
+from .history import as_arrays, joined, short_history
 from .metrics import evaluate
 from .models import AutoEncoderBase
+from .priors import Prior
 from .training import Snapshot, Trainer, TrainingDiverged
 
 CALL_TIMEOUT_S = 10.0  # longest a control call waits for the worker
@@ -94,7 +95,7 @@ class Job:
         history: dict | None = None,
         claim: Callable[[list[Job]], None] | None = None,
     ):
-        self.trainer = trainer
+        self._trainer = trainer
         self.name = name
         self.owner = owner
         self.id = secrets.token_hex(4)
@@ -106,8 +107,7 @@ class Job:
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._running = not paused  # written only on the worker (and before it starts)
-        # Whether it counts against its registry's cap: set when a slot is claimed (resume, start), cleared by the
-        # worker whenever it stops training (pause, divergence, failure, stop).
+        # Counts against the registry's cap: set when a slot is claimed, cleared whenever the worker stops training.
         self.holds_slot = not paused
         self._claim = claim
         self._status_lock = threading.Lock()
@@ -126,14 +126,11 @@ class Job:
 
     def snapshot(self) -> Snapshot:
         """The latest published training state (never blocks)."""
-        return self.trainer.snapshot()
+        return self._trainer.snapshot()
 
     def history(self) -> dict[str, np.ndarray]:
         """Loss curves: those a loaded checkpoint (or an earlier job) brought along, then this job's own."""
-        now = self.snapshot().history
-        if not self._earlier:
-            return now
-        return {k: np.concatenate([self._earlier[k], v]) for k, v in now.items()}
+        return joined(self._earlier, self.snapshot().history)
 
     def status(self) -> JobStatus:
         with self._status_lock:
@@ -142,7 +139,7 @@ class Job:
     @property
     def config(self) -> RunConfig:
         """The run configuration; its training settings include changes not yet applied (see `train_settings`)."""
-        return self.trainer.config
+        return self._trainer.config
 
     @property
     def train_settings(self) -> TrainConfig:
@@ -152,6 +149,42 @@ class Job:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def step_count(self) -> int:
+        """Steps trained so far (ahead of `snapshot().step` until the next publish)."""
+        return self._trainer.step_count
+
+    @property
+    def data(self) -> Dataset:
+        """The dataset it trains on (on the training device)."""
+        return self._trainer.data
+
+    @property
+    def prior(self) -> Prior:
+        """The prior its codes are matched to (the VAE's KL term uses it too)."""
+        return self._trainer.prior
+
+    @property
+    def eval_x(self) -> torch.Tensor:
+        """The held-out images whose codes `snapshot().codes` holds, in that order."""
+        return self._trainer.eval_x
+
+    @property
+    def eval_y(self) -> np.ndarray | None:
+        """The labels of those held-out images, or None for unlabelled data."""
+        return self._trainer.eval_y
+
+    def continuation(self, *, paused: bool, budget: int) -> JobSpec:
+        """A spec that starts this ended job again from its last weights and step, for `budget` steps more, its loss
+        curves carried along (same config, fresh optimizers); JobError while its worker is still alive."""
+        if self.alive:
+            raise JobError(f"job {self.name!r} has not stopped; stop it before continuing it from its weights")
+        t = self._trainer  # its worker has ended, so no other thread trains this model
+        step, history = t.step_count, self.history()
+        return JobSpec(
+            t.config, t.data, model=t.model, start_step=step, paused=paused, max_steps=step + budget, history=history
+        )
 
     # ---- control, from any thread ---------------------------------------------------------------
 
@@ -180,19 +213,19 @@ class Job:
     def update_settings(self, **changes) -> TrainConfig:
         """Change learning rates or discriminator noise while training (no restart)."""
         with self._status_lock:
-            self.trainer.update_settings(**changes)  # validates, queues for the worker's next step
+            self._trainer.update_settings(**changes)  # validates, queues for the worker's next step
             self._train_settings = self._train_settings.with_updates(**changes)
             return self._train_settings
 
     def set_max_steps(self, max_steps: int | None) -> None:
         """Move the step at which the job pauses itself (None: never)."""
-        self.budget = None if max_steps is None else max(1, max_steps - self.trainer.step_count)
+        self.budget = None if max_steps is None else max(1, max_steps - self._trainer.step_count)
         self.max_steps = max_steps
 
     def frozen_model(self) -> tuple[int, AutoEncoderBase]:
         """(step, a copy of the model at that step) that no thread trains: safe to decode with, or to save."""
         step, frozen = self._frozen or (-1, None)
-        if frozen is not None and step == self.trainer.weights_step:
+        if frozen is not None and step == self._trainer.weights_step:
             return step, frozen
         return self._call(self._do_freeze) if self.alive else self._do_freeze()
 
@@ -201,24 +234,16 @@ class Job:
         with metrics and a short loss history in its metadata. The name is validated first."""
         path = path_for(validate_name(name), Path(folder))
         step, model = self.frozen_model()
-        t = self.trainer
-        metrics = evaluate(model, t.prior, t.data, seed=t.config.train.seed) if with_metrics else None
-        return save_checkpoint(
-            path,
-            model,
-            t.config,
-            step=step,
-            metrics=metrics,
-            history=short_history(self.history()),
-            extra={"prior_meta": t.prior.metadata()},
-        )
+        metrics = evaluate(model, self.prior, self.data, seed=self.config.train.seed) if with_metrics else None
+        history, extra = short_history(self.history()), {"prior_meta": self.prior.metadata()}
+        return save_checkpoint(path, model, self.config, step=step, metrics=metrics, history=history, extra=extra)
 
     def metrics(self, max_age_s: float = METRICS_EVERY_S) -> tuple[int, dict] | None:
         """(step, metrics.evaluate result) from a background computation on a frozen copy, or None before the
         first one finishes. Starts a refresh when the last is older than `max_age_s` and training moved on."""
         with self._metrics_lock:
             busy = self._metrics_thread is not None and self._metrics_thread.is_alive()
-            stale = self._metrics is None or self._metrics[0] != self.trainer.step_count
+            stale = self._metrics is None or self._metrics[0] != self._trainer.step_count
             if not busy and stale and time.monotonic() - self._metrics_started >= max_age_s:
                 self._metrics_started = time.monotonic()
                 self._metrics_thread = threading.Thread(
@@ -302,7 +327,7 @@ class Job:
                 item[1].cancel()
 
     def _train_one(self) -> None:
-        t = self.trainer
+        t = self._trainer
         try:
             t.step()
         except TrainingDiverged as e:
@@ -312,24 +337,19 @@ class Job:
         except Exception as e:  # a bug or out-of-memory: keep the worker (and the last weights) alive to save
             t.publish(force_codes=False)
             self._running = self.holds_slot = False
-            self._set_status(
-                JobState.FAILED,
-                f"training failed at step {t.step_count}: {type(e).__name__}: "
-                f"{str(e).splitlines()[0] if str(e) else ''}",
-            )
+            first_line = str(e).splitlines()[0] if str(e) else ""
+            message = f"training failed at step {t.step_count}: {type(e).__name__}: {first_line}"
+            self._set_status(JobState.FAILED, message)
             return
         if self.max_steps is not None and t.step_count >= self.max_steps:
-            self._do_pause(
-                message=lambda snap: (
-                    f"paused at the step budget ({snap.step:,} steps, {snap.epoch:.1f} epochs); press Train to continue"
-                )
-            )
+            note = "paused at the step budget ({:,} steps, {:.1f} epochs); press Train to continue"
+            self._do_pause(message=lambda snap: note.format(snap.step, snap.epoch))
 
     def _do_pause(self, message: str | Callable[[Snapshot], str] | None = None) -> Snapshot:
         """Pause on the worker; `message` may be a function of the snapshot it publishes (so its figures are
         those the page shows)."""
         self._running = self.holds_slot = False
-        snapshot = self.trainer.publish(force_codes=True)  # before the status: "paused" means published
+        snapshot = self._trainer.publish(force_codes=True)  # before the status: "paused" means published
         if snapshot.error and self.status().state != JobState.FAILED:  # the publish found non-finite weights or codes
             self._set_status(JobState.DIVERGED, snapshot.error)
         elif self.status().state in (JobState.RUNNING, JobState.PAUSED):
@@ -340,8 +360,8 @@ class Job:
         if self.status().state in (JobState.DIVERGED, JobState.FAILED):
             self.holds_slot = False
             return self.status()
-        if self.max_steps is not None and self.budget and self.trainer.step_count >= self.max_steps:
-            self.max_steps = self.trainer.step_count + self.budget
+        if self.max_steps is not None and self.budget and self._trainer.step_count >= self.max_steps:
+            self.max_steps = self._trainer.step_count + self.budget
         self._running = self.holds_slot = True
         self._set_status(JobState.RUNNING)
         return self.status()
@@ -352,27 +372,26 @@ class Job:
         if state.state in (JobState.DIVERGED, JobState.FAILED):
             raise JobError(state.message)
         try:
-            self.trainer.step(phase)
+            self._trainer.step(phase)
         except TrainingDiverged as e:
             self._set_status(JobState.DIVERGED, str(e))
             raise JobError(str(e)) from None
-        snapshot = self.trainer.publish(force_codes=True)
+        snapshot = self._trainer.publish(force_codes=True)
         if snapshot.error:  # this step's update left non-finite weights or codes: it diverged too
             self._set_status(JobState.DIVERGED, snapshot.error)
             raise JobError(snapshot.error)
         return snapshot
 
     def _do_freeze(self) -> tuple[int, AutoEncoderBase]:
-        model = copy.deepcopy(self.trainer.model).eval().requires_grad_(False)
-        self._frozen = (self.trainer.weights_step, model)
+        model = copy.deepcopy(self._trainer.model).eval().requires_grad_(False)
+        self._frozen = (self._trainer.weights_step, model)
         return self._frozen
 
     def _compute_metrics(self) -> None:
         torch.set_num_threads(1)  # off the hot path: never take more than one core from training
         try:
             step, model = self.frozen_model()
-            t = self.trainer
-            result = evaluate(model, t.prior, t.data, seed=t.config.train.seed)
+            result = evaluate(model, self.prior, self.data, seed=self.config.train.seed)
         except AAEError:
             return  # stopped or busy: the next call retries
         with self._metrics_lock:

@@ -150,6 +150,6 @@ def test_job_reports_divergence_and_saves_last_good_weights(mnist5k, tmp_path, l
         saved = load_checkpoint(job.save("last-good", tmp_path, with_metrics=False))
         assert finite_weights(saved.model)
         good_step = int(status.message.split("(step ")[1].split(")")[0])
-        assert saved.meta["step"] == good_step < job.trainer.step_count, "labelled with the good weights' step"
+        assert saved.meta["step"] == good_step < job.step_count, "labelled with the good weights' step"
     finally:
         registry.stop_all()

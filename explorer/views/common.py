@@ -100,23 +100,22 @@ def scatter_of(
     job: Job, codes: np.ndarray | None, overlay: str, axes: tuple[int, int] | None, *, title: str, key: str = ""
 ) -> dict:
     """The figure of `codes` (default: the job's latest) over its prior, on the axis range of its own codes and prior."""
-    t = job.trainer
     if codes is None:
         codes = job.snapshot().codes
-    prior_cfg = t.config.prior
+    prior_cfg = job.config.prior
     prior_pts = plots.prior_samples(prior_cfg)
     codes2d, prior2d, names = project(codes.astype(np.float64), prior_pts, axes)
     lim = plots.view_limit(prior2d, codes2d)
     contours = overlay == OVERLAYS[0] and prior_cfg.dim == 2
     fig = plots.latent_scatter(
         codes2d,
-        t.eval_y,
+        job.eval_y,
         lim=lim,
         title=title,
         axis_names=names,
         prior_points=None if contours else prior2d,
         density=plots.prior_density(prior_cfg) if contours else None,
-        class_names=class_names(t.data),
+        class_names=class_names(job.data),
         uirevision=f"{key}{job.id}",
     )
     return fig
