@@ -60,10 +60,12 @@ class JobState(str, Enum):
 
 @dataclass(frozen=True)
 class JobStatus:
-    """What a job is doing, and the one-line message a person should see (divergence, budget reached...)."""
+    """What a job is doing, the one-line message a person should see (divergence, budget reached...), and `cause`:
+    DIVERGED or FAILED once either ended its training, kept (with its message) when the job is then stopped."""
 
     state: JobState
     message: str | None = None
+    cause: JobState | None = None
 
 
 @dataclass(frozen=True)
@@ -284,9 +286,10 @@ class Job:
         except CancelledError:
             raise JobError(f"job {self.name!r} stopped before it could do that") from None
 
-    def _set_status(self, state: JobState, message: str | None = None) -> None:
+    def _set_status(self, state: JobState, message: str | None = None, cause: JobState | None = None) -> None:
+        trouble = state in (JobState.DIVERGED, JobState.FAILED)  # entering either makes it the cause
         with self._status_lock:
-            self._status = JobStatus(state, message)
+            self._status = JobStatus(state, message, state if trouble else cause)
 
     def _work(self) -> None:
         torch.set_num_threads(self._threads)  # per thread: the cap applies to this worker's ops
@@ -303,10 +306,8 @@ class Job:
         finally:
             self.holds_slot = False
             self._drain()
-            self._set_status(
-                JobState.STOPPED,
-                self.status().message if self.status().state in (JobState.DIVERGED, JobState.FAILED) else None,
-            )
+            last = self.status()  # a divergence or failure stays told: why this job stopped training
+            self._set_status(JobState.STOPPED, last.message if last.cause else None, last.cause)
 
     def _run_command(self, fn: Callable, future: Future) -> None:
         if not future.set_running_or_notify_cancel():
@@ -357,7 +358,7 @@ class Job:
         return snapshot
 
     def _do_resume(self) -> JobStatus:
-        if self.status().state in (JobState.DIVERGED, JobState.FAILED):
+        if self.status().cause:
             self.holds_slot = False
             return self.status()
         if self.max_steps is not None and self.budget and self._trainer.step_count >= self.max_steps:
@@ -368,9 +369,9 @@ class Job:
 
     def _do_step(self, phase: str) -> Snapshot:
         self._do_pause()
-        state = self.status()
-        if state.state in (JobState.DIVERGED, JobState.FAILED):
-            raise JobError(state.message)
+        status = self.status()
+        if status.cause:
+            raise JobError(status.message)
         try:
             self._trainer.step(phase)
         except TrainingDiverged as e:

@@ -206,6 +206,30 @@ def test_divergence_is_reported_and_last_good_weights_stay_saveable(registry, mn
     )
 
 
+@pytest.mark.parametrize("trouble", ["diverged", "failed"])
+def test_a_stopped_job_still_says_why_it_stopped_training(registry, mnist5k, trouble):
+    """A divergence or failure, and its message, survive a stop: the page must not have to guess them back."""
+    job = registry.start(registry.lease().owner, "AAE", aae_config(), mnist5k, paused=True)
+    job.step()
+    if trouble == "diverged":
+        job._trainer.model.encoder[0].weight.data.fill_(math.inf)  # the worker is paused, so this thread may write
+        with pytest.raises(JobError, match="diverged"):
+            job.step()
+    else:
+
+        def out_of_memory(phase: str = "full") -> None:
+            raise RuntimeError("CUDA out of memory")
+
+        job._trainer.step = out_of_memory
+        job.resume()
+        assert wait_until(lambda: job.status().state == "failed")
+    told = job.status()
+    assert told.cause == trouble and told.message
+    assert job.stop()
+    status = job.status()
+    assert (status.state, status.cause, status.message) == ("stopped", trouble, told.message)
+
+
 def test_a_stopped_job_continues_from_its_weights_step_and_history(registry, mnist5k):
     owner = registry.lease().owner
     job = registry.start(owner, "AAE", aae_config(), mnist5k, paused=True)

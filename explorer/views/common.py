@@ -143,7 +143,7 @@ def status_badge(job: Job) -> None:
         JobState.FAILED: ":red[:material/error:] failed",
     }[status.state]
     st.markdown(f"**{job.name}** · {icon}")
-    if status.state in (JobState.DIVERGED, JobState.FAILED) or (status.state == JobState.STOPPED and status.message):
+    if status.cause:  # diverged or failed, and still so once stopped
         st.error(markdown_literal(status.message))
     elif status.message:
         st.caption(markdown_literal(status.message))

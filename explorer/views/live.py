@@ -78,10 +78,11 @@ def _loss_figure(job: Job, smoothing: float) -> dict:
     """The job's loss curves, rebuilt at most every SLOW_EVERY_S while it trains. Redrawing the three panels each
     second cost the browser more than both scatters; an unchanged figure costs it nothing. A pause, a step, a
     divergence (a new status) or another smoothing rebuilds at once."""
-    key, now, state = f"_loss_figure:{job.id}", time.monotonic(), (job.status().state, smoothing)
+    status = job.status()
+    key, now, state = f"_loss_figure:{job.id}", time.monotonic(), (status.state, smoothing)
     built = st.session_state.get(key)
-    if built is None or built[1] != state or state[0] != JobState.RUNNING or now - built[0] >= SLOW_EVERY_S:
-        diverged = job.snapshot().step if state[0] == JobState.DIVERGED else None
+    if built is None or built[1] != state or status.state != JobState.RUNNING or now - built[0] >= SLOW_EVERY_S:
+        diverged = job.snapshot().step if status.cause == JobState.DIVERGED else None
         figure = plots.loss_curves(
             job.history(), job.kind, diverged_at=diverged, smoothing=smoothing, uirevision=f"loss{job.id}"
         )
