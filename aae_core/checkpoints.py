@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 import threading
 from collections.abc import Iterator
@@ -121,15 +120,6 @@ def save_checkpoint(
     blob = save(tensors, metadata={META_KEY: json.dumps(meta, allow_nan=True)})
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_atomic(path, blob)
-
-
-def short_history(history: dict, points: int = 200) -> dict:
-    """At most `points` evenly spaced entries of each loss curve, with NaN as null, for metadata."""
-    n = len(history.get("step", []))
-    idx = sorted({round(i * (n - 1) / max(points - 1, 1)) for i in range(min(n, points))})
-    return {
-        k: [None if not math.isfinite(float(v[i])) else round(float(v[i]), 5) for i in idx] for k, v in history.items()
-    }
 
 
 @contextmanager

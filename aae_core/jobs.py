@@ -1,6 +1,6 @@
-"""Background training jobs: each model trains on its own worker thread; a registry owns, caps and reaps them.
+"""Background training jobs: each model trains on its own worker thread, and is read and steered from any other.
 
-No Streamlit here: the app keeps one `JobRegistry` in `st.cache_resource`; tests and benchmarks use it directly.
+No Streamlit here. Starting, capping and reaping jobs is `aae_core.registry`'s work; this module is one job.
 
 Threading model
   * One worker thread per `Job` owns its Trainer. Every step, and every read of the weights that must be
@@ -9,23 +9,13 @@ Threading model
     record behind a lock). Neither ever waits for training.
   * Control calls (pause, resume, step, frozen_model, save) are queued for the worker and waited on with a
     timeout, so each returns within a bound even while the worker is busy; `stop` joins with a timeout.
-
-Lifetimes
-  Jobs belong to an owner token (the app uses one per browser session, kept in the page URL so a reload
-  re-attaches). `lease(token)` claims a token for one live session; `Lease.release()` (the session ended)
-  starts a grace period, after which the owner's jobs are stopped unless a new lease re-attached them.
-  A token already held by another live session is never shared: that caller gets a fresh token.
-  The number of jobs *training* (holding a CPU slot) across all owners is capped; paused, diverged and
-  stopped jobs hold no slot. At the cap, running jobs of sessions that have closed (in their grace period)
-  are paused to free their slots; if that is not enough, `start` or `resume` raises `JobLimitReached` at
-  once instead of queueing. `start_group` and `resume` claim the slots of several jobs together: all or none.
+  * Metrics are computed on a thread of their own, from a frozen copy, at most every METRICS_EVERY_S.
 """
 
 from __future__ import annotations
 
 import copy
 import queue
-import re
 import secrets
 import threading
 import time
@@ -33,50 +23,62 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, short_history, validate_name
+from .checkpoints import DEFAULT_DIR, path_for, save_checkpoint, validate_name
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
+from .history import as_arrays, joined, short_history
 from .metrics import evaluate
 from .models import AutoEncoderBase
+from .priors import Prior
 from .training import Snapshot, Trainer, TrainingDiverged
 
-DEFAULT_MAX_LIVE = 4
-DEFAULT_GRACE_S = 120.0
 CALL_TIMEOUT_S = 10.0  # longest a control call waits for the worker
 JOIN_TIMEOUT_S = 5.0  # longest stop() waits for the worker thread to end
 IDLE_POLL_S = 1.0  # a paused worker also wakes this often (stop() wakes it at once)
 METRICS_EVERY_S = 5.0  # metrics are refreshed at most this often per job
-TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
-STATES = ("running", "paused", "diverged", "failed", "stopped")
 
 
 class JobError(AAEError):
     """A job cannot do what was asked (stopped, busy, or the server's job limit is reached)."""
 
 
-class JobLimitReached(JobError):
-    """Starting another job would exceed the server-wide cap on live jobs."""
+class JobState(str, Enum):
+    """What a job's worker is doing. A str, so a state also compares equal to its value (`"running"`)."""
 
-
-def default_threads() -> int:
-    """Torch threads per job: keep a core for the web server and split the rest between the usual two jobs
-    (one on a 2-core box), at most 4 because these small MLPs gain little beyond that."""
-    import os
-
-    return max(1, min(4, ((os.cpu_count() or 1) - 1) // 2))
+    RUNNING = "running"
+    PAUSED = "paused"
+    DIVERGED = "diverged"  # a step went non-finite: no more training, the last good weights stay to save
+    FAILED = "failed"  # a step raised (a bug, out of memory): likewise
+    STOPPED = "stopped"  # the worker has ended
 
 
 @dataclass(frozen=True)
 class JobStatus:
-    """What a job is doing, and the one-line message a person should see (divergence, budget reached...)."""
+    """What a job is doing, the one-line message a person should see (divergence, budget reached...), and `cause`:
+    DIVERGED or FAILED once either ended its training, kept (with its message) when the job is then stopped."""
 
-    state: str
+    state: JobState
     message: str | None = None
+    cause: JobState | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What `JobRegistry.start_group` needs to start one job (the arguments of `JobRegistry.start`)."""
+
+    config: RunConfig
+    data: Dataset
+    model: AutoEncoderBase | None = None
+    start_step: int = 0
+    paused: bool = False
+    max_steps: int | None = None
+    history: dict | None = None
 
 
 class Job:
@@ -95,7 +97,7 @@ class Job:
         history: dict | None = None,
         claim: Callable[[list[Job]], None] | None = None,
     ):
-        self.trainer = trainer
+        self._trainer = trainer
         self.name = name
         self.owner = owner
         self.id = secrets.token_hex(4)
@@ -107,14 +109,13 @@ class Job:
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._running = not paused  # written only on the worker (and before it starts)
-        # Whether it counts against its registry's cap: set when a slot is claimed (resume, start), cleared by the
-        # worker whenever it stops training (pause, divergence, failure, stop).
+        # Counts against the registry's cap: set when a slot is claimed, cleared whenever the worker stops training.
         self.holds_slot = not paused
         self._claim = claim
         self._status_lock = threading.Lock()
-        self._status = JobStatus("paused" if paused else "running")
+        self._status = JobStatus(JobState.PAUSED if paused else JobState.RUNNING)
         self._train_settings = trainer.config.train
-        self._earlier = _as_arrays(history or {}, trainer.snapshot().history)
+        self._earlier = as_arrays(history or {}, trainer.snapshot().history)
         self._frozen: tuple[int, AutoEncoderBase] | None = None
         self._metrics: tuple[int, dict] | None = None
         self._metrics_started = -float("inf")
@@ -127,14 +128,11 @@ class Job:
 
     def snapshot(self) -> Snapshot:
         """The latest published training state (never blocks)."""
-        return self.trainer.snapshot()
+        return self._trainer.snapshot()
 
     def history(self) -> dict[str, np.ndarray]:
         """Loss curves: those a loaded checkpoint (or an earlier job) brought along, then this job's own."""
-        now = self.snapshot().history
-        if not self._earlier:
-            return now
-        return {k: np.concatenate([self._earlier[k], v]) for k, v in now.items()}
+        return joined(self._earlier, self.snapshot().history)
 
     def status(self) -> JobStatus:
         with self._status_lock:
@@ -143,7 +141,7 @@ class Job:
     @property
     def config(self) -> RunConfig:
         """The run configuration; its training settings include changes not yet applied (see `train_settings`)."""
-        return self.trainer.config
+        return self._trainer.config
 
     @property
     def train_settings(self) -> TrainConfig:
@@ -153,6 +151,42 @@ class Job:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def step_count(self) -> int:
+        """Steps trained so far (ahead of `snapshot().step` until the next publish)."""
+        return self._trainer.step_count
+
+    @property
+    def data(self) -> Dataset:
+        """The dataset it trains on (on the training device)."""
+        return self._trainer.data
+
+    @property
+    def prior(self) -> Prior:
+        """The prior its codes are matched to (the VAE's KL term uses it too)."""
+        return self._trainer.prior
+
+    @property
+    def eval_x(self) -> torch.Tensor:
+        """The held-out images whose codes `snapshot().codes` holds, in that order."""
+        return self._trainer.eval_x
+
+    @property
+    def eval_y(self) -> np.ndarray | None:
+        """The labels of those held-out images, or None for unlabelled data."""
+        return self._trainer.eval_y
+
+    def continuation(self, *, paused: bool, budget: int) -> JobSpec:
+        """A spec that starts this ended job again from its last weights and step, for `budget` steps more, its loss
+        curves carried along (same config, fresh optimizers); JobError while its worker is still alive."""
+        if self.alive:
+            raise JobError(f"job {self.name!r} has not stopped; stop it before continuing it from its weights")
+        t = self._trainer  # its worker has ended, so no other thread trains this model
+        step, history = t.step_count, self.history()
+        return JobSpec(
+            t.config, t.data, model=t.model, start_step=step, paused=paused, max_steps=step + budget, history=history
+        )
 
     # ---- control, from any thread ---------------------------------------------------------------
 
@@ -169,7 +203,7 @@ class Job:
         try:
             return self._call(self._do_resume)
         except JobError:
-            if self.status().state != "running":  # it never resumed: give the slot back
+            if self.status().state != JobState.RUNNING:  # it never resumed: give the slot back
                 self.holds_slot = False
             raise
 
@@ -181,19 +215,19 @@ class Job:
     def update_settings(self, **changes) -> TrainConfig:
         """Change learning rates or discriminator noise while training (no restart)."""
         with self._status_lock:
-            self.trainer.update_settings(**changes)  # validates, queues for the worker's next step
+            self._trainer.update_settings(**changes)  # validates, queues for the worker's next step
             self._train_settings = self._train_settings.with_updates(**changes)
             return self._train_settings
 
     def set_max_steps(self, max_steps: int | None) -> None:
         """Move the step at which the job pauses itself (None: never)."""
-        self.budget = None if max_steps is None else max(1, max_steps - self.trainer.step_count)
+        self.budget = None if max_steps is None else max(1, max_steps - self._trainer.step_count)
         self.max_steps = max_steps
 
     def frozen_model(self) -> tuple[int, AutoEncoderBase]:
         """(step, a copy of the model at that step) that no thread trains: safe to decode with, or to save."""
         step, frozen = self._frozen or (-1, None)
-        if frozen is not None and step == self.trainer.weights_step:
+        if frozen is not None and step == self._trainer.weights_step:
             return step, frozen
         return self._call(self._do_freeze) if self.alive else self._do_freeze()
 
@@ -202,24 +236,16 @@ class Job:
         with metrics and a short loss history in its metadata. The name is validated first."""
         path = path_for(validate_name(name), Path(folder))
         step, model = self.frozen_model()
-        t = self.trainer
-        metrics = evaluate(model, t.prior, t.data, seed=t.config.train.seed) if with_metrics else None
-        return save_checkpoint(
-            path,
-            model,
-            t.config,
-            step=step,
-            metrics=metrics,
-            history=short_history(self.history()),
-            extra={"prior_meta": t.prior.metadata()},
-        )
+        metrics = evaluate(model, self.prior, self.data, seed=self.config.train.seed) if with_metrics else None
+        history, extra = short_history(self.history()), {"prior_meta": self.prior.metadata()}
+        return save_checkpoint(path, model, self.config, step=step, metrics=metrics, history=history, extra=extra)
 
     def metrics(self, max_age_s: float = METRICS_EVERY_S) -> tuple[int, dict] | None:
         """(step, metrics.evaluate result) from a background computation on a frozen copy, or None before the
         first one finishes. Starts a refresh when the last is older than `max_age_s` and training moved on."""
         with self._metrics_lock:
             busy = self._metrics_thread is not None and self._metrics_thread.is_alive()
-            stale = self._metrics is None or self._metrics[0] != self.trainer.step_count
+            stale = self._metrics is None or self._metrics[0] != self._trainer.step_count
             if not busy and stale and time.monotonic() - self._metrics_started >= max_age_s:
                 self._metrics_started = time.monotonic()
                 self._metrics_thread = threading.Thread(
@@ -260,9 +286,10 @@ class Job:
         except CancelledError:
             raise JobError(f"job {self.name!r} stopped before it could do that") from None
 
-    def _set_status(self, state: str, message: str | None = None) -> None:
+    def _set_status(self, state: JobState, message: str | None = None, cause: JobState | None = None) -> None:
+        trouble = state in (JobState.DIVERGED, JobState.FAILED)  # entering either makes it the cause
         with self._status_lock:
-            self._status = JobStatus(state, message)
+            self._status = JobStatus(state, message, state if trouble else cause)
 
     def _work(self) -> None:
         torch.set_num_threads(self._threads)  # per thread: the cap applies to this worker's ops
@@ -279,9 +306,8 @@ class Job:
         finally:
             self.holds_slot = False
             self._drain()
-            self._set_status(
-                "stopped", self.status().message if self.status().state in ("diverged", "failed") else None
-            )
+            last = self.status()  # a divergence or failure stays told: why this job stopped training
+            self._set_status(JobState.STOPPED, last.message if last.cause else None, last.cause)
 
     def _run_command(self, fn: Callable, future: Future) -> None:
         if not future.set_running_or_notify_cancel():
@@ -302,347 +328,72 @@ class Job:
                 item[1].cancel()
 
     def _train_one(self) -> None:
-        t = self.trainer
+        t = self._trainer
         try:
             t.step()
         except TrainingDiverged as e:
             self._running = self.holds_slot = False
-            self._set_status("diverged", str(e))
+            self._set_status(JobState.DIVERGED, str(e))
             return
         except Exception as e:  # a bug or out-of-memory: keep the worker (and the last weights) alive to save
             t.publish(force_codes=False)
             self._running = self.holds_slot = False
-            self._set_status(
-                "failed",
-                f"training failed at step {t.step_count}: {type(e).__name__}: "
-                f"{str(e).splitlines()[0] if str(e) else ''}",
-            )
+            first_line = str(e).splitlines()[0] if str(e) else ""
+            message = f"training failed at step {t.step_count}: {type(e).__name__}: {first_line}"
+            self._set_status(JobState.FAILED, message)
             return
         if self.max_steps is not None and t.step_count >= self.max_steps:
-            self._do_pause(
-                message=lambda snap: (
-                    f"paused at the step budget ({snap.step:,} steps, {snap.epoch:.1f} epochs); press Train to continue"
-                )
-            )
+            note = "paused at the step budget ({:,} steps, {:.1f} epochs); press Train to continue"
+            self._do_pause(message=lambda snap: note.format(snap.step, snap.epoch))
 
     def _do_pause(self, message: str | Callable[[Snapshot], str] | None = None) -> Snapshot:
         """Pause on the worker; `message` may be a function of the snapshot it publishes (so its figures are
         those the page shows)."""
         self._running = self.holds_slot = False
-        snapshot = self.trainer.publish(force_codes=True)  # before the status: "paused" means published
-        if snapshot.error and self.status().state != "failed":  # the publish found non-finite weights or codes
-            self._set_status("diverged", snapshot.error)
-        elif self.status().state in ("running", "paused"):
-            self._set_status("paused", message(snapshot) if callable(message) else message)
+        snapshot = self._trainer.publish(force_codes=True)  # before the status: "paused" means published
+        if snapshot.error and self.status().state != JobState.FAILED:  # the publish found non-finite weights or codes
+            self._set_status(JobState.DIVERGED, snapshot.error)
+        elif self.status().state in (JobState.RUNNING, JobState.PAUSED):
+            self._set_status(JobState.PAUSED, message(snapshot) if callable(message) else message)
         return snapshot
 
     def _do_resume(self) -> JobStatus:
-        if self.status().state in ("diverged", "failed"):
+        if self.status().cause:
             self.holds_slot = False
             return self.status()
-        if self.max_steps is not None and self.budget and self.trainer.step_count >= self.max_steps:
-            self.max_steps = self.trainer.step_count + self.budget
+        if self.max_steps is not None and self.budget and self._trainer.step_count >= self.max_steps:
+            self.max_steps = self._trainer.step_count + self.budget
         self._running = self.holds_slot = True
-        self._set_status("running")
+        self._set_status(JobState.RUNNING)
         return self.status()
 
     def _do_step(self, phase: str) -> Snapshot:
         self._do_pause()
-        state = self.status()
-        if state.state in ("diverged", "failed"):
-            raise JobError(state.message)
+        status = self.status()
+        if status.cause:
+            raise JobError(status.message)
         try:
-            self.trainer.step(phase)
+            self._trainer.step(phase)
         except TrainingDiverged as e:
-            self._set_status("diverged", str(e))
+            self._set_status(JobState.DIVERGED, str(e))
             raise JobError(str(e)) from None
-        snapshot = self.trainer.publish(force_codes=True)
+        snapshot = self._trainer.publish(force_codes=True)
         if snapshot.error:  # this step's update left non-finite weights or codes: it diverged too
-            self._set_status("diverged", snapshot.error)
+            self._set_status(JobState.DIVERGED, snapshot.error)
             raise JobError(snapshot.error)
         return snapshot
 
     def _do_freeze(self) -> tuple[int, AutoEncoderBase]:
-        model = copy.deepcopy(self.trainer.model).eval().requires_grad_(False)
-        self._frozen = (self.trainer.weights_step, model)
+        model = copy.deepcopy(self._trainer.model).eval().requires_grad_(False)
+        self._frozen = (self._trainer.weights_step, model)
         return self._frozen
 
     def _compute_metrics(self) -> None:
         torch.set_num_threads(1)  # off the hot path: never take more than one core from training
         try:
             step, model = self.frozen_model()
-            t = self.trainer
-            result = evaluate(model, t.prior, t.data, seed=t.config.train.seed)
+            result = evaluate(model, self.prior, self.data, seed=self.config.train.seed)
         except AAEError:
             return  # stopped or busy: the next call retries
         with self._metrics_lock:
             self._metrics = (step, result)
-
-
-def _as_arrays(history: dict, like: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A stored history (lists, None for NaN, as checkpoints keep it) as arrays with the keys and dtypes of `like`;
-    a key it lacks becomes NaN."""
-    n = len(history.get("step", []))
-    if not n:
-        return {}
-    return {
-        k: np.array([np.nan if x is None else x for x in history.get(k, [None] * n)], dtype=np.float64).astype(v.dtype)
-        for k, v in like.items()
-    }
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """What `JobRegistry.start_group` needs to start one job (the arguments of `JobRegistry.start`)."""
-
-    config: RunConfig
-    data: Dataset
-    model: AutoEncoderBase | None = None
-    start_step: int = 0
-    paused: bool = False
-    max_steps: int | None = None
-    history: dict | None = None
-
-
-class Lease:
-    """One live session's claim on an owner token; `release()` when the session ends (idempotent)."""
-
-    def __init__(self, registry: JobRegistry, owner: str):
-        self.registry = registry
-        self.owner = owner
-        self._released = False
-
-    def release(self) -> None:
-        if not self._released:
-            self._released = True
-            self.registry._release(self.owner)
-
-
-class JobRegistry:
-    """All jobs of a server process, grouped by owner token, with a cap on live jobs and a release grace period."""
-
-    def __init__(
-        self,
-        max_live: int = DEFAULT_MAX_LIVE,
-        grace_s: float = DEFAULT_GRACE_S,
-        threads: int | None = None,
-        call_timeout_s: float = CALL_TIMEOUT_S,
-    ):
-        if max_live < 1:
-            raise AAEError(f"max_live={max_live}: must be at least 1")
-        self.max_live = max_live
-        self.grace_s = grace_s
-        self.threads = threads or default_threads()
-        self.call_timeout_s = call_timeout_s
-        self._lock = threading.Lock()
-        self._jobs: dict[str, dict[str, Job]] = {}
-        self._held: dict[str, int] = {}
-        self._timers: dict[str, threading.Timer] = {}
-        self._starting = 0  # slots reserved by start() calls still building their Trainer
-
-    # ---- owners -----------------------------------------------------------------------------------
-
-    def lease(self, token: str | None = None) -> Lease:
-        """Claim `token` for one live session (cancelling its pending release), or a fresh token when
-        it is missing, malformed, or held by another live session."""
-        with self._lock:
-            if not (isinstance(token, str) and TOKEN_RE.fullmatch(token)) or self._held.get(token, 0):
-                token = secrets.token_urlsafe(12)
-            self._held[token] = 1
-            timer = self._timers.pop(token, None)
-        if timer is not None:
-            timer.cancel()
-        return Lease(self, token)
-
-    def _release(self, owner: str) -> None:
-        with self._lock:
-            self._held.pop(owner, None)
-            if not self._jobs.get(owner):
-                self._jobs.pop(owner, None)
-                return
-            timer = threading.Timer(self.grace_s, self._expire, (owner,))
-            timer.daemon = True
-            timer.name = f"aae-release-{owner[:8]}"
-            self._timers[owner] = timer
-        timer.start()
-
-    def _expire(self, owner: str) -> None:
-        """The grace period ended: stop the owner's jobs unless the owner was leased again."""
-        with self._lock:
-            if self._held.get(owner) or self._timers.get(owner) is not threading.current_thread():
-                return
-            self._timers.pop(owner)
-            jobs = self._jobs.pop(owner, {})
-        for job in jobs.values():
-            job.stop()
-
-    # ---- jobs -------------------------------------------------------------------------------------
-
-    def start(
-        self,
-        owner: str,
-        name: str,
-        config: RunConfig,
-        data: Dataset,
-        *,
-        model: AutoEncoderBase | None = None,
-        start_step: int = 0,
-        paused: bool = False,
-        max_steps: int | None = None,
-        history: dict | None = None,
-    ) -> Job:
-        """Build a Trainer and start it as the owner's job `name`, replacing (stopping) one of that name.
-        `history`: loss curves to show before this job's own (a checkpoint's, as stored in its metadata).
-        Raises JobLimitReached at the cap, or AAEError for a bad config, before any thread starts."""
-        spec = JobSpec(
-            config, data, model=model, start_step=start_step, paused=paused, max_steps=max_steps, history=history
-        )
-        return self.start_group(owner, {name: spec})[name]
-
-    def start_group(self, owner: str, specs: dict[str, JobSpec]) -> dict[str, Job]:
-        """Start several of the owner's jobs together (an AAE and the VAE beside it): the training slots of all
-        are claimed at once, so at the cap none starts (JobLimitReached), and a bad config starts none."""
-        need = sum(not spec.paused for spec in specs.values())
-        for attempt in range(2):
-            with self._lock:
-                # Jobs being replaced give their slots back, so a reset is allowed at the cap.
-                mine = self._jobs.get(owner, {})
-                old = {name: mine[name] for name in specs if name in mine}
-                if self._training(leaving=old.values()) + need <= self.max_live:
-                    for name in old:  # out of the books first, so concurrent starts cannot both count them
-                        del mine[name]
-                    self._starting += need
-                    break
-            if attempt or not self._reclaim():
-                raise JobLimitReached(self._cap_message())
-        try:
-            trainers = {
-                name: Trainer(spec.config, spec.data, publish_every_s=0.5, model=spec.model, start_step=spec.start_step)
-                for name, spec in specs.items()
-            }
-        except BaseException:
-            with self._lock:
-                self._starting -= need
-                for name, job in list(old.items()):
-                    if name not in self._jobs.get(owner, {}):
-                        self._jobs.setdefault(owner, {})[name] = job  # a bad config leaves the running jobs alone
-                        del old[name]
-            for job in old.values():
-                job.stop()
-            raise
-        for job in old.values():
-            job.stop()
-        jobs = {
-            name: Job(
-                trainers[name],
-                name=name,
-                owner=owner,
-                threads=self.threads,
-                paused=spec.paused,
-                max_steps=spec.max_steps,
-                call_timeout_s=self.call_timeout_s,
-                history=spec.history,
-                claim=self._claim,
-            )
-            for name, spec in specs.items()
-        }
-        with self._lock:
-            self._starting -= need
-            mine = self._jobs.setdefault(owner, {})
-            displaced = [mine[name] for name in jobs if name in mine]
-            mine.update(jobs)
-        for job in displaced:  # a concurrent start of the same name finished first: last one wins
-            job.stop()
-        return jobs
-
-    def resume(self, owner: str) -> dict[str, JobStatus]:
-        """Resume all the owner's paused jobs, claiming their training slots together: all or none."""
-        jobs = [job for job in self.jobs(owner).values() if job.alive and job.status().state == "paused"]
-        self._claim(jobs)
-        return {job.name: job.resume() for job in jobs}
-
-    def _training(self, leaving=()) -> int:
-        """Jobs holding a training slot, plus slots reserved by starts still building (call under the lock)."""
-        return self._starting + sum(
-            j.alive and j.holds_slot and all(j is not k for k in leaving)
-            for jobs in self._jobs.values()
-            for j in jobs.values()
-        )
-
-    def _cap_message(self) -> str:
-        return (
-            f"{self.max_live} models are already training on this server (the limit, across all sessions); "
-            f"pause or stop one of yours, or try again in a minute"
-        )
-
-    def _claim(self, jobs: list[Job]) -> None:
-        """Give these jobs training slots, all or none; JobLimitReached when the free ones are too few."""
-        for attempt in range(2):
-            with self._lock:
-                need = [job for job in jobs if not job.holds_slot]
-                if self._training() + len(need) <= self.max_live:
-                    for job in need:
-                        job.holds_slot = True
-                    return
-            if attempt or not self._reclaim():
-                raise JobLimitReached(self._cap_message())
-
-    def _reclaim(self) -> bool:
-        """Pause the training jobs of sessions that have closed (their grace period runs): nobody watches them, and
-        a reload within the grace period finds them paused, weights intact. Returns whether any was paused."""
-        with self._lock:
-            idle = [
-                job
-                for owner in self._timers
-                for job in self._jobs.get(owner, {}).values()
-                if job.alive and job.holds_slot
-            ]
-        for job in idle:
-            try:
-                job.pause("paused while its page was closed, to give another session a training slot")
-            except JobError:
-                pass  # stopped meanwhile: its slot is free anyway
-        return bool(idle)
-
-    def jobs(self, owner: str) -> dict[str, Job]:
-        """The owner's jobs by name (live or stopped; stopped ones keep their last state for viewing and saving)."""
-        with self._lock:
-            return dict(self._jobs.get(owner, {}))
-
-    def stop(self, owner: str, name: str | None = None) -> None:
-        """Stop one of the owner's jobs, or all of them; they stay listed (stopped) until replaced or removed."""
-        for job_name, job in self.jobs(owner).items():
-            if name is None or job_name == name:
-                job.stop()
-
-    def remove(self, owner: str, name: str) -> None:
-        """Stop and forget one of the owner's jobs."""
-        with self._lock:
-            job = self._jobs.get(owner, {}).pop(name, None)
-        if job is not None:
-            job.stop()
-
-    def live_count(self) -> int:
-        """Jobs whose worker thread is alive (training, paused or diverged)."""
-        with self._lock:
-            return sum(j.alive for jobs in self._jobs.values() for j in jobs.values())
-
-    def training_count(self) -> int:
-        """Jobs holding a training slot: what the cap counts."""
-        with self._lock:
-            return self._training()
-
-    def stop_all(self, timeout: float = JOIN_TIMEOUT_S) -> None:
-        """Stop every job and cancel every pending release (server shutdown, tests)."""
-        with self._lock:
-            jobs = [j for owner_jobs in self._jobs.values() for j in owner_jobs.values()]
-            timers = list(self._timers.values())
-            self._jobs.clear()
-            self._timers.clear()
-            self._held.clear()
-        for timer in timers:
-            timer.cancel()
-        for job in jobs:
-            job.stop(timeout)
-        for job in jobs:
-            job.join_background(timeout)

@@ -163,7 +163,7 @@ def _trainer(config, data: Dataset, device: str):
 
 def demo_run(name: str, seed: int, epochs: float, device: str) -> dict:
     """Train, round to float16 and evaluate one 2-D model: its metrics, codes, weights and history."""
-    from .checkpoints import short_history
+    from .history import short_history
 
     kind, prior, conditioned = DEMO_RUNS[name]
     data = load_dataset(DEMO_DATASET, seed=0)  # one split for every seed: seeds vary the model, not the test set

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import load_checkpoint, resolve, save_checkpoint, short_history, validate_name
+from .checkpoints import load_checkpoint, resolve, save_checkpoint, validate_name
 from .config import AAEError, RunConfig, build_run_config
 from .data import Dataset, load_dataset
+from .history import short_history
 from .metrics import evaluate
 from .priors import make_prior
 from .settings import MAX_EPOCHS, SETTINGS, add_arguments

@@ -43,7 +43,7 @@ TABS = {
     "Checkpoints & export": checkpoints,
 }
 
-# The script thread renders figures; training threads set their own count (aae_core.jobs.default_threads).
+# The script thread renders figures; training threads set their own count (aae_core.registry.default_threads).
 # One thread here keeps the page's work from competing with training for every core.
 torch.set_num_threads(1)
 

@@ -83,7 +83,7 @@ def test_learning_rate_applies_live_without_reset(app):
     assert not app.warning, "a learning rate never asks for a reset"
     assert jobs(app) == old
     app.button(key="step").click().run()
-    assert jobs(app)["AAE"].trainer.opt_disc.param_groups[0]["lr"] == 1e-3
+    assert jobs(app)["AAE"]._trainer.opt_disc.param_groups[0]["lr"] == 1e-3
 
 
 def test_bad_settings_are_one_line_errors(app):

@@ -88,11 +88,11 @@ def test_at_the_cap_a_session_gets_both_models_or_neither(app):
     old_cap = registry.max_live
     registry.max_live = 3
     try:
-        registry.start(others, "AAE", jobs(app)["AAE"].config, jobs(app)["AAE"].trainer.data)
+        registry.start(others, "AAE", jobs(app)["AAE"].config, jobs(app)["AAE"].data)
         app.button(key="reset").click().run()  # its own two are replaced: allowed
         assert {j.status().state for j in jobs(app).values()} == {"running"}
         app.button(key="pause").click().run()
-        registry.start(others, "VAE", jobs(app)["VAE"].config, jobs(app)["VAE"].trainer.data)
+        registry.start(others, "VAE", jobs(app)["VAE"].config, jobs(app)["VAE"].data)
         app.button(key="train").click().run()  # two slots wanted, one free: neither resumes
         error = texts(app, "error")
         assert "3 models are already training on this server" in error
@@ -111,7 +111,7 @@ def test_paused_jobs_leave_their_slots_to_others(app):
     registry.max_live = 2
     try:
         other = registry.lease().owner
-        job = registry.start(other, "AAE", jobs(app)["AAE"].config, jobs(app)["AAE"].trainer.data)
+        job = registry.start(other, "AAE", jobs(app)["AAE"].config, jobs(app)["AAE"].data)
         assert job.status().state == "running", "this session's paused pair holds no slot"
     finally:
         registry.max_live = old_cap
@@ -140,7 +140,7 @@ def test_budget_caption_past_the_budget_and_the_pause_message():
 
 def test_budget_pause_message_matches_the_counters(digits):
     from aae_core.config import build_run_config
-    from aae_core.jobs import JobRegistry
+    from aae_core.registry import JobRegistry
     from tests.helpers import wait_until
 
     registry = JobRegistry(max_live=1, threads=1)

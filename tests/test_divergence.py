@@ -14,7 +14,8 @@ import torch
 from aae_core import cli
 from aae_core.checkpoints import load_checkpoint, save_checkpoint
 from aae_core.config import build_run_config
-from aae_core.jobs import JobError, JobRegistry
+from aae_core.jobs import JobError
+from aae_core.registry import JobRegistry
 from aae_core.training import Trainer, TrainingDiverged
 
 # Learning rates that reliably diverge on digits and mnist5k (measured over seeds 0-2 for both datasets):
@@ -149,6 +150,6 @@ def test_job_reports_divergence_and_saves_last_good_weights(mnist5k, tmp_path, l
         saved = load_checkpoint(job.save("last-good", tmp_path, with_metrics=False))
         assert finite_weights(saved.model)
         good_step = int(status.message.split("(step ")[1].split(")")[0])
-        assert saved.meta["step"] == good_step < job.trainer.step_count, "labelled with the good weights' step"
+        assert saved.meta["step"] == good_step < job.step_count, "labelled with the good weights' step"
     finally:
         registry.stop_all()

@@ -181,7 +181,7 @@ def test_saves_go_to_the_user_folder_and_never_replace_a_demo_or_each_other(fold
     # A new visitor (and a preset) starts from the shipped demo, not from a user save of the same settings with
     # more steps. (AppTest gives every instance one session, so this asks the function the first visit calls.)
     saved = state.registry().jobs(at.query_params["owner"])["AAE"]
-    assert saved.trainer.step_count == 6 and state.matching_checkpoint(saved.config) == demos / "demo-aae.safetensors"
+    assert saved.step_count == 6 and state.matching_checkpoint(saved.config) == demos / "demo-aae.safetensors"
     columns = tables(at)[1].columns
     assert {"kNN acc", "MMD²", "coverage"} <= set(columns) and len(columns) <= 10, "metric columns fit the page"
 

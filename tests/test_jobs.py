@@ -5,11 +5,13 @@ import math
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from aae_core.checkpoints import load_checkpoint
 from aae_core.config import AAEError, build_run_config
-from aae_core.jobs import Job, JobError, JobLimitReached, JobRegistry
+from aae_core.jobs import Job, JobError
+from aae_core.registry import JobLimitReached, JobRegistry
 from tests.helpers import wait_until
 
 
@@ -61,7 +63,7 @@ def test_live_settings_apply_without_restart(registry, mnist5k):
     job.update_settings(disc_noise=0.1)
     assert (job.train_settings.lr_disc, job.train_settings.disc_noise) == (1e-3, 0.1)
     job.step()
-    assert job.trainer.opt_disc.param_groups[0]["lr"] == 1e-3
+    assert job._trainer.opt_disc.param_groups[0]["lr"] == 1e-3
     assert job.config.train.disc_noise == 0.1
     with pytest.raises(AAEError, match="batch_size"):
         job.update_settings(batch_size=10)
@@ -193,7 +195,7 @@ def test_divergence_is_reported_and_last_good_weights_stay_saveable(registry, mn
     job = registry.start(registry.lease().owner, "AAE", aae_config(), mnist5k, paused=True)
     job.step()
     job.pause()
-    job.trainer.model.encoder[0].weight.data.fill_(math.inf)  # the worker is paused, so this thread may write
+    job._trainer.model.encoder[0].weight.data.fill_(math.inf)  # the worker is paused, so this thread may write
     with pytest.raises(JobError, match="diverged"):
         job.step()
     assert job.status().state == "diverged" and "diverged" in job.status().message
@@ -202,6 +204,49 @@ def test_divergence_is_reported_and_last_good_weights_stay_saveable(registry, mn
     assert math.isfinite(
         load_checkpoint(job.save("good", tmp_path, with_metrics=False)).model.encoder[0].weight.detach().sum()
     )
+
+
+@pytest.mark.parametrize("trouble", ["diverged", "failed"])
+def test_a_stopped_job_still_says_why_it_stopped_training(registry, mnist5k, trouble):
+    """A divergence or failure, and its message, survive a stop: the page must not have to guess them back."""
+    job = registry.start(registry.lease().owner, "AAE", aae_config(), mnist5k, paused=True)
+    job.step()
+    if trouble == "diverged":
+        job._trainer.model.encoder[0].weight.data.fill_(math.inf)  # the worker is paused, so this thread may write
+        with pytest.raises(JobError, match="diverged"):
+            job.step()
+    else:
+
+        def out_of_memory(phase: str = "full") -> None:
+            raise RuntimeError("CUDA out of memory")
+
+        job._trainer.step = out_of_memory
+        job.resume()
+        assert wait_until(lambda: job.status().state == "failed")
+    told = job.status()
+    assert told.cause == trouble and told.message
+    assert job.stop()
+    status = job.status()
+    assert (status.state, status.cause, status.message) == ("stopped", trouble, told.message)
+
+
+def test_a_stopped_job_continues_from_its_weights_step_and_history(registry, mnist5k):
+    owner = registry.lease().owner
+    job = registry.start(owner, "AAE", aae_config(), mnist5k, paused=True)
+    with pytest.raises(JobError, match="has not stopped"):
+        job.continuation(paused=True, budget=5)
+    for _ in range(3):
+        job.step()
+    _, weights = job.frozen_model()
+    history = job.history()
+    assert job.stop()
+    spec = job.continuation(paused=True, budget=5)
+    assert (spec.start_step, spec.max_steps, spec.paused, spec.config) == (3, 8, True, job.config)
+    again = registry.start_group(owner, {"AAE": spec})["AAE"]
+    assert again.step_count == 3 and again.max_steps == 8
+    assert all((again.frozen_model()[1].state_dict()[k] == v).all() for k, v in weights.state_dict().items())
+    assert all(np.array_equal(again.history()[k], v, equal_nan=True) for k, v in history.items())
+    assert again.step().step == 4 and list(again.history()["step"]) == [*history["step"], 4]
 
 
 def test_metrics_are_computed_in_the_background(registry, mnist5k):

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from aae_core.config import AAEError, build_run_config
-from aae_core.jobs import JobError, JobLimitReached, JobRegistry
+from aae_core.jobs import JobError
+from aae_core.registry import JobLimitReached, JobRegistry
 from aae_core.training import MAX_TIMELINE, Trainer
 from tests.helpers import wait_until
 

@@ -150,7 +150,7 @@ def _codes_csv(jobs: dict[str, Job]) -> str:
     for job in jobs.values():
         snap = job.snapshot()
         df = pd.DataFrame(snap.codes, columns=[f"z{i + 1}" for i in range(snap.codes.shape[1])])
-        df.insert(0, "label", job.trainer.eval_y if job.trainer.eval_y is not None else -1)
+        df.insert(0, "label", job.eval_y if job.eval_y is not None else -1)
         df.insert(0, "step", snap.codes_step)
         df.insert(0, "model", job.name)
         frames.append(df)

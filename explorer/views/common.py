@@ -11,7 +11,7 @@ import torch
 
 from aae_core import latent
 from aae_core.data import Dataset
-from aae_core.jobs import Job
+from aae_core.jobs import Job, JobState
 from aae_core.models import AutoEncoderBase
 from aae_core.untrusted import markdown_literal
 
@@ -101,23 +101,22 @@ def scatter_of(
 ) -> dict:
     """The figure of `codes` (default: the job's latest) over its prior, on the axis range of its own codes and
     prior."""
-    t = job.trainer
     if codes is None:
         codes = job.snapshot().codes
-    prior_cfg = t.config.prior
+    prior_cfg = job.config.prior
     prior_pts = plots.prior_samples(prior_cfg)
     codes2d, prior2d, names = project(codes.astype(np.float64), prior_pts, axes)
     lim = plots.view_limit(prior2d, codes2d)
     contours = overlay == OVERLAYS[0] and prior_cfg.dim == 2
     fig = plots.latent_scatter(
         codes2d,
-        t.eval_y,
+        job.eval_y,
         lim=lim,
         title=title,
         axis_names=names,
         prior_points=None if contours else prior2d,
         density=plots.prior_density(prior_cfg) if contours else None,
-        class_names=class_names(t.data),
+        class_names=class_names(job.data),
         uirevision=f"{key}{job.id}",
     )
     return fig
@@ -138,14 +137,14 @@ def status_badge(job: Job) -> None:
     """One line on what the job is doing; a divergence or failure is an error box, never silent NaN."""
     status = job.status()
     icon = {
-        "running": ":green[:material/play_circle:] training",
-        "paused": ":orange[:material/pause_circle:] paused",
-        "stopped": ":gray[:material/stop_circle:] stopped",
-        "diverged": ":red[:material/error:] diverged",
-        "failed": ":red[:material/error:] failed",
+        JobState.RUNNING: ":green[:material/play_circle:] training",
+        JobState.PAUSED: ":orange[:material/pause_circle:] paused",
+        JobState.STOPPED: ":gray[:material/stop_circle:] stopped",
+        JobState.DIVERGED: ":red[:material/error:] diverged",
+        JobState.FAILED: ":red[:material/error:] failed",
     }[status.state]
     st.markdown(f"**{job.name}** · {icon}")
-    if status.state in ("diverged", "failed") or (status.state == "stopped" and status.message):
+    if status.cause:  # diverged or failed, and still so once stopped
         st.error(markdown_literal(status.message))
     elif status.message:
         st.caption(markdown_literal(status.message))

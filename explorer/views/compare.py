@@ -66,7 +66,7 @@ def _metrics_pending(sess: Session) -> bool:
 
 
 def _explain(aae, vae) -> None:
-    prior = aae.trainer.prior
+    prior = aae.prior
     note = "" if prior.exact_density else f" For this swiss roll the VAE uses an {prior.density_note}."
     cond = (
         (

@@ -18,24 +18,21 @@ N_RECON = 10
 
 def sample_grid(job: Job, model) -> np.ndarray:
     """GRID x GRID images decoded from a fixed, seeded draw of the prior (the same z while training goes on)."""
-    t = job.trainer
-    z = t.prior.sample(GRID * GRID, generator=torch.Generator().manual_seed(7)).numpy()
-    return latent.tile(latent.decode(model, z.reshape(GRID, GRID, -1), t.data.image_shape))
+    z = job.prior.sample(GRID * GRID, generator=torch.Generator().manual_seed(7)).numpy()
+    return latent.tile(latent.decode(model, z.reshape(GRID, GRID, -1), job.data.image_shape))
 
 
 def manifold(job: Job, model) -> np.ndarray:
     """latent.manifold_grid decoded: Gaussian percentiles, one row per component, or per roll segment."""
-    t = job.trainer
-    n = 15 if t.prior.n_classes == 0 else 10
-    return latent.tile(latent.decode(model, latent.manifold_grid(t.prior, n), t.data.image_shape))
+    n = 15 if job.prior.n_classes == 0 else 10
+    return latent.tile(latent.decode(model, latent.manifold_grid(job.prior, n), job.data.image_shape))
 
 
 def reconstructions(job: Job, model) -> np.ndarray:
     """Held-out originals (top row) above their reconstructions."""
-    t = job.trainer
-    x = t.eval_x[:N_RECON]
-    recon = latent.decode(model, codes_of(model, x), t.data.image_shape)
-    originals = x.cpu().numpy().reshape(len(x), *t.data.image_shape)
+    x = job.eval_x[:N_RECON]
+    recon = latent.decode(model, codes_of(model, x), job.data.image_shape)
+    originals = x.cpu().numpy().reshape(len(x), *job.data.image_shape)
     return latent.tile(np.stack([originals, recon]))
 
 

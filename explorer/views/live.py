@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from aae_core.jobs import Job
+from aae_core.jobs import Job, JobState
 
 from .. import charts, plots
 from ..state import Session
@@ -36,7 +36,7 @@ def show(sess: Session) -> None:
 
 def _body(sess: Session, was_periodic: bool, overlay: str, axes, smoothing: float) -> None:
     jobs = sess.jobs()
-    prior = next(iter(jobs.values())).trainer.prior
+    prior = next(iter(jobs.values())).prior
     if prior.config.name == "swissroll" and overlay == OVERLAYS[0]:  # once for both panels
         st.caption(f"Contours: {prior.density_note}.")
     for col, job in zip(st.columns(len(jobs)), jobs.values()):
@@ -51,7 +51,7 @@ def _job_panel(job: Job, overlay: str, axes, smoothing: float) -> None:
     with st.container(horizontal=True):
         st.metric("step", f"{snap.step:,}")
         st.metric("epoch", f"{snap.epoch:.1f}")
-        st.metric("samples/s", f"{snap.samples_per_s:,.0f}" if job.status().state == "running" else "–")
+        st.metric("samples/s", f"{snap.samples_per_s:,.0f}" if job.status().state == JobState.RUNNING else "–")
     if job.max_steps:
         st.progress(*budget_progress(snap.step, job.max_steps, job.budget))
     prior = job.config.prior
@@ -78,10 +78,11 @@ def _loss_figure(job: Job, smoothing: float) -> dict:
     """The job's loss curves, rebuilt at most every SLOW_EVERY_S while it trains. Redrawing the three panels each
     second cost the browser more than both scatters; an unchanged figure costs it nothing. A pause, a step, a
     divergence (a new status) or another smoothing rebuilds at once."""
-    key, now, state = f"_loss_figure:{job.id}", time.monotonic(), (job.status().state, smoothing)
+    status = job.status()
+    key, now, state = f"_loss_figure:{job.id}", time.monotonic(), (status.state, smoothing)
     built = st.session_state.get(key)
-    if built is None or built[1] != state or state[0] != "running" or now - built[0] >= SLOW_EVERY_S:
-        diverged = job.snapshot().step if state[0] == "diverged" else None
+    if built is None or built[1] != state or status.state != JobState.RUNNING or now - built[0] >= SLOW_EVERY_S:
+        diverged = job.snapshot().step if status.cause == JobState.DIVERGED else None
         figure = plots.loss_curves(
             job.history(), job.kind, diverged_at=diverged, smoothing=smoothing, uirevision=f"loss{job.id}"
         )

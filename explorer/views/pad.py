@@ -26,7 +26,7 @@ def show(sess: Session) -> None:
     if len(dims) > 1:
         st.warning("The models have different latent dimensions; reset them with the same settings to use the pad.")
         return
-    first = next(iter(jobs.values())).trainer
+    first = next(iter(jobs.values()))
     versions = {name: f"{jobs[name].id}:{step}" for name, (step, _) in frozen.items()}
     st.caption(
         "The pads use the weights of step "
