@@ -237,8 +237,9 @@ class Job:
         path = path_for(validate_name(name), Path(folder))
         step, model = self.frozen_model()
         metrics = evaluate(model, self.prior, self.data, seed=self.config.train.seed) if with_metrics else None
-        history, extra = short_history(self.history()), {"prior_meta": self.prior.metadata()}
-        return save_checkpoint(path, model, self.config, step=step, metrics=metrics, history=history, extra=extra)
+        return save_checkpoint(
+            path, model, self.config, step=step, metrics=metrics, history=short_history(self.history())
+        )
 
     def metrics(self, max_age_s: float = METRICS_EVERY_S) -> tuple[int, dict] | None:
         """(step, metrics.evaluate result) from a background computation on a frozen copy, or None before the

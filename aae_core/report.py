@@ -28,7 +28,7 @@ from .data import FASHION_DIR, Dataset, load_dataset
 from .latent import decode
 from .metrics import evaluate, knn_accuracy, mode_mass, parzen_log_likelihood, select_parzen_sigma
 from .models import AAE, VAE, PlainAE, build_model
-from .priors import MixturePrior, Prior, SwissRollPrior, make_prior
+from .priors import MixturePrior, Prior, SwissRollPrior
 from .report_doc import Inputs, demo_title, write
 from .untrusted import check_output_dir
 
@@ -364,7 +364,6 @@ def run(args: argparse.Namespace) -> int:
                     "train_epochs": budget.demo_epochs,
                     "train_seconds": round(r["seconds"], 2),
                     "torch": torch.__version__,
-                    "prior_meta": make_prior(r["config"].prior).metadata(),
                     "made_by": command_line(args),
                 },
             )

@@ -51,6 +51,7 @@ class Setting:
     choices: tuple | None = None
     options: tuple = ()
     step: float | None = None  # a number widget's step
+    app_high: float | None = None  # the app's widgets and links stop here, below `high`: its plots stay readable
     live: bool = False  # changes while a job trains, no restart
     priors: tuple[str, ...] = ()  # the priors it means something for; (): all
     cli: bool = True  # an aae-train flag
@@ -141,14 +142,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("size", str, "explorer", "hidden widths of encoder, decoder and discriminator (explorer 256-256, "
             "paper 1000-1000)", alias="size", choices=tuple(SIZE_PRESETS)),
     Setting("latent_dim", int, 2, "dimension of the codes z (and of the prior)", target="model.latent_dim",
-            alias="dim", low=1, high=MAX_LATENT_DIM),
+            alias="dim", low=1, high=MAX_LATENT_DIM, app_high=32),
     # ---- the prior p(z) ----
     Setting("prior", str, "gaussian", "the prior p(z) the codes are pushed onto", target="prior.name",
             alias="prior", choices=PRIOR_NAMES),
     _scale("prior_std", 5.0, "gaussian: sigma of N(0, sigma^2 I)", "std", ("gaussian",), 0.1),
     Setting("n_parts", int, 10, "mixture: K petals; swiss roll: K label segments along the roll",
             target="prior.n_parts", alias="k", low=1, high=MAX_PARTS, priors=("mixture", "swissroll"),
-            old_flags=("--n-components",)),
+            app_high=20, old_flags=("--n-components",)),
     _scale("radius", 7.0, "mixture: distance of each petal's centre from the origin (the paper's 1.4, x5)",
            "radius", ("mixture",), 0.1),
     _scale("radial_std", 2.5, "mixture: spread along a petal (0.5, x5)", "radial", ("mixture",), 0.05),

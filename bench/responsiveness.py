@@ -71,18 +71,18 @@ def main() -> None:
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args()
     os.environ["AAE_EXPLORER_CHECKPOINTS"] = tempfile.mkdtemp(prefix="aae-resp-")  # nothing to load: train
-    from explorer import state  # after the environment is set: the app reads it
+    from explorer import session  # after the environment is set: the app reads it
 
     sessions, first_visits = [], []
     while True:
         at, elapsed = visit()
         first_visits.append(round(elapsed, 3))
         sessions.append(at)
-        if state.registry().training_count() >= state.registry().max_live:
+        if session.registry().training_count() >= session.registry().max_live:
             break
     turned_away, refused_s = visit()
     refusal = [str(e.value) for e in turned_away.error] + [str(t.value) for t in turned_away.toast]
-    registry = state.registry()
+    registry = session.registry()
     jobs = [job for at in sessions for job in registry.jobs(at.query_params["owner"]).values()]
     time.sleep(args.warmup_s)
 

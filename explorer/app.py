@@ -2,7 +2,7 @@
 
 Run with `aae-explorer` (explorer/launch.py: the project's Streamlit settings from any folder). The page is a thin view: models train in background jobs
 (aae_core.jobs) that outlive reruns and reloads; the tabs read their snapshots and call aae_core.
-Environment: AAE_EXPLORER_MAX_JOBS, AAE_EXPLORER_GRACE_S, AAE_EXPLORER_CHECKPOINTS (see explorer/state.py).
+Environment: AAE_EXPLORER_MAX_JOBS, AAE_EXPLORER_GRACE_S, AAE_EXPLORER_CHECKPOINTS (see explorer/session.py).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 from aae_core.config import AAEError  # noqa: E402
 from aae_core.untrusted import MAX_QUOTED, markdown_literal, one_line  # noqa: E402
-from explorer import controls, state  # noqa: E402
+from explorer import actions, controls, messages, session  # noqa: E402
 from explorer.views import checkpoints, compare, decoded, live, pad, timeline  # noqa: E402
 
 TABS = {
@@ -47,19 +47,20 @@ TABS = {
 # One thread here keeps the page's work from competing with training for every core.
 torch.set_num_threads(1)
 
-sess = state.session()
-for pair in state.load_url_settings():
-    controls.flash("error", f"URL: ignored {one_line(pair, MAX_QUOTED)} (not a value this setting takes)")
-state.apply_pending_settings()
+sess = session.session()
+for pair in session.load_url_settings():
+    messages.flash("error", f"URL: ignored {one_line(pair, MAX_QUOTED)} (not a value this setting takes)")
+session.apply_pending_settings()
 settings = controls.sidebar(sess)
-state.sync_url(settings)
+controls.apply_live(sess, settings)
+session.sync_url(settings)
 
 if not st.session_state.get("_started"):
     # First visit: show a saved or shipped model matching the settings if there is one, else start training.
     st.session_state["_started"] = True
     if not sess.jobs():
-        controls.guarded(state.start_jobs, sess, settings, prefer_checkpoints=True, level="note")
-        if "_apply_settings" in st.session_state:
+        messages.guarded(actions.start_jobs, sess, settings, prefer_checkpoints=True, level="note")
+        if session.settings_pending():
             st.rerun()  # a checkpoint was loaded: its settings go into the widgets before they are drawn
 
 st.markdown(
@@ -69,7 +70,7 @@ st.markdown(
     unsafe_allow_html=True,
 )
 controls.transport(sess)
-controls.show_flash()
+messages.show_flash()
 controls.confirm_reset(sess, settings)
 
 for tab, view in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values()):

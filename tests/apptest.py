@@ -4,13 +4,13 @@ import json
 import re
 from pathlib import Path
 
-from explorer import state
+from explorer import session
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 
 
 def jobs(at):
-    return state.registry().jobs(at.query_params["owner"])
+    return session.registry().jobs(at.query_params["owner"])
 
 
 def steps(at) -> list[int]:

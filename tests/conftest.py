@@ -28,10 +28,10 @@ def digits():
 @pytest.fixture
 def app_jobs_stop():
     """After the test: stop every job the app's registry holds, and check that their threads are gone."""
-    from explorer import state
+    from explorer import session
 
     yield
-    state.registry().stop_all()
+    session.registry().stop_all()
     assert not [t for t in threading.enumerate() if t.name.startswith("aae-job")], "the app's jobs all stopped"
 
 

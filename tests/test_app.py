@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from aae_core.config import AAEError
-from explorer import state
+from explorer import session
 from tests.apptest import APP, chart_elements, charts, jobs, steps, texts
 
 
@@ -70,10 +70,10 @@ def test_each_prior_asks_before_resetting(app, prior):
 
 def test_revert_keeps_the_current_run(app):
     old = dict(jobs(app))
-    app.number_input(key="dim").set_value(3).run()
+    app.number_input(key="latent_dim").set_value(3).run()
     assert "latent dim" in texts(app, "warning")
     app.button(key="revert").click().run()
-    assert app.number_input(key="dim").value == 2 and not app.warning
+    assert app.number_input(key="latent_dim").value == 2 and not app.warning
     assert jobs(app) == old
 
 
@@ -87,7 +87,7 @@ def test_learning_rate_applies_live_without_reset(app):
 
 
 def test_bad_settings_are_one_line_errors(app):
-    app.checkbox(key="cond").check().run()
+    app.checkbox(key="label_conditioned").check().run()
     assert "label_conditioned" in texts(app, "error") and not any("\n" in e.value for e in app.error)
     assert not app.exception
 
@@ -160,10 +160,10 @@ def test_uploads_are_validated_by_the_core(tmp_path):
         return SimpleNamespace(name=name, size=len(blob), getvalue=lambda: blob)
 
     with pytest.raises(AAEError, match="bad.npz: not an .npz file"):
-        state.store_upload([upload("bad.npz", b"not a zip")])
+        session.store_upload([upload("bad.npz", b"not a zip")])
     path = tmp_path / "tiny.npz"
     np.savez(path, x=np.random.default_rng(0).random((40, 8, 8)), y=np.arange(40) % 4)
-    data = state.store_upload([upload("../../tiny.npz", path.read_bytes())])
+    data = session.store_upload([upload("../../tiny.npz", path.read_bytes())])
     assert data.name == "upload:tiny.npz" and data.image_shape == (8, 8) and data.n_classes == 4
 
 
@@ -181,7 +181,7 @@ def test_settings_come_from_the_url_and_go_back_to_it(tmp_path, monkeypatch):
         assert at.query_params["prior"] == "swissroll"
         assert "lr_disc" not in at.query_params, "back at its default, so not in the URL"
     finally:
-        state.registry().stop_all()
+        session.registry().stop_all()
 
 
 def test_live_charts_keep_their_identity_while_their_figures_change(app):

@@ -43,7 +43,7 @@ def test_charts_have_no_cloud_share_button_or_logo_link(app):
 
 def test_replacing_an_upload_says_the_dataset_changed(app, digits):
     app.session_state["_upload"] = dataclasses.replace(digits, name="upload:first.npz")
-    app.selectbox(key="data").select("upload").run()
+    app.selectbox(key="dataset").select("upload").run()
     app.button(key="apply").click().run()
     assert {j.config.dataset for j in jobs(app).values()} == {"upload:first.npz"}
     app.button(key="pause").click().run()
@@ -80,9 +80,9 @@ def test_compare_keeps_refreshing_until_the_metrics_arrive_while_paused(app, mon
 
 
 def test_at_the_cap_a_session_gets_both_models_or_neither(app):
-    from explorer import state
+    from explorer import session
 
-    registry = state.registry()
+    registry = session.registry()
     others = registry.lease().owner
     app.button(key="train").click().run()  # this session's two models train
     old_cap = registry.max_live
@@ -104,9 +104,9 @@ def test_at_the_cap_a_session_gets_both_models_or_neither(app):
 
 
 def test_paused_jobs_leave_their_slots_to_others(app):
-    from explorer import state
+    from explorer import session
 
-    registry = state.registry()
+    registry = session.registry()
     old_cap = registry.max_live
     registry.max_live = 2
     try:
@@ -196,7 +196,7 @@ def test_the_table_marks_winners_and_the_caption_claims_no_ceiling(app):
 
 
 def test_eight_dims_name_axes_z1_to_z8_and_offer_no_contours(app):
-    app.number_input(key="dim").set_value(8).run()
+    app.number_input(key="latent_dim").set_value(8).run()
     app.button(key="apply").click().run()
     app.button(key="pause").click().run()
     assert not any(e.key == "overlay" for e in app.get("button_group")), "no contours toggle for an 8-D prior"
@@ -298,7 +298,7 @@ def test_no_default_value_warning_for_widgets_set_from_the_url(tmp_path, monkeyp
 
     from streamlit.elements.lib import policies
 
-    from explorer import state
+    from explorer import session
 
     monkeypatch.setenv("AAE_EXPLORER_CHECKPOINTS", str(tmp_path))
     # Streamlit checks this only under a real server, and logs it once per process: make both hold here.
@@ -312,7 +312,7 @@ def test_no_default_value_warning_for_widgets_set_from_the_url(tmp_path, monkeyp
     at.query_params.update({"batch": "64"})
     try:
         at.run()
-        assert at.selectbox(key="batch").value == 64
+        assert at.selectbox(key="batch_size").value == 64
         assert not logged, logged
     finally:
-        state.registry().stop_all()
+        session.registry().stop_all()

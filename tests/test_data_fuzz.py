@@ -270,9 +270,9 @@ class Upload:
 @pytest.fixture
 def store_upload():
     pytest.importorskip("streamlit")
-    from explorer import state
+    from explorer import session
 
-    return state.store_upload
+    return session.store_upload
 
 
 def test_upload_object_array_is_refused_without_unpickling(store_upload):
@@ -294,12 +294,12 @@ def test_upload_names_cannot_choose_a_folder(store_upload, tmp_path):
 
 
 def test_upload_size_limit_and_mixed_files(store_upload, monkeypatch):
-    from explorer import state
+    from aae_core import uploads
 
     blob = npz_bytes(x=np.zeros((20, 16)))
     with pytest.raises(AAEError, match="one .npz file, or IDX files"):
         store_upload([Upload("a.npz", blob), Upload("train-images-idx3-ubyte", b"\0")])
-    monkeypatch.setattr(state, "MAX_UPLOAD_MB", 0)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_MB", 0)
     with pytest.raises(AAEError, match="MiB limit"):
         store_upload([Upload("a.npz", blob)])
 

@@ -16,7 +16,8 @@ from streamlit.testing.v1 import AppTest
 from aae_core.checkpoints import save_checkpoint
 from aae_core.config import build_run_config
 from aae_core.models import build_model
-from explorer import state
+from aae_core.uploads import UploadBudget
+from explorer import actions, session
 from tests.apptest import APP
 from tests.helpers import npz_bytes, rewrite_meta
 
@@ -87,7 +88,7 @@ def test_share_link_payload_is_plain_text_and_bounded(folders):
 
 def test_uploaded_file_name_payload_is_plain_text(folders):
     at = visit()
-    at.selectbox(key="data").select("upload").run()
+    at.selectbox(key="dataset").select("upload").run()
     name = "[click me](javascript:alert(1)) ![beacon](beacon.png) :red[ALERT] <img src=x onerror=alert(1)> **loud**.npz"
     at.file_uploader[0].set_value((name, b"not a zip at all", "application/octet-stream")).run()
     (error,) = [str(e.value) for e in at.error]
@@ -129,7 +130,7 @@ def test_crafted_default_checkpoint_costs_its_own_row(folders, change):
     rewrite_meta(default_checkpoint(demos, "crafted", step=10**6), change)
     default_checkpoint(demos, "fine-vae", kind="vae", step=7)
     at = visit()
-    assert set(state.registry().jobs(at.query_params["owner"])) == {"AAE", "VAE"}
+    assert set(session.registry().jobs(at.query_params["owner"])) == {"AAE", "VAE"}
     at.session_state["tab"] = "Checkpoints & export"
     at.run()
     assert not at.exception
@@ -146,10 +147,10 @@ def test_loaded_checkpoint_keeps_values_the_widgets_did_not_offer(folders):
     demos, _ = folders
     default_checkpoint(demos, "odd", lr_disc=3e-4, disc_noise=0.3, batch_size=50, seed=7)
     at = visit()
-    assert at.select_slider(key="lr_disc").value == 3e-4 and at.select_slider(key="noise").value == 0.3
-    assert at.selectbox(key="batch").value == 50 and at.number_input(key="seed").value == 7
+    assert at.select_slider(key="lr_disc").value == 3e-4 and at.select_slider(key="disc_noise").value == 0.3
+    assert at.selectbox(key="batch_size").value == 50 and at.number_input(key="seed").value == 7
     assert not at.warning, "nothing was clamped, so nothing asks to restart"
-    aae = state.registry().jobs(at.query_params["owner"])["AAE"]
+    aae = session.registry().jobs(at.query_params["owner"])["AAE"]
     assert (aae.train_settings.lr_disc, aae.train_settings.disc_noise) == (3e-4, 0.3), "no clamped value pushed"
     assert at.query_params["lr_disc"] == "0.0003"
     again = visit(dict(at.query_params) | {"owner": ""})
@@ -180,15 +181,15 @@ def test_saves_go_to_the_user_folder_and_never_replace_a_demo_or_each_other(fold
     assert not at.error
     # A new visitor (and a preset) starts from the shipped demo, not from a user save of the same settings with
     # more steps. (AppTest gives every instance one session, so this asks the function the first visit calls.)
-    saved = state.registry().jobs(at.query_params["owner"])["AAE"]
-    assert saved.step_count == 6 and state.matching_checkpoint(saved.config) == demos / "demo-aae.safetensors"
+    saved = session.registry().jobs(at.query_params["owner"])["AAE"]
+    assert saved.step_count == 6 and actions.matching_checkpoint(saved.config) == demos / "demo-aae.safetensors"
     columns = tables(at)[1].columns
     assert {"kNN acc", "MMD²", "coverage"} <= set(columns) and len(columns) <= 10, "metric columns fit the page"
 
 
 def test_default_save_name_from_an_upload_is_valid(folders):
     at = visit()
-    at.selectbox(key="data").select("upload").run()
+    at.selectbox(key="dataset").select("upload").run()
     buf = io.BytesIO()
     np.savez(buf, x=np.random.default_rng(0).random((200, 8, 8)))
     at.file_uploader[0].set_value(("my data (1).npz", buf.getvalue(), "application/octet-stream")).run()
@@ -209,7 +210,7 @@ def test_upload_errors_then_a_good_file(folders):
     from sklearn.datasets import load_digits
 
     at = visit()
-    at.selectbox(key="data").select("upload").run()
+    at.selectbox(key="dataset").select("upload").run()
     assert not at.error, "no stale 'choose a file' error while the uploader is empty"
     at.file_uploader[0].set_value(("x.npz", np.random.default_rng(0).bytes(500), "application/octet-stream")).run()
     errors = [plain(str(e.value)) for e in at.error]
@@ -228,29 +229,29 @@ def test_upload_errors_then_a_good_file(folders):
 
 def test_too_few_images_to_train_are_refused_at_upload(folders):
     at = visit()
-    at.selectbox(key="data").select("upload").run()
+    at.selectbox(key="dataset").select("upload").run()
     at.file_uploader[0].set_value(("few.npz", npz_bytes(x=np.random.default_rng(0).random((19, 8, 8))), "a/b")).run()
     assert "fewer than the smallest batch (16); upload at least 20" in plain(" ".join(str(e.value) for e in at.error))
 
 
 def test_uploads_share_one_server_budget(folders, monkeypatch):
     """Each session kept its upload (~400 MB from < 1 MB) even after switching back to a built-in dataset."""
-    budget = state.UploadBudget(200_000)
-    monkeypatch.setattr(state, "upload_budget", lambda: budget)
+    budget = UploadBudget(200_000)
+    monkeypatch.setattr(session, "upload_budget", lambda: budget)
     blob = npz_bytes(x=np.zeros((40, 28, 28), np.uint8))  # 40 x 784 float32 = 125 KB held
     first = visit()
-    first.selectbox(key="data").select("upload").run()
+    first.selectbox(key="dataset").select("upload").run()
     first.file_uploader[0].set_value(("a.npz", blob, "a/b")).run()
-    assert not first.error and state.upload_budget().held() == 40 * 784 * 4
+    assert not first.error and session.upload_budget().held() == 40 * 784 * 4
     second = visit()
-    second.selectbox(key="data").select("upload").run()
+    second.selectbox(key="dataset").select("upload").run()
     second.file_uploader[0].set_value(("b.npz", blob, "a/b")).run()
     assert "more than the limit" in plain(" ".join(str(e.value) for e in second.error))
-    first.selectbox(key="data").select("mnist5k").run()  # no job trains on the upload: it is dropped
+    first.selectbox(key="dataset").select("mnist5k").run()  # no job trains on the upload: it is dropped
     import gc
 
     gc.collect()
-    assert state.upload_budget().held() == 0
+    assert session.upload_budget().held() == 0
     second.file_uploader[0].set_value(("b.npz", blob, "a/b")).run()
     assert not second.error
 

@@ -271,7 +271,7 @@ def test_without_ray_the_sweep_says_how_to_install_it(tmp_path):
 def test_the_app_and_the_other_commands_do_not_need_ray():
     code = (
         "import sys; sys.modules['ray'] = None; import aae_core.cli, aae_core.jobs, aae_core.report, "
-        "aae_core.bench, explorer.state, explorer.charts; from aae_core.cli import train_main"
+        "aae_core.bench, explorer.session, explorer.charts; from aae_core.cli import train_main"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

@@ -13,16 +13,16 @@ from aae_core.config import AAEError
 from aae_core.jobs import Job
 from aae_core.untrusted import check_output_dir, markdown_literal, one_line
 
-from .. import state
-from ..controls import flash, guarded
-from ..state import Session
+from .. import actions, session
+from ..messages import flash, guarded
+from ..session import Session
 from .decoded import manifold, sample_grid
 
 FOLDERS = {"user": "yours", "demo": "shipped demo"}
 
 
 def _folder(kind: str):
-    return state.user_checkpoint_dir() if kind == "user" else state.checkpoint_dir()
+    return session.user_checkpoint_dir() if kind == "user" else session.checkpoint_dir()
 
 
 def show(sess: Session) -> None:
@@ -38,7 +38,7 @@ def _save(sess: Session) -> None:
     """Save every model of the session as `<name>-aae` / `<name>-vae` in the user folder; an existing save of
     that name (another session's, perhaps) is replaced only when asked."""
     name = st.session_state.get("ckpt_name", "").strip()
-    folder = state.user_checkpoint_dir()
+    folder = session.user_checkpoint_dir()
     try:
         validate_name(name)
         check_output_dir(folder, "checkpoint folder")
@@ -74,7 +74,7 @@ def _save_form(sess: Session) -> None:
     st.button("Save current models", key="save", icon=":material/save:", on_click=_save, args=(sess,))
     st.caption(
         markdown_literal(
-            f"into {state.user_checkpoint_dir()} (weights + metrics + loss history; the weights "
+            f"into {session.user_checkpoint_dir()} (weights + metrics + loss history; the weights "
             f"of a diverged run are its last good ones)"
         )
     )
@@ -89,15 +89,15 @@ def _rows(entries) -> pd.DataFrame:
                 {"name": path.stem, "model": "unreadable", "prior": one_line(meta.removeprefix(f"{path}: "), 160)}
             )
             continue
-        m, prior = meta.get("metrics") or {}, meta.get("prior", {})
+        m, config = meta.get("metrics") or {}, meta["config"]  # validated by list_checkpoints
         fmt = lambda k: round(m[k], 4) if isinstance(m.get(k), (int, float)) else None
-        labels = ", labels" if meta["config"]["model"]["n_label_classes"] else ""
+        labels = ", labels" if config["model"]["n_label_classes"] else ""
         rows.append(
             {
                 "name": path.stem,
-                "model": meta["kind"].upper() + labels,
-                "prior": f"{prior.get('name')}, {prior.get('dim')}-D",
-                "data": meta.get("dataset"),
+                "model": config["model"]["kind"].upper() + labels,
+                "prior": f"{config['prior']['name']}, {config['prior']['dim']}-D",
+                "data": config["dataset"],
                 "steps": meta.get("step"),
                 "recon MSE": fmt("reconstruction_mse"),
                 "kNN acc": fmt("knn_accuracy"),
@@ -113,7 +113,7 @@ def _load(sess: Session) -> None:
     pick = st.session_state.get("ckpt_pick")
     if pick:
         kind, name = pick
-        guarded(state.load_into_session, sess, _folder(kind) / f"{name}.safetensors")
+        guarded(actions.load_into_session, sess, _folder(kind) / f"{name}.safetensors")
 
 
 def _saved_list(sess: Session) -> None:

@@ -17,7 +17,7 @@ from aae_core.untrusted import markdown_literal
 
 from .. import plots
 from ..pad_plane import axis_name
-from ..state import Session
+from ..session import Session
 
 LIVE_EVERY_S = 1.0  # live plots refresh period while something trains
 SLOW_EVERY_S = 3.0  # decoded images: a slower refresh is enough to watch them sharpen

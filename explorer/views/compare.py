@@ -11,7 +11,7 @@ import streamlit as st
 from aae_core.metrics import METRIC_DIRECTIONS, METRIC_KEYS
 
 from .. import charts
-from ..state import Session
+from ..session import Session
 from .common import LIVE_EVERY_S, catch_up, periodic, png_uri, scatter_of, view_options
 from .decoded import sample_grid
 

@@ -9,7 +9,7 @@ import torch
 from aae_core import latent
 from aae_core.jobs import Job
 
-from ..state import Session
+from ..session import Session
 from .common import SLOW_EVERY_S, catch_up, codes_of, periodic, png_uri, status_badge
 
 GRID = 10  # prior samples shown as GRID x GRID
@@ -24,7 +24,7 @@ def sample_grid(job: Job, model) -> np.ndarray:
 
 def manifold(job: Job, model) -> np.ndarray:
     """latent.manifold_grid decoded: Gaussian percentiles, one row per component, or per roll segment."""
-    n = 15 if job.prior.n_classes == 0 else 10
+    n = 15 if job.prior.n_parts == 0 else 10
     return latent.tile(latent.decode(model, latent.manifold_grid(job.prior, n), job.data.image_shape))
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 from aae_core.jobs import Job, JobState
 
 from .. import charts, plots
-from ..state import Session
+from ..session import Session
 from .common import LIVE_EVERY_S, OVERLAYS, SLOW_EVERY_S, catch_up, periodic, scatter_of, status_badge, view_options
 
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from .. import plots
 from ..latent_pad import latent_pad
-from ..state import Session
+from ..session import Session
 from .common import class_names, codes_of
 
 

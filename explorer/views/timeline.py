@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from .. import charts
-from ..state import Session
+from ..session import Session
 from .common import scatter_of, view_options
 
 

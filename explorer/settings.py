@@ -1,0 +1,169 @@
+"""The app's settings: the schema's rows that have a URL alias, plus the two the app alone has, as one table.
+
+No Streamlit here. A setting's widget key is its name (`n_parts`); its URL query param is its alias
+(`?k=5`), so share links stay short and old links keep working. Every widget domain and every URL
+check comes from the setting's row in `aae_core.settings`; every value reaches the core only through
+`aae_core.config.build_run_config` (in `run_configs`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import field, fields, make_dataclass, replace
+from typing import Any
+
+from aae_core.config import RunConfig, build_run_config
+from aae_core.data import BUILTINS, Dataset
+from aae_core.settings import LIVE, SETTINGS, Setting
+
+UPLOAD = "upload"
+MODEL_NAMES = {"aae": "AAE", "vae": "VAE", "ae": "AE"}
+ALONGSIDE = (
+    Setting("vae", bool, True, "train a VAE alongside, with the same prior and architecture", alias="vae"),
+    Setting("ae", bool, False, "train a plain autoencoder alongside (no regularizer: the baseline)", alias="ae"),
+)
+ROWS = {s.name: s for s in (*SETTINGS, *ALONGSIDE) if s.alias}
+# The app offers only the built-in datasets and an upload (the CLI also reads any path).
+DATASETS = (*BUILTINS, UPLOAD)
+
+Settings = make_dataclass(
+    "Settings",
+    [(s.name, s.kind, field(default=s.default)) for s in ROWS.values()],
+    frozen=True,
+    namespace={"__doc__": "Everything the sidebar sets: one field per row of ROWS, named as the row."},
+)
+
+PRESETS = {
+    "Fig. 2a: AAE, Gaussian": Settings(),
+    "Fig. 2b: AAE, mixture of 10 Gaussians": Settings(prior="mixture"),
+    "Swiss roll": Settings(prior="swissroll"),
+    "Swiss roll, label-conditioned (Fig. 4)": Settings(prior="swissroll", label_conditioned=True, label_fraction=0.2),
+    "Mixture, label-conditioned (Fig. 4)": Settings(prior="mixture", label_conditioned=True, label_fraction=0.2),
+    "8-D Gaussian, σ = 5 (Appendix A)": Settings(latent_dim=8, prior_std=5.0),
+    "Plain autoencoder beside them (no regularizer)": Settings(ae=True),
+}
+
+
+def as_dict(s: Any) -> dict[str, Any]:
+    """The settings as {name: value}: what the widgets' session state holds."""
+    return {f.name: getattr(s, f.name) for f in fields(s)}
+
+
+# ---- widget domains ------------------------------------------------------------------------------
+
+
+def allows(name: str, value: Any) -> bool:
+    """Whether the app may take this value (from the URL): inside the row's domain and below its app_high, and
+    for the dataset one the app offers."""
+    row = ROWS[name]
+    below = row.app_high is None or value <= row.app_high
+    return row.allows(value) and below and (name != "dataset" or value in DATASETS)
+
+
+def options(name: str, held: Any = None) -> tuple:
+    """A choice widget's options, plus the value it holds when that is none of them (a loaded checkpoint's 3e-4):
+    the widget shows the true value instead of snapping it to an option and pushing that to the job."""
+    row = ROWS[name]
+    base = DATASETS if name == "dataset" else row.choices or row.options
+    return base if held is None or held in base else tuple(sorted((*base, held)))
+
+
+def number_range(name: str, held: Any = None) -> dict:
+    """A number widget's min_value and max_value, from the row's bounds (an open bound moves in by one step),
+    widened to a value it already holds."""
+    row = ROWS[name]
+    low = row.low + (row.step or 1) if row.low_open else row.low
+    low, high = row.kind(low), row.kind(row.high if row.app_high is None else row.app_high)
+    if isinstance(held, (int, float)) and not isinstance(held, bool):
+        low, high = min(low, row.kind(held)), max(high, row.kind(held))
+    return {"min_value": low, "max_value": high}
+
+
+# ---- the URL -------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def query_of(s: Any) -> dict[str, str]:
+    """The settings that differ from the defaults, as URL query params (an upload cannot travel in a link)."""
+    d = Settings()
+    return {
+        row.alias: _text(getattr(s, name))
+        for name, row in ROWS.items()
+        if getattr(s, name) != getattr(d, name) and not (name == "dataset" and s.dataset == UPLOAD)
+    }
+
+
+def settings_from_query(params: dict[str, str]) -> tuple[dict, list[str]]:
+    """Settings found in URL params, each parsed to its type and checked against its domain; returns them by
+    name, and the `alias=value` pairs that were ignored."""
+    found, ignored = {}, []
+    for name, row in ROWS.items():
+        if row.alias not in params:
+            continue
+        raw = params[row.alias]
+        try:
+            value = row.parse(raw)
+        except ValueError:
+            value = None
+        if value is None or (isinstance(value, float) and not math.isfinite(value)) or not allows(name, value):
+            ignored.append(f"{row.alias}={raw}")
+        else:
+            found[name] = value
+    return found, ignored
+
+
+# ---- settings <-> run configs --------------------------------------------------------------------
+
+
+def run_configs(s: Any, data: Dataset) -> dict[str, RunConfig]:
+    """The AAE's config (and the VAE's and the AE's, when trained alongside): same data, prior and architecture.
+    Only the AAE is label-conditioned: conditioning needs a discriminator."""
+    core = {name: getattr(s, name) for name in ROWS if name not in ("vae", "ae")} | {"dataset": data.name}
+    # No n_train: a batch larger than an upload is refused when its job starts, not while the sidebar is read.
+    shape = {"input_dim": data.input_dim, "n_classes": data.n_classes}
+    configs = {"AAE": build_run_config(model="aae", **shape, **core)}
+    for kind in ("vae", "ae"):
+        if getattr(s, kind):
+            configs[MODEL_NAMES[kind]] = build_run_config(model=kind, **shape, **(core | {"label_conditioned": False}))
+    return configs
+
+
+def restart_key(config: RunConfig) -> tuple:
+    """What cannot change under a running job: everything but the live training settings and the epoch budget
+    (a new budget moves the pause; the learning-rate schedule keeps the budget the run started with)."""
+    keep = {name: 0.0 for name in LIVE} | {"epochs": 1.0}
+    return config.model, config.prior, config.dataset, replace(config.train, **keep)
+
+
+def changed_settings(old: RunConfig, new: RunConfig) -> list[str]:
+    """The names of the settings that differ between two run configs and mean something in either."""
+    a, b = old.settings(), new.settings()
+    return [
+        name
+        for name, row in ROWS.items()
+        if name in a
+        and a[name] != b[name]
+        and name not in LIVE
+        and name != "epochs"
+        and (row.applies(a["prior"], a["label_conditioned"]) or row.applies(b["prior"], b["label_conditioned"]))
+    ]
+
+
+def settings_of(config: RunConfig, current: Any) -> Any:
+    """Settings that reproduce a run config (loading a checkpoint), keeping the view's other choices: the epoch
+    budget, the models alongside, and a label fraction or size the config does not pin."""
+    flat = config.settings()
+    keep = {"epochs", "vae", "ae"} | ({"label_fraction"} if not flat["label_conditioned"] else set())
+    if flat["size"] is None:
+        keep.add("size")
+    if flat["dataset"] not in BUILTINS:
+        flat["dataset"] = UPLOAD
+    return replace(current, **{name: flat[name] for name in ROWS if name in flat and name not in keep})
+
+
+def budget_steps(epochs: float, config: RunConfig, data: Dataset) -> int:
+    """Steps in `epochs` epochs: a job pauses itself after this many (the "epochs before pausing" setting)."""
+    return math.ceil(epochs * data.x_train.shape[0] / config.train.batch_size)
