@@ -78,9 +78,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(
-            f"{result['checkpoint']}: {result['model']} / {result['prior']} prior / {result['dataset']} / step {result['step']}"
-        )
+        r = result
+        print(f"{r['checkpoint']}: {r['model']} / {r['prior']} prior / {r['dataset']} / step {r['step']}")
         print(format_metrics({k: result[k] for k in result if k not in CHECKPOINT_FIELDS}))
     return 0
 

@@ -128,11 +128,14 @@ class TrainConfig:
 
     def validate(self, n_train: int | None = None) -> TrainConfig:
         check_fields(self, "train")
-        if n_train is not None:
-            _check(
-                self.batch_size <= n_train, "batch_size", self.batch_size,
-                f"is larger than the training set ({n_train} examples)",
-            )  # fmt: skip
+        return self if n_train is None else self.fits(n_train)
+
+    def fits(self, n_train: int) -> TrainConfig:
+        """Refuse a batch larger than the training set (what a config can only be checked against with its data)."""
+        _check(
+            self.batch_size <= n_train, "batch_size", self.batch_size,
+            f"is larger than the training set ({n_train} examples)",
+        )  # fmt: skip
         return self
 
     def lr_factor(self, step: int, steps_per_epoch: float) -> float:
@@ -146,7 +149,9 @@ class TrainConfig:
         """A copy with live settings changed, each checked against its row (others are refused by name)."""
         live = {fieldname for fieldname, s in _SECTIONS["train"].items() if s.live}
         for k, v in changes.items():
-            _check(k in live, "setting", k, f"does not change while training ({', '.join(sorted(live))} do)")
+            _check(
+                k in live, "setting", k, f"cannot change while training ({', '.join(sorted(live))} can); reset instead"
+            )
             _SECTIONS["train"][k].check(v)
         return replace(self, **changes)
 

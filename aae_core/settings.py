@@ -116,8 +116,8 @@ def _is_number(value: Any) -> bool:
 
 def _rate(name: str, default: float, what: str) -> Setting:
     return Setting(
-        name, float, default, f"learning rate of the {what}", target=f"train.{name}", alias=name, low=0.0, low_open=True,
-        options=LEARNING_RATES, live=True,
+        name, float, default, f"learning rate of the {what}", target=f"train.{name}", alias=name, low=0.0,
+        low_open=True, options=LEARNING_RATES, live=True,
     )  # fmt: skip
 
 

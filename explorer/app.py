@@ -1,7 +1,8 @@
 """AAE Explorer: watch an adversarial autoencoder (and a VAE beside it) shape its latent space, live.
 
-Run with `aae-explorer` (explorer/launch.py: the project's Streamlit settings from any folder). The page is a thin view: models train in background jobs
-(aae_core.jobs) that outlive reruns and reloads; the tabs read their snapshots and call aae_core.
+Run with `aae-explorer` (explorer/launch.py: the project's Streamlit settings from any folder). The page is a
+thin view: models train in background jobs (aae_core.jobs) that outlive reruns and reloads; the tabs read
+their snapshots and call aae_core.
 Environment: AAE_EXPLORER_MAX_JOBS, AAE_EXPLORER_GRACE_S, AAE_EXPLORER_CHECKPOINTS (see explorer/session.py).
 """
 

@@ -24,7 +24,10 @@ def project_options(config: Path = CONFIG) -> list[str]:
     """The project's Streamlit settings as `--section.option=value` command-line options."""
     with open(config, "rb") as f:
         sections = tomllib.load(f)
-    text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)
+
+    def text(v):
+        return str(v).lower() if isinstance(v, bool) else str(v)
+
     return [
         f"--{section}.{name}={text(value)}" for section, options in sections.items() for name, value in options.items()
     ]

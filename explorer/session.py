@@ -28,12 +28,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
-from aae_core.registry import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, JobRegistry
 
 from aae_core.checkpoints import DEFAULT_DIR
 from aae_core.config import AAEError
 from aae_core.data import Dataset, load_dataset
 from aae_core.jobs import Job, JobState
+from aae_core.registry import DEFAULT_GRACE_S, DEFAULT_MAX_LIVE, JobRegistry
 from aae_core.uploads import UPLOAD_BUDGET_MB, UploadBudget, load_upload
 
 from .settings import ROWS, UPLOAD, Settings, as_dict, query_of, settings_from_query

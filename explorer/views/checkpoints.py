@@ -90,7 +90,10 @@ def _rows(entries) -> pd.DataFrame:
             )
             continue
         m, config = meta.get("metrics") or {}, meta["config"]  # validated by list_checkpoints
-        fmt = lambda k: round(m[k], 4) if isinstance(m.get(k), (int, float)) else None
+
+        def fmt(k: str, m: dict = m) -> float | None:
+            return round(m[k], 4) if isinstance(m.get(k), (int, float)) else None
+
         labels = ", labels" if config["model"]["n_label_classes"] else ""
         rows.append(
             {

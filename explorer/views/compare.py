@@ -120,7 +120,9 @@ def metrics_table(compared: list) -> None:
     if any(r is None for r in results.values()):
         st.caption("Computing metrics…")
         return
-    fmt = lambda v: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
+
+    def fmt(v):
+        return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
 
     def cell(m: dict, k: str) -> str:
         ratio = m.get(f"{k}_ratio")

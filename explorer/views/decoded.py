@@ -56,7 +56,10 @@ def _body(sess: Session, was_periodic: bool) -> None:
     # Row by row (one set of columns per row), so each row lines up across models whatever the rows above hold
     # (a status message under one model's badge and not the other's).
     frozen = {name: job.frozen_model() for name, job in jobs.items()}
-    row = lambda: zip(st.columns(len(jobs)), jobs.values())
+
+    def row():
+        return zip(st.columns(len(jobs)), jobs.values())
+
     for col, job in row():
         with col:
             status_badge(job)
