@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from .metrics import knn_accuracy, prior_match
 from .models import build_model
 from .reference import ReferenceLoop
 from .settings import SIZE_PRESETS
+from .timing import best_seconds_per_call, cpu_name, peak_and_mfu, rss_mb, sgemm_gflops, step_flops, sync
 from .training import Trainer, resolve_device
 from .untrusted import check_output_file
 
@@ -62,69 +62,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice, one per core)")
     p.add_argument("--out", help="also write the JSON to this file")
     return p
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def rss_mb() -> float:
-    """This process's resident memory now, in MiB (peak memory where /proc is missing)."""
-    try:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def best_seconds_per_call(fn: Callable[[], object], device: torch.device, window_s: float, windows: int) -> float:
-    """Lowest mean seconds per call over `windows` timed windows of about `window_s`, after one warm-up window."""
-    _sync(device)
-    start, calls = time.perf_counter(), 0
-    while calls < 2 or time.perf_counter() - start < window_s:
-        fn()
-        calls += 1
-    _sync(device)
-    calls = max(1, round(window_s * calls / (time.perf_counter() - start)))
-    best = math.inf
-    for _ in range(windows):
-        _sync(device)
-        t = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        _sync(device)
-        best = min(best, (time.perf_counter() - t) / calls)
-    return best
-
-
-def sgemm_gflops(device: torch.device, n: int, reps: int) -> float:
-    """fp32 matmul peak: best of `reps` n x n x n products."""
-    g = torch.Generator(device=device).manual_seed(0)
-    a, b = (torch.randn(n, n, generator=g, device=device) for _ in range(2))
-    out = torch.empty(n, n, device=device)
-    seconds = best_seconds_per_call(lambda: torch.mm(a, b, out=out), device, window_s=0.0, windows=reps)
-    return 2 * n**3 / seconds / 1e9
-
-
-def step_flops(trainer: Trainer) -> int:
-    """Matmul FLOPs of one real training step, counted by torch (elementwise work and Adam are not counted)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    with counter:
-        trainer.step()
-    return counter.get_total_flops()
 
 
 def training_figures(
@@ -158,17 +95,6 @@ def training_figures(
         "gflop_per_step": round(flops / 1e9, 4),
         "gflops": round(flops / seconds / 1e9, 2),
     }
-
-
-def peak_and_mfu(train: dict[str, dict], readings: list[float]) -> float:
-    """The peak the run's MFUs are measured against, after setting each row's mfu: the best of all matmul readings,
-    and of the steps' own matmul rates (fp32 matmuls on the same device, so the device reached at least that).
-    A reading taken under a transient load (110 GFLOP/s once, 195-199 when quiet) therefore never sets it, and
-    no MFU can exceed 1."""
-    peak = max([*readings, *(t["gflops"] for t in train.values())])
-    for t in train.values():
-        t["mfu"] = round(t["gflops"] / peak, 3)
-    return peak
 
 
 def fit_check(trainer: Trainer) -> tuple[float, float, bool]:
@@ -240,10 +166,10 @@ def scale_point(name: str, device: str) -> dict:
     data_mb = rss_mb() - base
     config = build_run_config(model="aae", prior="gaussian", size="explorer", input_dim=data.input_dim)
     trainer = Trainer(config, data, device=device, publish_every_s=math.inf)
-    _sync(dev)
+    sync(dev)
     t = time.perf_counter()
     trainer.run(epochs=1)
-    _sync(dev)
+    sync(dev)
     epoch_s = time.perf_counter() - t
     n = data.x_train.shape[0]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from aae_core.bench import rss_mb
 from aae_core.config import build_run_config
 from aae_core.data import load_dataset
 from aae_core.registry import JobRegistry
+from aae_core.timing import rss_mb
 from aae_core.training import MAX_TIMELINE
 
 

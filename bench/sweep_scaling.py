@@ -24,8 +24,8 @@ from pathlib import Path
 import ray
 import torch
 
-from aae_core.bench import cpu_name
 from aae_core.sweep_results import load_results
+from aae_core.timing import cpu_name
 
 GRID = """\
 [fixed]

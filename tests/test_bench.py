@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from aae_core.bench import peak_and_mfu, step_flops
 from aae_core.config import build_run_config
+from aae_core.timing import peak_and_mfu, step_flops
 from aae_core.training import Trainer
 
 
