@@ -25,7 +25,7 @@ from safetensors.torch import save
 
 from .config import AAEError, RunConfig
 from .files import write_atomic
-from .models import AAE, VAE, build_model
+from .models import AutoEncoderBase, build_model
 from .settings import MAX_HISTORY, MAX_PARTS
 from .untrusted import shorten
 
@@ -50,7 +50,7 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 @dataclass(frozen=True)
 class Checkpoint:
-    model: AAE | VAE
+    model: AutoEncoderBase  # an AAE, VAE or PlainAE
     config: RunConfig
     meta: dict
     path: Path
@@ -94,7 +94,7 @@ def safe_name(text: str, fallback: str = "model") -> str:
 
 def save_checkpoint(
     path: str | Path,
-    model: AAE | VAE,
+    model: AutoEncoderBase,
     config: RunConfig,
     *,
     step: int,
@@ -133,8 +133,8 @@ def _open(path: Path) -> Iterator:
     size = path.stat().st_size
     if size > MAX_CHECKPOINT_BYTES:
         raise AAEError(f"{path}: {size} bytes is larger than any checkpoint this tool writes")
-    with open(path, "rb") as f:
-        head = f.read(8)
+    with open(path, "rb") as raw:
+        head = raw.read(8)
     header_len = int.from_bytes(head, "little")
     if len(head) < 8 or header_len > size - 8:
         raise AAEError(f"{path}: not a valid safetensors file (its header length points past the end)")
@@ -339,6 +339,7 @@ def list_checkpoints(folder: str | Path = DEFAULT_DIR) -> list[tuple[Path, dict 
         with _listed_lock:
             cached = _listed.get(p)
         if cached is None or cached[0] != version:
+            meta: dict | str
             try:
                 meta = read_metadata(p)
                 meta.pop("run_config")

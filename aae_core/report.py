@@ -16,6 +16,7 @@ import math
 import multiprocessing
 import shlex
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from .config import AAEError, TrainConfig, build_run_config
 from .data import FASHION_DIR, Dataset, load_dataset
 from .latent import decode
 from .metrics import evaluate, knn_accuracy, mode_mass, parzen_log_likelihood, select_parzen_sigma
-from .models import AAE, VAE, PlainAE, build_model
+from .models import AutoEncoderBase, build_model
 from .priors import MixturePrior, Prior, SwissRollPrior
 from .report_doc import Inputs, demo_title, write
 from .untrusted import check_output_dir
@@ -133,20 +134,28 @@ def part_of(codes: np.ndarray, prior: Prior) -> np.ndarray:
     raise AAEError(f"prior={prior.config.name!r}: has no label parts")
 
 
+def labels_of(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training and test labels: every dataset the report uses has them."""
+    if data.y_train is None or data.y_test is None:
+        raise AAEError(f"dataset {data.name!r}: the report needs class labels, and it has none")
+    return data.y_train, data.y_test
+
+
 def pca_knn(data: Dataset) -> float:
     """5-NN accuracy of the held-out images projected to 2-D by a PCA of the training images: the linear baseline."""
     from sklearn.decomposition import PCA
 
+    y_train, y_test = labels_of(data)
     pca = PCA(n_components=2, random_state=0).fit(data.x_train.numpy())
     return knn_accuracy(
         pca.transform(data.x_train.numpy()),
-        data.y_train.numpy(),
+        y_train.numpy(),
         pca.transform(data.x_test.numpy()),
-        data.y_test.numpy(),
+        y_test.numpy(),
     )
 
 
-def round_to_half(model: AAE | VAE | PlainAE) -> None:
+def round_to_half(model: AutoEncoderBase) -> None:
     """Round every weight to float16 and back, in place: the model then is exactly the shipped file, as loaded."""
     model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
 
@@ -185,7 +194,7 @@ def demo_run(name: str, seed: int, epochs: float, device: str) -> dict:
     round_to_half(trainer.model)
     metrics = evaluate(trainer.model, trainer.prior, trainer.data, seed=seed)
     codes = trainer.encode(trainer.data.x_test)
-    labels = data.y_test.numpy()
+    labels = labels_of(data)[1].numpy()
     ref = trainer.prior.sample(100_000, generator=torch.Generator().manual_seed(seed)).numpy()
     extra = {
         "mode_mass": mode_mass(codes, trainer.prior),
@@ -219,7 +228,12 @@ def parzen_run(
     of the prior, choose sigma on the validation images, report the test log-likelihood and its standard error,
     and how well the model's codes match its prior (a Parzen score means little if they do not). With `fig5`,
     also Fig. 5's samples beside their nearest training images."""
-    data = load_dataset(mnist_dir if spec.source == "mnist-dir" else spec.source, seed=0)
+    source = spec.source
+    if source == "mnist-dir":
+        if mnist_dir is None:  # parzen_specs adds this row only with --mnist-dir
+            raise AAEError(f"{spec.label}: needs --mnist-dir")
+        source = mnist_dir
+    data = load_dataset(source, seed=0)
     n_val = min(budget.max_validation, data.x_train.shape[0] // 10)
     train = Dataset(
         data.name,
@@ -315,7 +329,9 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.checkpoints, "--checkpoints")
     out.mkdir(parents=True, exist_ok=True)
     seeds = [args.seed + i for i in range(budget.seeds)]
-    jobs = [(demo_run, (name, s, budget.demo_epochs, args.device)) for s in seeds for name in DEMO_RUNS]
+    jobs: list[tuple[Callable[..., dict], tuple]] = [
+        (demo_run, (name, s, budget.demo_epochs, args.device)) for s in seeds for name in DEMO_RUNS
+    ]
     fig5 = (DEMO_DATASET, "aae", seeds[0])  # the mnist5k AAE of the first seed, like every other figure
     jobs += [
         (parzen_run, (spec, kind, s, budget, args.device, args.mnist_dir, (spec.source, kind, s) == fig5))
@@ -344,7 +360,7 @@ def run(args: argparse.Namespace) -> int:
                 )
     train_s = time.perf_counter() - start
     first = {name: runs[0] for name, runs in demos.items()}
-    models = {}
+    models: dict[str, AutoEncoderBase] = {}
     for name, r in first.items():
         models[name] = build_model(r["config"].model)
         models[name].load_state_dict(r["state"])

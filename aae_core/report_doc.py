@@ -86,6 +86,14 @@ def stat(runs: list[dict], key: str, where: str = "metrics") -> tuple[float, flo
     return summary([r[where].get(key) for r in runs])
 
 
+def known_stat(runs: list[dict], key: str, where: str = "metrics") -> tuple[float, float]:
+    """`stat` of a number a claim compares, so it must exist: ValueError if no run has a finite value."""
+    s = stat(runs, key, where)
+    if s is None:
+        raise ValueError(f"{where}[{key!r}]: no run has a finite value, and a claim compares it")
+    return s
+
+
 def pm(s: tuple[float, float] | None, digits: int = 3) -> str:
     """'mean ± sd', or n/a."""
     return "n/a" if s is None else f"{s[0]:.{digits}f} ± {s[1]:.{digits}f}"
@@ -166,7 +174,7 @@ def claims(d: Inputs) -> list[str]:
 
     for prior in ("gaussian", "mixture"):
         a, v = d.demos[f"aae-{prior}"], d.demos[f"vae-{prior}"]
-        ka, kv, ra = stat(a, "knn_accuracy"), stat(v, "knn_accuracy"), stat(a, "prior_mmd_ratio")
+        ka, kv, ra = known_stat(a, "knn_accuracy"), known_stat(v, "knn_accuracy"), known_stat(a, "prior_mmd_ratio")
         ok = ka[0] >= TARGET_KNN and ka[0] > kv[0] and ra[0] <= TARGET_MMD_RATIO
         lines.append(
             f"- **The {PRIOR_TITLES[prior]} AAE keeps the digits apart (5-NN ≥ {TARGET_KNN}, above the VAE) "
@@ -174,7 +182,7 @@ def claims(d: Inputs) -> list[str]:
             f"5-NN: AAE {pm(ka)} (seeds: {per_seed(f'aae-{prior}', 'knn_accuracy')}), VAE {pm(kv)}; "
             f"MMD²: AAE {pm(ra, 1)}× its floor, VAE {pm(stat(v, 'prior_mmd_ratio'), 1)}×."
         )
-        ca, cv = stat(a, "prior_coverage"), stat(v, "prior_coverage")
+        ca, cv = known_stat(a, "prior_coverage"), known_stat(v, "prior_coverage")
         lines.append(
             f"- **The AAE's codes leave fewer holes in the {PRIOR_TITLES[prior]} prior than the VAE's "
             f"(coverage): {verdict(ca[0] > cv[0])} here.** Coverage: AAE {pm(ca)}, VAE {pm(cv)}; a second "
@@ -187,14 +195,15 @@ def claims(d: Inputs) -> list[str]:
             f"{TARGET_MIN_SHARE:.0%} of 2,000): {verdict(every_digit)} "
             f"here.** Rarest digit's share: {pm(sa)} (seeds: {per_seed(f'aae-{prior}', 'decoded_class_min_share')})."
         )
-        ma, mv, mp = stat(a, "mode_mass", "extra"), stat(v, "mode_mass", "extra"), a[0]["extra"]["prior_mode_mass"]
+        ma, mv = known_stat(a, "mode_mass", "extra"), known_stat(v, "mode_mass", "extra")
+        mp = a[0]["extra"]["prior_mode_mass"]
         lines.append(
             f"- **The VAE over-weights the modes of the {PRIOR_TITLES[prior]} prior: "
             f"{verdict(mv[0] > max(mp, ma[0]))} here.** Mode mass: VAE {pm(mv)}, AAE {pm(ma)}, the prior "
             f"itself {mp:.3f}."
         )
     ra, rv = (
-        stat(d.demos["aae-swissroll"], "roll_distance_median"),
+        known_stat(d.demos["aae-swissroll"], "roll_distance_median"),
         stat(d.demos["vae-swissroll"], "roll_distance_median"),
     )
     lines.append(

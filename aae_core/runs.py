@@ -85,7 +85,7 @@ class TrainingRun:
         self.epochs = self.config.train.epochs if args.seconds is None else None
         steps_per_epoch = self.data.x_train.shape[0] / self.config.train.batch_size
         self.unit = "s" if args.seconds is not None else "step"
-        self.total = args.seconds if args.seconds is not None else math.ceil(self.epochs * steps_per_epoch)
+        self.total = args.seconds if args.seconds is not None else math.ceil(self.config.train.epochs * steps_per_epoch)
         self.seconds = 0.0
 
     def train(self, on_step: Callable[[Trainer], None] | None = None) -> None:

@@ -121,7 +121,7 @@ def _rate(name: str, default: float, what: str) -> Setting:
     )  # fmt: skip
 
 
-def _scale(name: str, default: float, help: str, alias: str, priors: tuple[str, ...], step: float) -> Setting:
+def _scale(name: str, default: float, help: str, alias: str | None, priors: tuple[str, ...], step: float) -> Setting:
     return Setting(
         name, float, default, help, target=f"prior.{name.removeprefix('prior_')}", alias=alias, low=0.0,
         low_open=True, high=MAX_SCALE, step=step, priors=priors,

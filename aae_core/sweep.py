@@ -29,16 +29,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .config import AAEError
 from .data import Dataset, load_dataset
 from .runs import TrainingRun, evaluate_checkpoint, train_parser
 from .sweep_results import ERROR_FIELD, finished_rows, format_summary, write_json, write_results
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package (the [cluster] extra installs it)
+else:  # Python 3.10: the same parser as the tomli package (the [cluster] extra installs it)
     import tomli as tomllib
 
 SET_BY_SWEEP = ("help", "out", "quiet")  # aae-train flags a grid may not set: the sweep decides them per run
@@ -72,7 +72,7 @@ def run_id(settings: dict[str, Any]) -> str:
     return "run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _raise(message: str) -> None:
+def _raise(message: str) -> NoReturn:
     """argparse's error hook: a grid's bad value becomes one line, not a usage text and an exit."""
     raise AAEError(message)
 
@@ -80,6 +80,7 @@ def _raise(message: str) -> None:
 def _parser() -> argparse.ArgumentParser:
     """aae-train's parser, raising AAEError where it would print usage and exit."""
     parser = train_parser()
+    # mypy refuses assigning to a method; train_parser builds the parser, so overriding it in a subclass is no option.
     parser.error = _raise  # type: ignore[method-assign]
     return parser
 
@@ -301,7 +302,14 @@ def tune_runs(todo: list[Run], total: int, out: Path, args: argparse.Namespace) 
         results = tuner.fit()
     finally:
         ray.shutdown()
-    return {r.config["run"]["id"]: r.path for r in results if r.error}
+    crashed: dict[str, str] = {}
+    # Indexed: Ray's ResultGrid iterates only by the old __getitem__ protocol, which mypy does not follow.
+    for i in range(len(results)):
+        r = results[i]
+        if r.error:
+            assert r.config is not None  # Ray types it optional; every trial here is given param_space's config
+            crashed[r.config["run"]["id"]] = r.path
+    return crashed
 
 
 def run(args: argparse.Namespace) -> int:

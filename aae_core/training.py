@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
 from .losses import kl_gaussian, kl_monte_carlo, recon_loss
-from .models import AAE, VAE, PlainAE, build_model
+from .models import AAE, VAE, AutoEncoderBase, build_model
 from .priors import GaussianPrior, make_prior
 from .snapshot import HISTORY_KEYS, CodeTimeline, LossHistory, Snapshot
 
@@ -58,7 +58,7 @@ class Trainer:
         data: Dataset,
         device: str = "cpu",
         publish_every_s: float = 0.5,
-        model: AAE | VAE | PlainAE | None = None,
+        model: AutoEncoderBase | None = None,
         start_step: int = 0,
     ):
         # The config was validated when it was built (build_run_config, RunConfig.from_dict); what is left to check
@@ -89,7 +89,7 @@ class Trainer:
             with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's global RNG
                 torch.manual_seed(seed)
                 model = build_model(config.model)
-        self.model = model.to(self.device)
+        self.model: AutoEncoderBase = model.to(self.device)  # nn.Module.to moves it in place, returns it
         self.is_aae = isinstance(model, AAE)
         n = self.data.x_train.shape[0]
         self.steps_per_epoch = n / config.train.batch_size
@@ -126,7 +126,7 @@ class Trainer:
         # (tests/test_training_equivalence.py); the optimizer was ~30 % of the paper-size AAE step before.
         f = self.lr_factor
         self.opt_recon = torch.optim.Adam(ae_params, lr=t.lr_recon * f, fused=True)
-        if self.is_aae:
+        if isinstance(m, AAE):  # = self.is_aae; isinstance narrows the model for mypy
             # beta1 = 0.5 is the usual choice for adversarial updates: less momentum, less oscillation.
             self.opt_disc = torch.optim.Adam(
                 m.discriminator.parameters(), lr=t.lr_disc * f, betas=(0.5, 0.999), fused=True
@@ -189,15 +189,20 @@ class Trainer:
         if not self.conditioned:
             return None, None
         k = self.config.model.n_label_classes
-        y = self.data.y_train[idx]
+        y_train = self.data.y_train
+        assert y_train is not None  # __init__ refuses label conditioning on data without labels
+        y = y_train[idx]
         known = self.labelled[idx]
         onehot = F.one_hot(torch.where(known, y, torch.full_like(y, k)), k + 1).float()
         random_part = torch.randint(k, y.shape, generator=self.gen, device=y.device)
         return onehot, torch.where(known, y, random_part)
 
-    def _aae_step(self, x: torch.Tensor, idx: torch.Tensor, phase: str) -> list[float]:
-        m = self.model
-        recon = d_loss = g_loss = d_acc = math.nan
+    def _aae_step(self, m: AAE, x: torch.Tensor, idx: torch.Tensor, phase: str) -> list[torch.Tensor | float]:
+        # The losses stay tensors (NaN floats for phases that did not run): `step` copies them to the host at once.
+        recon: torch.Tensor | float = math.nan
+        d_loss: torch.Tensor | float = math.nan
+        g_loss: torch.Tensor | float = math.nan
+        d_acc: torch.Tensor | float = math.nan
         if phase in ("full", "recon"):
             loss = recon_loss(x, m.decoder(m.encoder(x)))
             self.opt_recon.zero_grad(set_to_none=True)
@@ -234,15 +239,14 @@ class Trainer:
                 g_loss = loss.detach()
         return [recon, d_loss, g_loss, d_acc, math.nan]
 
-    def _ae_step(self, x: torch.Tensor) -> list[float]:
+    def _ae_step(self, x: torch.Tensor) -> list[torch.Tensor | float]:
         loss = recon_loss(x, self.model.decoder(self.model.encoder(x)))
         self.opt_recon.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_recon.step()
         return [loss.detach(), math.nan, math.nan, math.nan, math.nan]
 
-    def _vae_step(self, x: torch.Tensor) -> list[float]:
-        m = self.model
+    def _vae_step(self, m: VAE, x: torch.Tensor) -> list[torch.Tensor | float]:
         mu, logvar = m.posterior(x)
         std = (0.5 * logvar).exp()
         z = mu + std * torch.randn(mu.shape, generator=self.gen, device=mu.device)
@@ -271,13 +275,14 @@ class Trainer:
         self._apply_pending()
         self.model.train()
         x, idx = self._next_batch()
-        if self.is_aae:
-            raw = self._aae_step(x, idx, phase)
+        m = self.model
+        if isinstance(m, AAE):  # = self.is_aae; isinstance narrows the model for mypy
+            raw = self._aae_step(m, x, idx, phase)
         else:
-            raw = self._vae_step(x) if isinstance(self.model, VAE) else self._ae_step(x)
+            raw = self._vae_step(m, x) if isinstance(m, VAE) else self._ae_step(x)
         used = [isinstance(v, torch.Tensor) for v in raw]  # phases that did not run report NaN
         # One device-to-host copy for all losses: on CUDA each float(tensor) would wait for the GPU on its own.
-        ran = iter(torch.stack([v for v, u in zip(raw, used) if u]).tolist())
+        ran = iter(torch.stack([v for v in raw if isinstance(v, torch.Tensor)]).tolist())
         losses = [next(ran) if u else math.nan for u in used]
         self.step_count += 1
         self.samples_seen += x.shape[0]
