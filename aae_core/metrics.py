@@ -129,6 +129,17 @@ def prior_match(codes: np.ndarray, prior: Prior, seed: int = 0) -> dict[str, flo
     return out
 
 
+def part_of(codes: np.ndarray, prior: Prior) -> np.ndarray:
+    """Which label part (mixture component, swiss-roll segment) each code lies closest to."""
+    z = torch.as_tensor(codes, dtype=torch.float32)
+    if isinstance(prior, MixturePrior):
+        return prior.component_log_prob(z).argmax(1).numpy()
+    if isinstance(prior, SwissRollPrior):
+        nearest = torch.cdist(z, prior.anchors).argmin(1)
+        return (nearest * prior.n_parts // SwissRollPrior.N_ANCHORS).numpy()
+    raise AAEError(f"prior={prior.config.name!r}: has no label parts")
+
+
 def component_shares(codes: np.ndarray, prior: MixturePrior) -> np.ndarray:
     """The share of codes whose most likely mixture component is k, for each k (1/K each for a perfect match)."""
     part = prior.component_log_prob(torch.as_tensor(codes, dtype=torch.float32)).argmax(1)

@@ -18,18 +18,18 @@ import shlex
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import report_figures
 from .config import AAEError, TrainConfig, build_run_config
 from .data import FASHION_DIR, Dataset, load_dataset
 from .latent import decode
-from .metrics import evaluate, knn_accuracy, mode_mass, parzen_log_likelihood, select_parzen_sigma
+from .metrics import evaluate, knn_accuracy, mode_mass, part_of, parzen_log_likelihood, select_parzen_sigma
 from .models import AutoEncoderBase, build_model
-from .priors import MixturePrior, Prior, SwissRollPrior
 from .report_doc import Inputs, demo_title, write
 from .untrusted import check_output_dir
 
@@ -121,17 +121,6 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 # ---- the report's own measures ---------------------------------------------------------------------------
-
-
-def part_of(codes: np.ndarray, prior: Prior) -> np.ndarray:
-    """Which label part (mixture component, swiss-roll segment) each code lies closest to."""
-    z = torch.as_tensor(codes, dtype=torch.float32)
-    if isinstance(prior, MixturePrior):
-        return prior.component_log_prob(z).argmax(1).numpy()
-    if isinstance(prior, SwissRollPrior):
-        nearest = torch.cdist(z, prior.anchors).argmin(1)
-        return (nearest * prior.n_parts // SwissRollPrior.N_ANCHORS).numpy()
-    raise AAEError(f"prior={prior.config.name!r}: has no label parts")
 
 
 def labels_of(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -400,5 +389,7 @@ def run(args: argparse.Namespace) -> int:
         command=command_line(args),
         timings={"train and evaluate every run": train_s},
     )
-    write(out, doc, start)
+    t = time.perf_counter()
+    report_figures.draw(out, doc)
+    write(out, replace(doc, timings={**doc.timings, "figures": time.perf_counter() - t}), start)
     return 0

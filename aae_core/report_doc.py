@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 
-from . import report_figures
 from .config import PriorConfig, TrainConfig
 from .files import write_atomic
 from .models import AutoEncoderBase
@@ -289,11 +288,8 @@ def render(d: Inputs) -> str:
 
 
 def write(out: Path, d: Inputs, start: float) -> None:
-    """Draw every figure and write report.md into out."""
-    t = time.perf_counter()
-    report_figures.draw(out, d)
-    timings = {**d.timings, "figures": time.perf_counter() - t}
-    timings["total"] = time.perf_counter() - start
+    """Write report.md into out (its figures are drawn first, by report_figures.draw)."""
+    timings = {**d.timings, "total": time.perf_counter() - start}
     doc = Inputs(**{**d.__dict__, "timings": timings})
     write_atomic(out / "report.md", render(doc).encode())
     print(f"wrote {out / 'report.md'} in {timings['total']:.0f} s")

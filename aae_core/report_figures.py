@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,9 +17,7 @@ from .files import write_atomic
 from .latent import decode, manifold_grid, tile, to_png
 from .models import AutoEncoderBase
 from .priors import make_prior
-
-if TYPE_CHECKING:
-    from .report_doc import Inputs  # report_doc imports this module
+from .report_doc import Inputs
 
 
 def _png(fig) -> bytes:

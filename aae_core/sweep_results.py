@@ -13,14 +13,12 @@ import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .config import AAEError
 from .files import write_atomic
 from .runs import CHECKPOINT_FIELDS
-
-if TYPE_CHECKING:
-    from .sweep import Grid
+from .sweep_grid import Grid
 
 ERROR_FIELD = "error"  # a run's row: aae-train's error message instead of metrics
 

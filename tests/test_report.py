@@ -15,9 +15,9 @@ from aae_core.checkpoints import read_metadata
 from aae_core.cli import report_main
 from aae_core.config import AAEError, PriorConfig
 from aae_core.data import FASHION_DIR
-from aae_core.metrics import PARZEN_SIGMAS, parzen_log_likelihood, select_parzen_sigma
+from aae_core.metrics import PARZEN_SIGMAS, part_of, parzen_log_likelihood, select_parzen_sigma
 from aae_core.priors import make_prior
-from aae_core.report import DEMO_RUNS, SHIPPED, part_of
+from aae_core.report import DEMO_RUNS, SHIPPED
 from aae_core.runs import evaluate_checkpoint
 
 NUMBER = r"-?\d+(?:\.\d+)?"

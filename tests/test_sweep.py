@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aae_core import sweep, sweep_results
+from aae_core import sweep, sweep_grid, sweep_results
 from aae_core.cli import eval_main, sweep_main, train_main
 from aae_core.config import AAEError
 from aae_core.runs import train_parser
@@ -216,7 +216,7 @@ def test_missing_grid_file_and_bad_options(tmp_path, capsys):
 
 def test_grid_settings_are_the_train_parsers_flags(monkeypatch, tmp_path):
     flags = {a.dest for a in train_parser()._actions if a.option_strings} - {"help", "out", "quiet"}
-    assert set(sweep.grid_settings(train_parser())) == flags
+    assert set(sweep_grid.grid_settings(train_parser())) == flags
 
     def extended() -> argparse.ArgumentParser:  # a flag added to aae-train later is a grid setting at once
         p = train_parser()
@@ -225,13 +225,15 @@ def test_grid_settings_are_the_train_parsers_flags(monkeypatch, tmp_path):
 
     monkeypatch.setattr(sweep, "train_parser", extended)
     (tmp_path / "g.toml").write_text("[sweep]\nlr_warmup = [0.1, 0.2]\n")
-    grid = sweep.load_grid(tmp_path / "g.toml")
+    grid = sweep_grid.load_grid(tmp_path / "g.toml")
     assert [r.settings for r in grid.runs] == [{"lr_warmup": 0.1}, {"lr_warmup": 0.2}]
-    assert sweep.parse_run(grid.runs[1].settings, tmp_path / "x").lr_warmup == 0.2
+    assert sweep_grid.parse_run(grid.runs[1].settings, tmp_path / "x").lr_warmup == 0.2
 
 
 def test_settings_become_the_flags_a_person_would_type(tmp_path):
-    args = sweep.parse_run({"prior": "mixture", "label_conditioned": True, "lr_gen": 3e-4, "epochs": 2}, tmp_path / "x")
+    args = sweep_grid.parse_run(
+        {"prior": "mixture", "label_conditioned": True, "lr_gen": 3e-4, "epochs": 2}, tmp_path / "x"
+    )
     expected = train_parser().parse_args(
         [
             "--prior",
@@ -247,14 +249,16 @@ def test_settings_become_the_flags_a_person_would_type(tmp_path):
         ]
     )
     assert args == expected
-    assert sweep.parse_run({"label_conditioned": False}, tmp_path / "x").label_conditioned is False
+    assert sweep_grid.parse_run({"label_conditioned": False}, tmp_path / "x").label_conditioned is False
     with pytest.raises(AAEError, match="lr_gen=.*takes one value"):
-        sweep.parse_run({"lr_gen": [1e-3, 1e-4]}, tmp_path / "x")
+        sweep_grid.parse_run({"lr_gen": [1e-3, 1e-4]}, tmp_path / "x")
 
 
 def test_run_ids_are_stable_and_distinct():
-    a = sweep.run_id({"lr_disc": 1e-4, "seed": 0})
-    assert a == sweep.run_id({"seed": 0, "lr_disc": 0.0001}) and a != sweep.run_id({"lr_disc": 1e-4, "seed": 1})
+    a = sweep_grid.run_id({"lr_disc": 1e-4, "seed": 0})
+    assert a == sweep_grid.run_id({"seed": 0, "lr_disc": 0.0001}) and a != sweep_grid.run_id(
+        {"lr_disc": 1e-4, "seed": 1}
+    )
 
 
 def test_without_ray_the_sweep_says_how_to_install_it(tmp_path):
@@ -278,7 +282,7 @@ def test_the_app_and_the_other_commands_do_not_need_ray():
 
 
 def test_the_committed_recipe_grid_checks(tmp_path):
-    grid = sweep.load_grid(Path(__file__).resolve().parent.parent / "bench" / "grids" / "recipe.toml")
+    grid = sweep_grid.load_grid(Path(__file__).resolve().parent.parent / "bench" / "grids" / "recipe.toml")
     assert len(grid.runs) == 24 and list(grid.axes) == ["lr_disc", "lr_gen", "prior_std", "seed"]
     sweep.check_runs(grid, tmp_path)
 
@@ -290,7 +294,7 @@ def test_a_run_aae_train_would_end_with_an_error_is_finished_with_its_message(tm
     (tmp_path / "g.toml").write_text(
         '[fixed]\ndataset = "digits"\nepochs = 1\ndevice = "cpu"\nlr_recon = 1e6\n[sweep]\nlr_disc = [1e5]\n'
     )
-    grid = sweep.load_grid(tmp_path / "g.toml")
+    grid = sweep_grid.load_grid(tmp_path / "g.toml")
     run = grid.runs[0]
     try:
         sweep._trial(
