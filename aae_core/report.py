@@ -31,6 +31,7 @@ from .latent import decode
 from .metrics import evaluate, knn_accuracy, mode_mass, part_of, parzen_log_likelihood, select_parzen_sigma
 from .models import AutoEncoderBase, build_model
 from .report_doc import Inputs, demo_title, write
+from .settings import CONDITIONED
 from .untrusted import check_output_dir
 
 LABEL_FRACTION = 0.2  # the paper's Fig. 4a: 10K of 50K training images labelled
@@ -175,6 +176,7 @@ def demo_run(name: str, seed: int, epochs: float, device: str) -> dict:
         label_fraction=LABEL_FRACTION,
         seed=seed,
         epochs=epochs,
+        **(CONDITIONED[prior] if conditioned else {}),
     )
     trainer = _trainer(config, data, device)
     start = time.perf_counter()

@@ -14,7 +14,7 @@ from typing import Any
 
 from aae_core.config import RunConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset
-from aae_core.settings import LIVE, SETTINGS, Setting
+from aae_core.settings import CONDITIONED, LIVE, SETTINGS, Setting
 
 UPLOAD = "upload"
 MODEL_NAMES = {"aae": "AAE", "vae": "VAE", "ae": "AE"}
@@ -37,8 +37,12 @@ PRESETS = {
     "Fig. 2a: AAE, Gaussian": Settings(),
     "Fig. 2b: AAE, mixture of 10 Gaussians": Settings(prior="mixture"),
     "Swiss roll": Settings(prior="swissroll"),
-    "Swiss roll, label-conditioned (Fig. 4)": Settings(prior="swissroll", label_conditioned=True, label_fraction=0.2),
-    "Mixture, label-conditioned (Fig. 4)": Settings(prior="mixture", label_conditioned=True, label_fraction=0.2),
+    "Swiss roll, label-conditioned (Fig. 4)": Settings(
+        prior="swissroll", label_conditioned=True, label_fraction=0.2, **CONDITIONED["swissroll"]
+    ),
+    "Mixture, label-conditioned (Fig. 4)": Settings(
+        prior="mixture", label_conditioned=True, label_fraction=0.2, **CONDITIONED["mixture"]
+    ),
     "8-D Gaussian, σ = 5 (Appendix A)": Settings(latent_dim=8, prior_std=5.0),
     "Plain autoencoder beside them (no regularizer)": Settings(ae=True),
 }

@@ -12,6 +12,7 @@ from aae_core.config import PriorConfig, TrainConfig
 from aae_core.metrics import METRIC_KEYS
 from aae_core.report import DEMO_RUNS, LABEL_FRACTION, SHIPPED
 from aae_core.runs import evaluate_checkpoint
+from aae_core.settings import CONDITIONED
 
 MAX_TOTAL_BYTES = 15 * 10**6
 
@@ -39,9 +40,12 @@ def test_demo_matches_its_name_and_reevaluates_to_its_stored_metrics(name):
     )
     assert config.train.label_fraction == (LABEL_FRACTION if conditioned else None)
     assert (config.model.n_label_classes == 10) == conditioned
-    # The recipe: its learning rates, schedule and prior scales, only the seed and label fraction set per demo.
-    assert replace(config.train, seed=0, label_fraction=None) == TrainConfig()
-    assert config.prior == PriorConfig(name=prior)
+    # The recipe: its learning rates, schedule and prior scales (the label-conditioned recipe's for Fig. 4), only
+    # the seed and label fraction set per demo.
+    recipe = CONDITIONED[prior] if conditioned else {}
+    train_recipe = {k: v for k, v in recipe.items() if k.startswith("lr_")}
+    assert replace(config.train, seed=0, label_fraction=None) == TrainConfig(**train_recipe)
+    assert config.prior == PriorConfig(name=prior, **{k: v for k, v in recipe.items() if k not in train_recipe})
     stored = read_metadata(path)["metrics"]
     again = evaluate_checkpoint(path, device="cpu")
     for key in (*METRIC_KEYS, "prior_mmd_floor", "prior_mmd_ratio"):

@@ -223,7 +223,7 @@ def test_grid_settings_are_the_train_parsers_flags(monkeypatch, tmp_path):
         p.add_argument("--lr-warmup", type=float, default=0.0)
         return p
 
-    monkeypatch.setattr(sweep, "train_parser", extended)
+    monkeypatch.setattr(sweep_grid, "train_parser", extended)
     (tmp_path / "g.toml").write_text("[sweep]\nlr_warmup = [0.1, 0.2]\n")
     grid = sweep_grid.load_grid(tmp_path / "g.toml")
     assert [r.settings for r in grid.runs] == [{"lr_warmup": 0.1}, {"lr_warmup": 0.2}]
