@@ -108,8 +108,10 @@ def test_control_calls_from_many_threads_with_restarts(registry, digits):
 
     def driver(seed: int) -> None:
         rng = random.Random(seed)
-        end = time.monotonic() + 3.0
-        while time.monotonic() < end:
+        # At least 3 s, and on until the job has been replaced 10 times: a loaded machine restarts more slowly
+        # (4 restarts in 3 s were seen while another test suite ran beside it), and the race must still be run.
+        start = time.monotonic()
+        while time.monotonic() < start + 3.0 or (restarts[0] < 10 and time.monotonic() < start + 60.0):
             t0 = time.monotonic()
             try:
                 op(current["job"], rng)
