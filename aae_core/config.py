@@ -147,17 +147,16 @@ class TrainConfig:
 
     def with_updates(self, **changes: Any) -> TrainConfig:
         """A copy with live settings changed, each checked against its row (others are refused by name)."""
-        live = {fieldname for fieldname, s in _SECTIONS["train"].items() if s.live}
+        live = {fieldname for fieldname, s in section("train").items() if s.live}
         for k, v in changes.items():
             _check(
                 k in live, "setting", k, f"cannot change while training ({', '.join(sorted(live))} can); reset instead"
             )
-            _SECTIONS["train"][k].check(v)
+            section("train")[k].check(v)
         return replace(self, **changes)
 
 
 _SECTION_CLASSES = {"model": ModelConfig, "prior": PriorConfig, "train": TrainConfig}
-_SECTIONS = {name: section(name) for name in _SECTION_CLASSES}
 
 
 @dataclass(frozen=True)
@@ -243,8 +242,8 @@ def build_run_config(
     BY_NAME["label_conditioned"].check(flat["label_conditioned"])
     conditioned = flat["label_conditioned"]
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTION_CLASSES}
-    for name, by_field in _SECTIONS.items():
-        for fieldname, s in by_field.items():
+    for name in _SECTION_CLASSES:
+        for fieldname, s in section(name).items():
             sections[name][fieldname] = flat[s.name]
     sections["prior"]["dim"] = flat["latent_dim"]
     widths = SIZE_PRESETS[flat["size"]]

@@ -13,6 +13,7 @@ A setting's `target` says where it lands in a RunConfig ("prior.n_parts"); setti
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -76,9 +77,7 @@ class Setting:
     def allows(self, value: Any) -> bool:
         """Whether `value` has this setting's type and lies in its domain."""
         if self.choices is not None:
-            return any(value == c and type(value) is type(c) for c in self.choices) or (
-                self.kind is float and _is_number(value) and value in self.choices
-            )
+            return any(value == c and type(value) is type(c) for c in self.choices)
         if self.kind is bool or self.kind is str:
             return isinstance(value, self.kind)
         if not _is_number(value) or (self.kind is int and not isinstance(value, int)) or not math.isfinite(value):
@@ -87,10 +86,10 @@ class Setting:
             return False
         return self.high is None or (value < self.high if self.high_open else value <= self.high)
 
-    def check(self, value: Any, name: str | None = None) -> Any:
-        """`value` if it is allowed, else AAEError naming the setting (or `name`) and the value."""
+    def check(self, value: Any) -> Any:
+        """`value` if it is allowed, else AAEError naming the setting and the value."""
         if not self.allows(value):
-            raise AAEError(f"{name or self.name}={value!r}: {self.describe()}")
+            raise AAEError(f"{self.name}={value!r}: {self.describe()}")
         return value
 
     def parse(self, text: str) -> Any:
@@ -99,14 +98,11 @@ class Setting:
             value = {"true": True, "false": False}[text.lower()] if self.kind is bool else self.kind(text)
         except (KeyError, ValueError):
             raise AAEError(f"{self.name}={text!r}: {self.describe()}") from None
-        if self.kind is int and isinstance(value, float):
-            value = int(value)
         return self.check(value)
 
-    def applies(self, prior: str, label_conditioned: bool) -> bool:
-        """Whether the setting means anything under this prior (sigma only for a Gaussian, and so on)."""
-        if self.name == "label_fraction":
-            return label_conditioned
+    def applies(self, prior: str) -> bool:
+        """Whether the setting means anything under this prior (sigma only for a Gaussian, and so on). The label
+        fraction needs no such rule: an unconditioned config has none (RunConfig.settings shows the default)."""
         return not self.priors or prior in self.priors
 
 
@@ -191,13 +187,16 @@ BY_NAME = {s.name: s for s in SETTINGS}
 # The label-conditioned recipe (Fig. 4): the settings that differ from the defaults when the discriminator sees
 # labels. Its per-class parts then give the codes their structure, and the large scale that helps an
 # unconditioned run only makes those parts harder to reach: at the paper's unit scale with a 5x faster adversary,
-# 0.77 of held-out codes lie in their own label's mixture part (0.09 with the defaults) and 0.64 on their own roll
-# segment (0.07); chance is 0.10 (bench/results/recipe-sweep.json, 2 seeds).
+# 0.77 of held-out codes lie in their own label's mixture part (0.10 with the defaults) and 0.66 on their own roll
+# segment (0.08); chance is 0.10 (bench/results/recipe-sweep.json, 3 seeds).
 CONDITIONED: dict[str, dict[str, Any]] = {
     "mixture": {"radius": 1.4, "radial_std": 0.5, "tangential_std": 0.1, "lr_disc": 1e-3, "lr_gen": 1e-3},
     "swissroll": {"roll_radius": 3.0, "lr_disc": 1e-3, "lr_gen": 1e-3},
 }
 LIVE = tuple(s.name for s in SETTINGS if s.live)
+# What a running job can take without a restart: the live settings, and its epoch budget (which moves its pause;
+# the learning-rate schedule keeps the budget the run started with).
+NO_RESTART = (*LIVE, "epochs")
 
 
 def default(name: str) -> Any:
@@ -205,6 +204,7 @@ def default(name: str) -> Any:
     return BY_NAME[name].default
 
 
+@functools.cache
 def section(name: str) -> dict[str, Setting]:
     """The settings that land in one RunConfig section ("prior", "model", "train"), by field name."""
     return {s.target.split(".")[1]: s for s in SETTINGS if s.target and s.target.startswith(name + ".")}

@@ -217,11 +217,9 @@ def sidebar(sess: Session) -> Settings:
         if prior == "mixture":
             for name in ("radius", "radial_std", "tangential_std"):
                 _number(LABELS[name], name)
-        st.number_input(
+        _number(
             LABELS["latent_dim"],
-            key="latent_dim",
-            **number_range("latent_dim", held_number("latent_dim")),
-            **_value("latent_dim"),
+            "latent_dim",
             help="Above 2, plots show a PCA plane or two chosen axes. The swiss roll exists only in 2-D.",
         )
         st.checkbox(
@@ -258,7 +256,7 @@ def sidebar(sess: Session) -> Settings:
             key="batch_size",
             **({} if "batch_size" in st.session_state else {"index": batches.index(ROWS["batch_size"].default)}),
         )
-        st.number_input(LABELS["seed"], key="seed", **number_range("seed", held_number("seed")), **_value("seed"))
+        _number(LABELS["seed"], "seed")
         _number(LABELS["epochs"], "epochs", on_change=_epochs_changed, args=(sess,))
 
         st.subheader("Training (applies live)")

@@ -12,9 +12,9 @@ import math
 from dataclasses import field, fields, make_dataclass, replace
 from typing import Any
 
-from aae_core.config import RunConfig, build_run_config
+from aae_core.config import AAEError, RunConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset
-from aae_core.settings import CONDITIONED, LIVE, SETTINGS, Setting
+from aae_core.settings import CONDITIONED, NO_RESTART, SETTINGS, Setting
 
 UPLOAD = "upload"
 MODEL_NAMES = {"aae": "AAE", "vae": "VAE", "ae": "AE"}
@@ -109,10 +109,10 @@ def settings_from_query(params: dict[str, str]) -> tuple[dict, list[str]]:
             continue
         raw = params[row.alias]
         try:
-            value = row.parse(raw)
-        except ValueError:
+            value = row.parse(raw)  # converted, and inside the row's domain
+        except AAEError:
             value = None
-        if value is None or (isinstance(value, float) and not math.isfinite(value)) or not allows(name, value):
+        if value is None or not allows(name, value):
             ignored.append(f"{row.alias}={raw}")
         else:
             found[name] = value
@@ -136,10 +136,9 @@ def run_configs(s: Any, data: Dataset) -> dict[str, RunConfig]:
 
 
 def restart_key(config: RunConfig) -> tuple:
-    """What cannot change under a running job: everything but the live training settings and the epoch budget
-    (a new budget moves the pause; the learning-rate schedule keeps the budget the run started with)."""
-    keep = {name: 0.0 for name in LIVE} | {"epochs": 1.0}
-    return config.model, config.prior, config.dataset, replace(config.train, **keep)
+    """What cannot change under a running job: its config with the settings of NO_RESTART set aside."""
+    neutral = {name: ROWS[name].default for name in NO_RESTART}
+    return config.model, config.prior, config.dataset, replace(config.train, **neutral)
 
 
 def changed_settings(old: RunConfig, new: RunConfig) -> list[str]:
@@ -150,9 +149,8 @@ def changed_settings(old: RunConfig, new: RunConfig) -> list[str]:
         for name, row in ROWS.items()
         if name in a
         and a[name] != b[name]
-        and name not in LIVE
-        and name != "epochs"
-        and (row.applies(a["prior"], a["label_conditioned"]) or row.applies(b["prior"], b["label_conditioned"]))
+        and name not in NO_RESTART
+        and (row.applies(a["prior"]) or row.applies(b["prior"]))
     ]
 
 
