@@ -29,7 +29,7 @@ from .models import AutoEncoderBase, build_model
 from .settings import MAX_HISTORY, MAX_PARTS
 from .untrusted import shorten
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # What version 2 added to the config, and what a version-1 file truthfully meant by leaving it out: constant
 # learning rates (no cool-down) over a budget it did not record, and the swiss roll's outer radius of 3.
 V1_DEFAULTS = {"train": {"epochs": 100.0, "cool_fraction": 0.0, "cool_factor": 1.0}, "prior": {"roll_radius": 3.0}}
@@ -170,7 +170,7 @@ def _metadata(path: Path, f) -> dict:
     except RecursionError:  # a crafted, absurdly nested document
         raise AAEError(f"{path}: metadata is nested too deeply") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
-    if version not in (1, 2, FORMAT_VERSION) or isinstance(version, bool):
+    if version not in (1, 2, 3, FORMAT_VERSION) or isinstance(version, bool):
         raise AAEError(
             f"{path}: format_version {version!r} is not supported (this AAE Explorer reads 1 to {FORMAT_VERSION})"
         )
@@ -178,6 +178,8 @@ def _metadata(path: Path, f) -> dict:
         meta = _upgrade_v1(meta)
     if version in (1, 2):
         meta = _upgrade_v2(meta)
+    if version in (1, 2, 3):
+        meta = _upgrade_v3(meta)
     try:
         config = RunConfig.from_dict(meta["config"])
     except KeyError:
@@ -229,11 +231,20 @@ def _upgrade_v2(meta: dict) -> dict:
     config = meta.get("config")
     if isinstance(config, dict):
         config = {**config, "prior": parts(config.get("prior"))} if "prior" in config else config
-    out = {**meta, "config": config, "format_version": FORMAT_VERSION}
+    out = {**meta, "config": config, "format_version": 3}
     if "prior" in meta:
         out["prior"] = parts(meta["prior"])
     out.pop("prior_meta", None)  # derived from the config: make_prior(config.prior).metadata()
     return out
+
+
+def _upgrade_v3(meta: dict) -> dict:
+    """A version-3 metadata dict in version 4's form: version 3 had no holdout, so it trained on its whole
+    training split (holdout 0)."""
+    config = meta.get("config")
+    if isinstance(config, dict) and isinstance(config.get("train"), dict):
+        config = {**config, "train": {"holdout": 0, **config["train"]}}
+    return {**meta, "config": config, "format_version": FORMAT_VERSION}
 
 
 def _number(v: Any) -> bool:

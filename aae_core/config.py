@@ -119,6 +119,7 @@ class TrainConfig:
     lr_gen: float = default("lr_gen")
     disc_noise: float = default("disc_noise")
     epochs: float = default("epochs")
+    holdout: int = default("holdout")
     cool_fraction: float = default("cool_fraction")
     cool_factor: float = default("cool_factor")
     label_fraction: float | None = None  # None: unconditioned; else the fraction of train labels the discriminator sees
@@ -131,10 +132,16 @@ class TrainConfig:
         return self if n_train is None else self.fits(n_train)
 
     def fits(self, n_train: int) -> TrainConfig:
-        """Refuse a batch larger than the training set (what a config can only be checked against with its data)."""
+        """Refuse a holdout that leaves no training images, or a batch larger than what is left (what a config can
+        only be checked against with its data)."""
         _check(
-            self.batch_size <= n_train, "batch_size", self.batch_size,
-            f"is larger than the training set ({n_train} examples)",
+            self.holdout < n_train, "holdout", self.holdout,
+            f"leaves nothing to train on (the training set has {n_train} examples)",
+        )  # fmt: skip
+        _check(
+            self.batch_size <= n_train - self.holdout, "batch_size", self.batch_size,
+            f"is larger than the training set ({n_train - self.holdout} examples"
+            + (f" after holding out {self.holdout})" if self.holdout else ")"),
         )  # fmt: skip
         return self
 

@@ -56,6 +56,12 @@ class Dataset:
     def input_dim(self) -> int:
         return self.x_train.shape[1]
 
+    def hold_out(self, n: int) -> tuple[Dataset, torch.Tensor]:
+        """This dataset less the last `n` training images, and those images: a validation set it never trains on."""
+        keep = self.x_train.shape[0] - n
+        y = None if self.y_train is None else self.y_train[:keep]
+        return replace(self, x_train=self.x_train[:keep], y_train=y), self.x_train[keep:]
+
     def to(self, device: torch.device | str) -> Dataset:
         def move(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device)

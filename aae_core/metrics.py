@@ -214,17 +214,21 @@ def decoded_class_shares(model: AutoEncoderBase, prior: Prior, data: Dataset, se
 
 
 @torch.no_grad()
+def encode_all(model: AutoEncoderBase, x: torch.Tensor, batch: int = 2000) -> np.ndarray:
+    """The codes (a VAE's posterior means) of images x, in eval mode and in batches, as a numpy array."""
+    model.eval()
+    device = next(model.parameters()).device
+    return torch.cat([model.encode(x[i : i + batch].to(device)) for i in range(0, len(x), batch)]).cpu().numpy()
+
+
+@torch.no_grad()
 def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0) -> dict:
     """Every metric on the test split: reconstruction, class structure (None for unlabelled data), the
     prior-match measures with their floors, prior-specific diagnostics, and which digits the prior's samples
     decode to."""
     model.eval()
     device = next(model.parameters()).device
-
-    def codes_of(x: torch.Tensor) -> np.ndarray:
-        return torch.cat([model.encode(x[i : i + 2000].to(device)) for i in range(0, len(x), 2000)]).cpu().numpy()
-
-    test_codes = codes_of(data.x_test)
+    test_codes = encode_all(model, data.x_test)
     recon = torch.cat(
         [
             model.decode(model.encode(data.x_test[i : i + 2000].to(device))).cpu()
@@ -236,7 +240,7 @@ def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0)
     out["knn_accuracy"] = None
     if data.y_train is not None and data.y_test is not None:
         out["knn_accuracy"] = knn_accuracy(
-            codes_of(data.x_train), data.y_train.cpu().numpy(), test_codes, data.y_test.cpu().numpy()
+            encode_all(model, data.x_train), data.y_train.cpu().numpy(), test_codes, data.y_test.cpu().numpy()
         )
     if not np.isfinite(test_codes).all():
         return {**out, **dict.fromkeys(PRIOR_MEASURES, float("nan"))}

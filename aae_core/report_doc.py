@@ -48,16 +48,17 @@ class Inputs:
     """Everything the document shows."""
 
     args: argparse.Namespace
-    budget: Any  # report.Budget
+    budget: Any  # report_measures.EvalBudget
+    demo_epochs: float
     label_fraction: float  # of the label-conditioned models' training images
     parzen_dim: int
     parzen_std: float
     seeds: list[int]
-    demos: dict[str, list[dict]]  # name -> one result per seed (report.demo_run)
+    demos: dict[str, list[dict]]  # name -> one result per seed (report_measures.demo_record)
     models: dict[str, AutoEncoderBase]  # name -> the first seed's model
-    parzen: list[dict]  # one row per dataset, model and seed (report.parzen_run)
+    parzen: list[dict]  # one row per dataset, model and seed (report_measures.parzen_record)
     notes: list[str]
-    baselines: dict[str, float]
+    baselines: dict[str, tuple[float, float] | None]  # mean and sd over seeds
     command: str
     timings: dict[str, float]
 
@@ -125,7 +126,7 @@ def metrics_table(d: Inputs) -> list[str]:
             f"| {pm(mm)}{'' if pmm is None else f' ({pmm[0]:.3f})'} |"
         )
     lines.append(
-        f"| PCA to 2-D (pixels) | none | none | n/a | {d.baselines['pca_knn']:.3f} | n/a | n/a | n/a | n/a "
+        f"| PCA to 2-D (pixels) | none | none | n/a | {pm(d.baselines['pca_knn'])} | n/a | n/a | n/a | n/a "
         "| n/a | n/a |"
     )
     return lines
@@ -257,7 +258,7 @@ def render(d: Inputs) -> str:
         tangential_std=f"{p.tangential_std:g}",
         roll_radius=f"{p.roll_radius:g}",
         turn_gap=f"{roll.turn_gap:g}",
-        demo_epochs=f"{d.budget.demo_epochs:g}",
+        demo_epochs=f"{d.demo_epochs:g}",
         n_train=f"{first['n_train']:,}",
         n_heldout=f"{len(first['labels']):,}",
         metrics_table="\n".join(metrics_table(d)),
@@ -277,9 +278,10 @@ def render(d: Inputs) -> str:
         parzen_verdict=verdict(pa is not None and pa[0] >= TARGET_PARZEN),
         parzen_aae=pm(pa, 0),
         command=d.command,
-        device=d.args.device,
+        device=d.args.device or "auto (aae-train's default)",
         torch_version=torch.__version__,
         workers=d.args.workers,
+        grid_file="report-quick.toml" if d.args.quick else "report.toml",
         cpu_count=os.cpu_count(),
         machine=platform.machine(),
         system=platform.system(),

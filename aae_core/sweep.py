@@ -66,9 +66,22 @@ def train_and_evaluate(settings: dict[str, Any], out: Path) -> dict[str, Any]:
     return {**settings, **{k: _finite(v) for k, v in result.items() if k not in settings}}
 
 
+def finish_run(run: Run, out: Path) -> dict[str, Any]:
+    """Train and evaluate one run of a sweep into `out`/runs, its row written last (so a row means finished).
+    A run that aae-train would end with an error (training diverged, say) is finished too: its row has the
+    message under `error`. aae-sweep's trials and aae-report's worker processes both run this."""
+    runs_dir = out / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        row = train_and_evaluate(run.settings, runs_dir / run.id)
+    except AAEError as e:  # what aae-train would refuse or report (e.g. diverged): an outcome, not a crash
+        row = {**run.settings, ERROR_FIELD: str(e)}
+    write_json(runs_dir / f"{run.id}.json", row)
+    return row
+
+
 def _trial(config: dict) -> dict:
-    """A Ray Tune trial: one run with one torch thread, then its row next to its checkpoint. A run that aae-train
-    would end with an error (training diverged, say) is finished too: its row has the message under `error`."""
+    """A Ray Tune trial: one run with one torch thread; Tune keeps its numeric results."""
     if not config["gpus"]:  # Ray leaves a GPU-less trial every GPU visible: hide them, so `auto` means the CPU
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     import torch
@@ -76,14 +89,7 @@ def _trial(config: dict) -> dict:
     torch.set_num_threads(1)
     if Path(config["cwd"]).is_dir():  # Tune starts trials in their own folder: paths in a grid mean the caller's
         os.chdir(config["cwd"])
-    runs_dir = Path(config["out"]) / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    run = config["run"]
-    try:
-        row = train_and_evaluate(run["settings"], runs_dir / run["id"])
-    except AAEError as e:  # what aae-train would refuse or report (e.g. diverged): an outcome, not a crash
-        row = {**run["settings"], ERROR_FIELD: str(e)}
-    write_json(runs_dir / f"{run['id']}.json", row)
+    row = finish_run(Run(**config["run"]), Path(config["out"]))
     return {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 

@@ -37,16 +37,17 @@ class Run:
 
 @dataclass(frozen=True)
 class Grid:
-    """A parsed grid file: fixed settings, the axes in file order, and their product as runs."""
+    """A parsed grid file: the top-level fixed settings, the settings that vary from run to run (the axes, and
+    what a group fixes otherwise) in file order, and the runs."""
 
     path: Path
     fixed: dict[str, Any]
-    axes: dict[str, list]
+    axes: list[str]
     runs: list[Run]
 
     def describe(self, run: Run) -> str:
         """The run by its swept settings, for messages."""
-        return ", ".join(f"{k}={run.settings[k]!r}" for k in self.axes) or "the only run"
+        return ", ".join(f"{k}={run.settings[k]!r}" for k in self.axes if k in run.settings) or "the only run"
 
 
 def run_id(settings: dict[str, Any]) -> str:
@@ -105,8 +106,39 @@ def parse_run(settings: dict[str, Any], out: Path) -> argparse.Namespace:
     return parser.parse_args([*argv, "--out", str(out), "--quiet"])
 
 
+def _table(path: Path, where: str, content: Any) -> dict[str, Any]:
+    """A grid table, its every key an aae-train setting the sweep does not set itself."""
+    if not isinstance(content, dict):
+        raise AAEError(f"{path}: {where} must be a table ([{where}])")
+    known = grid_settings(train_parser())
+    for name in content:
+        if name in SET_BY_SWEEP:
+            raise AAEError(f"{path}: {where}.{name}: set by aae-sweep itself (each run saves under --out)")
+        if name not in known:
+            raise AAEError(f"{path}: {where}.{name}: not an aae-train setting ({', '.join(sorted(known))})")
+    return content
+
+
+def _check_axes(path: Path, where: str, axes: dict[str, Any], fixed: dict[str, Any]) -> None:
+    """Every axis a non-empty list of distinct values, of a setting not also fixed."""
+    for name, values in axes.items():
+        if name in fixed:
+            raise AAEError(f"{path}: {name}: set in both [fixed] and [sweep]" + (f" ({where})" if where else ""))
+        if not isinstance(values, list):
+            raise AAEError(f"{path}: {where or 'sweep'}.{name}: must be a list of values, e.g. {name} = [{values!r}]")
+        if not values:
+            raise AAEError(f"{path}: {where or 'sweep'}.{name}: empty axis (give at least one value)")
+        repeated = [v for i, v in enumerate(values) if v in values[:i]]
+        if repeated:
+            raise AAEError(f"{path}: {where or 'sweep'}.{name}: lists {repeated[0]!r} twice")
+
+
 def load_grid(path: str | Path) -> Grid:
-    """Read a grid file, refusing unknown settings, settings given twice and empty or malformed axes by name."""
+    """Read a grid file, refusing unknown settings, settings given twice and empty or malformed axes by name.
+
+    A file may also hold `[[group]]` tables, each with its own `fixed` and `sweep` tables: then the runs are the
+    union of the groups' grids, each group's settings added to the top-level ones (a group's `fixed` may replace
+    a top-level fixed value). One file then describes a heterogeneous experiment, such as the report's."""
     path = Path(path)
     try:
         doc = tomllib.loads(path.read_text())
@@ -114,33 +146,34 @@ def load_grid(path: str | Path) -> Grid:
         raise AAEError(f"{path}: cannot read the grid file ({e.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise AAEError(f"{path}: not a valid TOML file ({e})") from None
-    unknown = sorted(set(doc) - {"fixed", "sweep"})
+    unknown = sorted(set(doc) - {"fixed", "sweep", "group"})
     if unknown:
-        raise AAEError(f"{path}: unknown table {unknown[0]!r}: a grid has only [fixed] and [sweep]")
-    fixed, axes = doc.get("fixed", {}), doc.get("sweep", {})
-    for table, content in (("fixed", fixed), ("sweep", axes)):
-        if not isinstance(content, dict):
-            raise AAEError(f"{path}: {table} must be a table ([{table}])")
-    known = grid_settings(train_parser())
-    for table, content in (("fixed", fixed), ("sweep", axes)):
-        for name in content:
-            if name in SET_BY_SWEEP:
-                raise AAEError(f"{path}: {table}.{name}: set by aae-sweep itself (each run saves under --out)")
-            if name not in known:
-                raise AAEError(f"{path}: {table}.{name}: not an aae-train setting ({', '.join(sorted(known))})")
-    for name in axes:
-        values = axes[name]
-        if name in fixed:
-            raise AAEError(f"{path}: {name}: set in both [fixed] and [sweep]")
-        if not isinstance(values, list):
-            raise AAEError(f"{path}: sweep.{name}: must be a list of values, e.g. {name} = [{values!r}]")
-        if not values:
-            raise AAEError(f"{path}: sweep.{name}: empty axis (give at least one value)")
-        repeated = [v for i, v in enumerate(values) if v in values[:i]]
-        if repeated:
-            raise AAEError(f"{path}: sweep.{name}: lists {repeated[0]!r} twice")
-    runs = []
-    for point in itertools.product(*axes.values()):
-        settings = {**fixed, **dict(zip(axes, point))}
-        runs.append(Run(run_id(settings), settings))
-    return Grid(path, fixed, axes, runs)
+        raise AAEError(f"{path}: unknown table {unknown[0]!r}: a grid has only [fixed], [sweep] and [[group]]")
+    fixed, axes = _table(path, "fixed", doc.get("fixed", {})), _table(path, "sweep", doc.get("sweep", {}))
+    _check_axes(path, "", axes, fixed)
+    groups = doc.get("group", [{}])
+    if not isinstance(groups, list) or not groups:
+        raise AAEError(f"{path}: group must be a non-empty array of tables ([[group]])")
+    runs, names = [], dict.fromkeys(axes)
+    for i, group in enumerate(groups, 1):
+        where = f"group {i}"
+        if not isinstance(group, dict) or set(group) - {"name", "fixed", "sweep"}:
+            raise AAEError(f"{path}: {where}: a group has only name, fixed and sweep")
+        own_fixed = _table(path, f"{where}.fixed", group.get("fixed", {}))
+        own_axes = _table(path, f"{where}.sweep", group.get("sweep", {}))
+        for name in own_axes:
+            if name in axes:
+                raise AAEError(f"{path}: {where}.sweep.{name}: already swept at the top level")
+        merged_fixed = {k: v for k, v in fixed.items() if k not in own_axes} | own_fixed
+        _check_axes(path, f"{where}.sweep", own_axes, merged_fixed)
+        group_axes = {**axes, **own_axes}
+        names |= dict.fromkeys([*own_axes, *(k for k in own_fixed if fixed.get(k) != own_fixed[k])])
+        for point in itertools.product(*group_axes.values()):
+            settings = {**merged_fixed, **dict(zip(group_axes, point))}
+            runs.append(Run(run_id(settings), settings))
+    seen = [r.id for r in runs]
+    twice = next((r for r, rid in zip(runs, seen) if seen.count(rid) > 1), None)
+    if twice is not None:
+        same = ", ".join(f"{k}={v!r}" for k, v in twice.settings.items())
+        raise AAEError(f"{path}: two groups give the same run ({same})")
+    return Grid(path, fixed, list(names), runs)

@@ -34,10 +34,11 @@ def summarize(rows: list[dict], settings: list[str], metrics: list[str]) -> list
     the runs that have a value (None is skipped)."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
-        groups.setdefault(json.dumps({k: row[k] for k in settings if k != "seed"}, sort_keys=True), []).append(row)
+        key = {k: row[k] for k in settings if k != "seed" and k in row}  # a group's run lacks other groups' keys
+        groups.setdefault(json.dumps(key, sort_keys=True), []).append(row)
     cells = []
     for group in groups.values():
-        cell = {k: group[0][k] for k in settings if k != "seed"}
+        cell = {k: group[0][k] for k in settings if k != "seed" and k in group[0]}
         cell |= {
             "runs": len(group),
             "seeds": [row["seed"] for row in group if "seed" in row],
@@ -102,7 +103,7 @@ def finished_rows(out: Path, grid: Grid) -> list[dict | None]:
 def write_results(out: Path, grid: Grid) -> SweepResults:
     """Collect the finished runs' rows, in grid order, into results.json, results.csv and summary.csv."""
     rows = [row for row in finished_rows(out, grid) if row is not None]
-    settings = list(grid.runs[0].settings)
+    settings = list(dict.fromkeys(k for run in grid.runs for k in run.settings))
     fields = list(dict.fromkeys(k for row in rows for k in row))
     metrics = [k for k in fields if k not in CHECKPOINT_FIELDS and k not in settings and k != ERROR_FIELD]
     cells = summarize(rows, settings, metrics)

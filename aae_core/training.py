@@ -70,7 +70,7 @@ class Trainer:
             )
         self.config = config
         self.device = resolve_device(device)
-        self.data = data.to(self.device)
+        self.data = data.hold_out(config.train.holdout)[0].to(self.device)
         self.prior = make_prior(config.prior)
         self.conditioned = config.model.n_label_classes > 0
         if self.conditioned and (

@@ -147,3 +147,17 @@ def test_version_1_files_load_with_the_constant_rates_they_were_trained_with(sav
     assert ck.config.prior.roll_radius == 3.0 and ck.meta["format_version"] == FORMAT_VERSION
     x = torch.rand(4, 784)
     assert torch.equal(ck.model.encode(x), model.eval().encode(x))
+
+
+def test_version_3_files_load_as_trained_on_their_whole_training_split(saved, tmp_path):
+    path, model, _ = saved
+    meta = read_metadata(path)
+    meta.pop("run_config")
+    meta["format_version"] = 3
+    del meta["config"]["train"]["holdout"]
+    old = tmp_path / "v3.safetensors"
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()}, old, metadata={"aae_explorer": json.dumps(meta)}
+    )
+    ck = load_checkpoint(old)
+    assert ck.config.train.holdout == 0 and ck.meta["format_version"] == FORMAT_VERSION

@@ -17,7 +17,7 @@ from aae_core.config import AAEError, PriorConfig
 from aae_core.data import FASHION_DIR
 from aae_core.metrics import PARZEN_SIGMAS, part_of, parzen_log_likelihood, select_parzen_sigma
 from aae_core.priors import make_prior
-from aae_core.report import DEMO_RUNS, SHIPPED
+from aae_core.report_measures import DEMO_RUNS, SHIPPED
 from aae_core.runs import evaluate_checkpoint
 
 NUMBER = r"-?\d+(?:\.\d+)?"
@@ -84,7 +84,8 @@ def quick(tmp_path_factory):
     main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        rc = report_main(["--quick", "--out", str(out), "--checkpoints", str(out / "ckpt")])
+        argv = ["--quick", "--out", str(out), "--runs", str(out / "runs"), "--checkpoints", str(out / "ckpt")]
+        rc = report_main(argv)
     finally:
         sys.modules["__main__"] = main
     return rc, out
@@ -109,7 +110,7 @@ def test_quick_report_writes_every_section(quick):
     for name in DEMO_RUNS:  # one metrics row per model: mean ± sd over seeds in every cell (no mode mass on the roll)
         row = next(line for line in md.splitlines() if line.startswith(f"| `{name}` |"))
         assert len(re.findall(pm, row)) == (7 if "swissroll" in name else 8), row
-    assert re.search(rf"\| PCA to 2-D \(pixels\) \| none \| none \| n/a \| {NUMBER} \|", md)
+    assert re.search(rf"\| PCA to 2-D \(pixels\) \| none \| none \| n/a \| {pm} \|", md)
     for prior in ("Gaussian", "mixture of 10 Gaussians", "swiss roll"):  # each prior's floors, mean ± sd
         assert len(re.findall(pm, next(line for line in md.splitlines() if line.startswith(f"| {prior} |")))) == 4
     assert len(re.findall(r"\*\*[^*\n]*: (holds|does NOT hold) here\.\*\*", md)) == 9
@@ -145,7 +146,9 @@ def test_saved_demo_checkpoints_reevaluate_to_their_stored_metrics(quick):
 
 
 def test_bad_mnist_dir_is_one_line_and_writes_nothing(tmp_path, capsys):
-    rc = report_main(["--quick", "--out", str(tmp_path / "r"), "--mnist-dir", str(tmp_path / "missing")])
+    rc = report_main(
+        ["--quick", "--out", str(tmp_path / "r"), "--runs", str(tmp_path / "runs"), "--mnist-dir", str(tmp_path / "x")]
+    )
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and len(err.splitlines()) == 1 and "missing" in err
-    assert not (tmp_path / "r" / "report.md").exists()
+    assert rc == 2 and len(err.splitlines()) == 1 and str(tmp_path / "x") in err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "runs").exists()

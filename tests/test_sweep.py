@@ -179,6 +179,7 @@ def test_results_tables_and_per_cell_summary(resumed):
         ("[fixed]\nseed = 0\n[sweep]\nseed = [1]\n", "seed: set in both"),
         ('[fixed]\nout = "x"\n', "fixed.out: set by aae-sweep"),
         ("[grid]\nseed = 1\n", "unknown table 'grid'"),
+        ("group = 3\n", "group must be a non-empty array of tables"),
         ("[sweep\n", "not a valid TOML file"),
         ('[sweep]\nlr_disc = ["fast"]\n', "argument --lr-disc: invalid float value: 'fast'"),
         ('[sweep]\nmodel = ["aae", "gan"]\n', "argument --model: invalid choice: 'gan'"),
@@ -188,6 +189,11 @@ def test_results_tables_and_per_cell_summary(resumed):
         ('[fixed]\nprior = "swissroll"\n[sweep]\nlatent_dim = [2, 3]\n', "latent_dim=3"),
         ('[fixed]\ndataset = "/no/such.npz"\n', "/no/such.npz"),
         ('[fixed]\ndevice = "tpu"\n', "device='tpu'"),
+        ("[[group]]\n[group.sweep]\nlr_gen = []\n", "group 1.sweep.lr_gen: empty axis"),
+        ("[[group]]\n[group.fixed]\nlr_gne = 1e-4\n", "group 1.fixed.lr_gne: not an aae-train setting"),
+        ("[sweep]\nseed = [0]\n[[group]]\n[group.sweep]\nseed = [1]\n", "group 1.sweep.seed: already swept"),
+        ("[[group]]\n[[group]]\n", "two groups give the same run"),
+        ('[[group]]\nmodel = "vae"\n', "group 1: a group has only name, fixed and sweep"),
     ],
 )
 def test_bad_grid_gives_one_line_naming_it_before_anything_starts(tmp_path, capsys, grid, message):
@@ -312,3 +318,28 @@ def test_a_run_aae_train_would_end_with_an_error_is_finished_with_its_message(tm
     assert not (tmp_path / "out" / "runs" / f"{run.id}.safetensors").exists()  # aae-train saves nothing either
     assert results.cells[0]["errors"] == 1 and results.metrics == []
     assert "n=1, 1 failed" in sweep_results.format_summary(results)
+
+
+def test_groups_make_one_grid_of_different_experiments(tmp_path):
+    (tmp_path / "grid.toml").write_text(
+        "[fixed]\ndataset = 'digits'\nepochs = 1\n[sweep]\nseed = [0, 1]\n"
+        "[[group]]\nname = 'demos'\n[group.sweep]\nmodel = ['aae', 'vae']\n"
+        "[[group]]\n[group.fixed]\nmodel = 'aae'\nlatent_dim = 8\ndataset = 'mnist5k'\n"
+    )
+    grid = sweep_grid.load_grid(tmp_path / "grid.toml")
+    got = [r.settings for r in grid.runs]
+    assert got == [
+        {"dataset": "digits", "epochs": 1, "seed": 0, "model": "aae"},
+        {"dataset": "digits", "epochs": 1, "seed": 0, "model": "vae"},
+        {"dataset": "digits", "epochs": 1, "seed": 1, "model": "aae"},
+        {"dataset": "digits", "epochs": 1, "seed": 1, "model": "vae"},
+        {"dataset": "mnist5k", "epochs": 1, "model": "aae", "latent_dim": 8, "seed": 0},
+        {"dataset": "mnist5k", "epochs": 1, "model": "aae", "latent_dim": 8, "seed": 1},
+    ]
+    assert grid.axes == ["seed", "model", "latent_dim", "dataset"]
+    assert grid.describe(grid.runs[4]) == "seed=0, model='aae', latent_dim=8, dataset='mnist5k'"
+    rows = [{**r.settings, "knn_accuracy": 0.1 * i} for i, r in enumerate(grid.runs)]
+    settings = list(dict.fromkeys(k for r in grid.runs for k in r.settings))
+    cells = sweep_results.summarize(rows, settings, ["knn_accuracy"])
+    assert [c["runs"] for c in cells] == [2, 2, 2] and "latent_dim" not in cells[0]
+    assert cells[2]["latent_dim"] == 8 and cells[2]["knn_accuracy"]["mean"] == pytest.approx(0.45)

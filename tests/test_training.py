@@ -183,3 +183,14 @@ def test_plain_autoencoder_trains_reconstruction_only(digits):
     assert losses["recon"] < before and np.isnan(losses["d_loss"]) and np.isnan(losses["kl"])
     with pytest.raises(AAEError, match="aae only"):
         build_run_config(model="ae", prior="mixture", label_conditioned=True)
+
+
+def test_held_out_images_are_never_trained_on(digits):
+    t = make(digits, holdout=300)
+    n = digits.x_train.shape[0]
+    assert t.data.x_train.shape[0] == n - 300 and torch.equal(t.data.x_train, digits.x_train[: n - 300])
+    rest, held = digits.hold_out(300)
+    assert torch.equal(held, digits.x_train[n - 300 :]) and torch.equal(rest.y_train, digits.y_train[: n - 300])
+    for bad, message in ((n, "holdout=.*leaves nothing to train on"), (n - 50, "batch_size=100: is larger")):
+        with pytest.raises(AAEError, match=message):
+            make(digits, holdout=bad)
