@@ -17,8 +17,12 @@ from aae_core.config import AAEError, PriorConfig
 from aae_core.data import FASHION_DIR
 from aae_core.metrics import PARZEN_SIGMAS, part_of, parzen_log_likelihood, select_parzen_sigma
 from aae_core.priors import make_prior
-from aae_core.report_measures import DEMO_RUNS, SHIPPED
+from aae_core.report import grid_path, report_grid
+from aae_core.report import parser as report_parser
+from aae_core.report_measures import DEMO_RUNS, PARZEN_DIM, PARZEN_STD, SHIPPED, demo_name
 from aae_core.runs import evaluate_checkpoint
+from aae_core.settings import CONDITIONED
+from aae_core.sweep_grid import load_grid
 
 NUMBER = r"-?\d+(?:\.\d+)?"
 
@@ -152,3 +156,52 @@ def test_bad_mnist_dir_is_one_line_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and str(tmp_path / "x") in err
     assert not (tmp_path / "r").exists() and not (tmp_path / "runs").exists()
+
+
+def test_report_from_a_finished_sweep_trains_nothing_and_writes_the_same_numbers(quick, tmp_path):
+    _, out = quick
+
+    def files() -> dict:
+        return {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*")}
+
+    before = files()
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")  # as in `quick`: spawned workers import __main__
+    try:
+        assert report_main(["--quick", "--out", str(tmp_path), "--from-sweep", str(out / "runs")]) == 0
+    finally:
+        sys.modules["__main__"] = main
+
+    def table(md: str) -> list[str]:
+        return [line for line in md.splitlines() if line.startswith("| `")]
+
+    again, first = (tmp_path / "report.md").read_text(), (out / "report.md").read_text()
+    assert table(again) == table(first) and len(table(first)) >= len(DEMO_RUNS)
+    assert "--from-sweep" in again and files() == before  # no run trained again, no file written
+
+
+def test_report_from_an_unfinished_sweep_names_what_is_missing(tmp_path, capsys):
+    rc = report_main(["--quick", "--out", str(tmp_path / "r"), "--from-sweep", str(tmp_path / "sweep")])
+    err = capsys.readouterr().err.strip()
+    n = len(report_grid(report_parser().parse_args(["--quick"]))[0].runs)
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert f"{n} of {n} runs are not finished" in err and "aae-sweep" in err and "report-quick.toml" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_the_report_grid_uses_the_recipe_it_describes(quick):
+    runs = load_grid(grid_path(quick)).runs
+    seeds = {r.settings["seed"] for r in runs}
+    assert seeds == ({0, 1} if quick else {0, 1, 2})
+    conditioned = [r.settings for r in runs if r.settings.get("label_conditioned")]
+    assert {s["prior"] for s in conditioned} == set(CONDITIONED) and len(conditioned) == 2 * len(seeds)
+    for s in conditioned:  # the label-conditioned recipe is aae_core.settings.CONDITIONED, nothing else
+        assert s.items() >= CONDITIONED[s["prior"]].items() and s["label_fraction"] == 0.2
+    parzen = [r.settings for r in runs if r.settings.get("latent_dim") == PARZEN_DIM]
+    assert len(parzen) == 4 * len(seeds) and all(s["prior_std"] == PARZEN_STD and s["holdout"] > 0 for s in parzen)
+    two_d = [r.settings for r in runs if r.settings.get("latent_dim") != PARZEN_DIM]
+    assert sorted({demo_name(s) for s in two_d}) == sorted(DEMO_RUNS) and len(two_d) == len(DEMO_RUNS) * len(seeds)
+    unconditioned = [s for s in two_d if not s.get("label_conditioned")]
+    recipe = {"lr_recon", "lr_disc", "lr_gen", "prior_std", "radius", "roll_radius", "batch_size", "size"}
+    assert not any(recipe & s.keys() for s in unconditioned)  # the defaults are the recipe
