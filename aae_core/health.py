@@ -8,6 +8,11 @@ against the prior:
     codes spread much wider than the prior;
   * VAE posterior collapse: the KL term near 0 (the codes say almost nothing about their image) and the codes
     piled together.
+Measured on mnist5k (256-256, seed 0; steps 200/400/800/1600): the recipe's AAE stays at discriminator accuracy
+0.78/0.62/0.58/0.56, spread 0.8-1.0 and MMD^2 22/4.6/2.9/2.3x its floor, its VAE at KL 3.0-5.9 nats: nothing fires.
+Adversarial rates of 2e-2: accuracy 0.96-0.99, generator loss ~4. Prior sigma 0.1: accuracy 0.92-0.98, generator
+loss 2.3 -> 43, spread 9-18x, MMD^2 113-138x. BatchNorm in the discriminator: spread 0.75/0.98/2.6/6.5 at MMD^2
+55/54/42/21x. On digits a VAE at reconstruction rate 2e-2: KL 0.0019 nats by step 400, spread 0.03.
 Divergence is detected where it happens, in the trainer (aae_core.training.TrainingDiverged); the app shows its
 one line the same way as these.
 """
