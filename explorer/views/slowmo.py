@@ -13,7 +13,7 @@ from aae_core.untrusted import markdown_literal
 from .. import charts
 from ..messages import guarded
 from ..session import Session
-from .common import OVERLAYS, scatter_of
+from .common import OVERLAYS, hover_panel, scatter_of
 
 PLAY_EVERY_S = 1.5  # one phase per tick while playing: slow enough to read the sentence
 SURFACE_POINTS = 60  # D(z) is evaluated on a SURFACE_POINTS^2 grid
@@ -102,7 +102,8 @@ def _view(sess: Session, playing: bool) -> None:
     lim = fig["layout"]["xaxis"]["range"][1]
     xs, d = stepping.decision_surface(model, lim, SURFACE_POINTS)
     fig["data"].insert(0, surface_trace(xs, d))
-    charts.plotly_chart(fig, key="slowmo-scatter")
+    charts.plotly_chart(fig, key="slowmo-scatter", hover=True)
+    hover_panel(job, "slowmo-scatter")
 
 
 def surface_trace(xs, d) -> dict:
