@@ -151,7 +151,7 @@ def latent_scatter(
                     "marker": {"size": 4, "color": colour, "opacity": 0.85},
                     "name": name,
                     "legendgroup": str(c),
-                    "customdata": np.flatnonzero(mask),
+                    "customdata": np.flatnonzero(mask).astype(np.int32),  # plotly.js has no int64 arrays
                     "hovertemplate": f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
                 }
             )

@@ -34,8 +34,11 @@ def test_each_code_carries_its_held_out_index(app):
     figure = chart_elements(app)["live-scatter-AAE"][1]
     job = jobs(app)["AAE"]
     for trace in code_traces(figure):
-        data = trace["customdata"]
-        idx = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+        data = trace["customdata"]  # a list, or plotly's typed base64 array
+        idx = (
+            np.frombuffer(base64.b64decode(data["bdata"]), data["dtype"]) if isinstance(data, dict) else np.array(data)
+        )
+        assert len(idx) and idx.dtype.kind in "iu"
         assert len(set(job.eval_y[idx].tolist())) == 1, "one trace per class, each index a code of that class"
         assert trace["name"] == str(job.eval_y[idx][0])
 
