@@ -10,7 +10,7 @@ from explorer.settings import FAILURES
 from tests.apptest import jobs, texts
 
 
-def train_until(app, model: str, steps: int, timeout: float = 120.0):
+def train_until(app, model: str, steps: int, timeout: float = 240.0):
     """Let the preset's jobs train until `model` has taken `steps` steps, then pause them and redraw."""
     job = jobs(app)[model]
     deadline = time.monotonic() + timeout

@@ -121,5 +121,5 @@ def surface_trace(xs, d) -> dict:
         "line": {"width": 0.5},
         "colorbar": {"title": {"text": "D(z)"}, "thickness": 12},
         "name": "D(z)",
-        "hovertemplate": "D(z) = %{z:.2f}<extra></extra>",
+        "hoverinfo": "skip",  # the pointer is for the codes: hovering one shows its image (common.hover_panel)
     }

@@ -14,13 +14,14 @@ from tests.browser.test_app_browser import assert_no_errors
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
 TAB = "?tab=Explained%2C+slow+motion&epochs=1000"
-# Hover the first point of the first trace holding codes on the slow-motion chart, through plotly's own hover.
-HOVER_A_CODE = """() => {
+# Where, on the page, the first code of the slow-motion chart sits (the pointer goes there: a real hover).
+A_CODE = """() => {
     const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g._fullData || []).some(
         t => t.type === 'contour'));
-    const i = gd._fullData.findIndex(t => t.customdata && t.customdata.length);
-    Plotly.Fx.hover(gd, [{curveNumber: i, pointNumber: 0}]);
-    return gd._fullData[i].customdata[0];
+    gd.scrollIntoView({block: 'center'});
+    const t = gd._fullData.find(t => t.customdata && t.customdata.length);
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+    return {x: box.left + xa._offset + xa.l2p(t.x[0]), y: box.top + ya._offset + ya.l2p(t.y[0])};
 }"""
 HAS_SURFACE = """() => [...document.querySelectorAll('.js-plotly-plot')].some(gd => (gd._fullData || []).some(
     t => t.type === 'contour' && t.name === 'D(z)'))"""
@@ -42,8 +43,10 @@ def test_slow_motion_runs_each_phase_over_the_decision_surface(streamlit_app, pa
         "now rates held-out codes real with probability"
         in page.locator('[data-testid="stAlertContentInfo"]').first.inner_text()
     )
-    index = page.evaluate(HOVER_A_CODE)
-    page.get_by_text(f"Held-out image #{index}").wait_for(timeout=30_000)
+    where = page.evaluate(A_CODE)
+    page.mouse.move(where["x"] - 3, where["y"] - 3)
+    page.mouse.move(where["x"], where["y"], steps=3)
+    page.get_by_text("Held-out image #").wait_for(timeout=30_000)  # that code, or one drawn on top of it
     assert_no_errors(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "slow-motion.png"), full_page=True)
