@@ -76,6 +76,7 @@ class ModelConfig:
     hidden: tuple[int, ...] = SIZE_PRESETS[default("size")]
     disc_hidden: tuple[int, ...] = SIZE_PRESETS[default("size")]
     n_label_classes: int = 0  # > 0: the discriminator also sees a one-hot of n_label_classes + 1 ("unlabeled")
+    disc_batchnorm: bool = default("disc_batchnorm")
 
     def validate(self) -> ModelConfig:
         check_fields(self, "model")
@@ -103,6 +104,10 @@ class ModelConfig:
         _check(
             not (self.kind != "aae" and self.n_label_classes), "label_conditioned", True,
             "label-conditioned regularization needs a discriminator, so it works with --model aae only",
+        )  # fmt: skip
+        _check(
+            not (self.kind != "aae" and self.disc_batchnorm), "disc_batchnorm", True,
+            "needs a discriminator, so it works with --model aae only",
         )  # fmt: skip
         return self
 
@@ -218,6 +223,8 @@ class RunConfig:
             sections = {}
             for name, cls in _SECTION_CLASSES.items():
                 sections[name] = dict(d[name])
+                if name == "model":  # files written before the option had no BatchNorm
+                    sections[name].setdefault("disc_batchnorm", False)
                 missing = sorted({f.name for f in fields(cls)} - set(sections[name]))
                 _check(not missing, f"config.{name}", missing, "fields missing")
             model = sections["model"]

@@ -4,7 +4,7 @@ Both models share the same encoder trunk and decoder, so an AAE-vs-VAE compariso
 how q(z) is regularised. The decoder ends in a sigmoid (pixels in [0, 1]); training uses its
 logits for a numerically stable cross-entropy. The discriminator has no BatchNorm, as in Appendix A: a
 BatchNorm discriminator is a commonly reported reason for public AAE code stalling at 50 % discriminator
-accuracy.
+accuracy. The `disc_batchnorm` option adds it anyway, so that failure can be shown (aae_core.health).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from torch import nn
 from .config import ModelConfig
 
 
-def mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers of the given sizes with ReLU between them and a linear output."""
+def mlp(sizes: list[int], batchnorm: bool = False) -> nn.Sequential:
+    """Linear layers of the given sizes with ReLU between them (after a BatchNorm, if asked) and a linear output."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.extend([nn.BatchNorm1d(b), nn.ReLU()] if batchnorm else [nn.ReLU()])
     return nn.Sequential(*layers)
 
 
@@ -50,7 +50,9 @@ class AAE(AutoEncoderBase):
     def __init__(self, config: ModelConfig):
         super().__init__(config, config.latent_dim)
         extra = config.n_label_classes + 1 if config.n_label_classes else 0
-        self.discriminator = mlp([config.latent_dim + extra, *config.disc_hidden, 1])  # outputs a logit
+        self.discriminator = mlp(  # outputs a logit
+            [config.latent_dim + extra, *config.disc_hidden, 1], batchnorm=config.disc_batchnorm
+        )
 
     def encode(self, x):
         return self.encoder(x)

@@ -140,6 +140,10 @@ SETTINGS: tuple[Setting, ...] = (
             "paper 1000-1000)", alias="size", choices=tuple(SIZE_PRESETS)),
     Setting("latent_dim", int, 2, "dimension of the codes z (and of the prior)", target="model.latent_dim",
             alias="dim", low=1, high=MAX_LATENT_DIM, app_high=32),
+    # A known failure, kept as an option so it can be shown (REFERENCE.md section 3): in the generator phase the
+    # discriminator sees a batch of codes alone, and BatchNorm normalises away their offset and scale.
+    Setting("disc_batchnorm", bool, False, "BatchNorm after each hidden layer of the discriminator (a known way "
+            "to break an AAE)", target="model.disc_batchnorm", alias="dbn"),
     # ---- the prior p(z) ----
     Setting("prior", str, "gaussian", "the prior p(z) the codes are pushed onto", target="prior.name",
             alias="prior", choices=PRIOR_NAMES),

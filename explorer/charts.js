@@ -52,6 +52,7 @@ class Chart {
         const figure = JSON.parse(data.figure);
         this.plot.style.height = `${data.height}px`;
         await Plotly.react(this.plot, figure.data, figure.layout, data.config);
+        if (data.hover && !this.hoverBound) this.bindHover();
         this.message.textContent = "";
       }
     } catch (err) {
@@ -61,6 +62,23 @@ class Chart {
     }
   }
 
+  /** Report the customdata (a code's index) of the point under the pointer, at most every 100 ms and only when
+   *  it changes: each report is one round trip to Python, which shows that code's image. */
+  bindHover() {
+    this.hoverBound = true;
+    let timer = null;
+    let sent = null;
+    this.plot.on("plotly_hover", (ev) => {
+      const point = ev.points && ev.points[0];
+      if (!point || typeof point.customdata !== "number" || point.customdata === sent) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        sent = point.customdata;
+        this.setStateValue("hover", sent);
+      }, 100);
+    });
+  }
+
   dispose() {
     if (window.Plotly) window.Plotly.purge(this.plot);
   }
@@ -68,13 +86,14 @@ class Chart {
 
 const charts = new WeakMap();
 
-export default function chart({ data, parentElement }) {
+export default function chart({ data, parentElement, setStateValue }) {
   const root = parentElement.querySelector(".aae-chart");
   let c = charts.get(root);
   if (!c) {
     c = new Chart(root);
     charts.set(root, c);
   }
+  c.setStateValue = setStateValue;
   c.update(data);
   // Streamlit also calls this cleanup when newer data supersedes a call: dispose only a chart whose element left.
   return () => setTimeout(() => { if (!root.isConnected) { c.dispose(); charts.delete(root); } }, 0);

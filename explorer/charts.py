@@ -70,19 +70,22 @@ def preload_plotly() -> None:
             _chart_component(key="plotly-preload", data={"figure": None, "plotly_url": plotly_url()})
 
 
-def plotly_chart(figure: dict, *, key: str) -> None:
+def plotly_chart(figure: dict, *, key: str, hover: bool = False) -> None:
     """Draw a figure (a plain dict of data and layout) under `key`; the next call with the same key updates it in
-    place. Arrays are sent as typed base64 (plotly's JSON encoding), not as lists of numbers."""
+    place. Arrays are sent as typed base64 (plotly's JSON encoding), not as lists of numbers. With `hover`, the
+    browser reports the customdata of the point under the pointer (`hovered`)."""
     if not plotly_js_served():
         st.plotly_chart(figure, key=key, config=CONFIG)
         return
     spec = pio.to_json(figure, validate=False)
-    _chart_component(
-        key=key,
-        data={
-            "figure": spec,
-            "config": CONFIG,
-            "plotly_url": plotly_url(),
-            "height": figure["layout"].get("height", 450),
-        },
-    )
+    data = {"figure": spec, "config": CONFIG, "plotly_url": plotly_url(), "height": figure["layout"].get("height", 450)}
+    if hover:
+        _chart_component(key=key, data=data | {"hover": True}, on_hover_change=lambda: None)
+    else:
+        _chart_component(key=key, data=data)
+
+
+def hovered(key: str) -> int | None:
+    """The customdata (an integer: a code's index) of the point last hovered on the chart drawn under `key`."""
+    value = (st.session_state.get(key) or {}).get("hover")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

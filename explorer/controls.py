@@ -19,6 +19,7 @@ from . import actions, session
 from .messages import flash, guarded
 from .session import Session, held_number
 from .settings import (
+    FAILURES,
     PRESETS,
     ROWS,
     UPLOAD,
@@ -53,6 +54,7 @@ LABELS = {
     "tangential_std": "Tangential spread",
     "roll_radius": "Roll radius",
     "latent_dim": "Latent dimension",
+    "disc_batchnorm": "BatchNorm in the discriminator",
     "label_conditioned": "Label conditioning (Fig. 4)",
     "label_fraction": "Labels kept (fraction)",
     "size": "Model size",
@@ -128,6 +130,17 @@ def _preset(sess: Session, name: str) -> list[str]:
     return [f"preset {name!r}"] + actions.start_jobs(sess, session.current(), prefer_checkpoints=True)
 
 
+def _failure(sess: Session, name: str) -> list[str]:
+    """A preset that breaks training on purpose, from scratch (no demo shows a failure): it says what to watch
+    for and what fixes it."""
+    failure = FAILURES[name]
+    keep = {"seed": st.session_state["seed"]} if "seed" in st.session_state else {}
+    st.session_state.update(as_dict(failure.settings) | keep)
+    return [f"{name}: watch for {failure.shows}; to fix it, {failure.fix}"] + actions.start_jobs(
+        sess, session.current()
+    )
+
+
 def _uploader_key() -> str:
     """The file uploader's key: a refused upload moves it on, so the next file starts in an empty uploader."""
     return f"upload_files_{st.session_state.get('_uploader', 0)}"
@@ -184,6 +197,13 @@ def sidebar(sess: Session) -> Settings:
         st.subheader("Presets")
         for name in PRESETS:
             st.button(name, key=f"preset-{name}", on_click=guarded, args=(_preset, sess, name), width="stretch")
+        with st.expander("Failures on purpose", icon=":material/heart_broken:"):
+            st.caption("Each breaks training in a known way, so you can see what it looks like and what fixes it.")
+            for name in FAILURES:
+                st.button(
+                    name, key=f"failure-{name}", on_click=guarded, args=(_failure, sess, name),
+                    kwargs={"level": "note"}, width="stretch",
+                )  # fmt: skip
 
         st.subheader("Data")
         data = st.selectbox(
@@ -241,6 +261,12 @@ def sidebar(sess: Session) -> Settings:
             key="size",
             horizontal=True,
             format_func=lambda s: f"{s} ({'-'.join(map(str, SIZE_PRESETS[s]))})",
+        )
+        st.checkbox(
+            LABELS["disc_batchnorm"],
+            key="disc_batchnorm",
+            **_value("disc_batchnorm"),
+            help="A known way to break an AAE, here to be seen: " + ROWS["disc_batchnorm"].help.split(" (")[0] + ".",
         )
         st.checkbox(LABELS["vae"], key="vae", **_value("vae"))
         st.checkbox(

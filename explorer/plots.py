@@ -35,6 +35,15 @@ def prior_samples(config: PriorConfig, n: int = N_PRIOR_SAMPLES) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=32)
+def labelled_prior_samples(config: PriorConfig, n: int = N_PRIOR_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed, seeded sample of a prior with label parts, as many from each part, and each sample's part."""
+    prior = make_prior(config)
+    labels = torch.arange(n) % prior.n_parts
+    points = prior.sample(n, labels, generator=torch.Generator().manual_seed(1234)).numpy().astype(np.float64)
+    return points, labels.numpy()
+
+
+@functools.lru_cache(maxsize=32)
 def prior_density(config: PriorConfig, n: int = DENSITY_PIXELS) -> tuple[str, float]:
     """A 2-D prior's density p(z) as banded contours in a transparent PNG (data URI), and the half-width of the
     square it covers. An image, not a contour trace: drawn once per prior, so a live refresh recomputes nothing.
@@ -92,10 +101,29 @@ def latent_scatter(
     axis_names: tuple[str, str] = ("z1", "z2"),
     height: int = 430,
     uirevision: str = "latent",
+    prior_labels: np.ndarray | None = None,
 ) -> dict:
-    """Held-out codes coloured by label, over the prior drawn as density contours (`prior_density`) or as samples."""
+    """Held-out codes coloured by label, over the prior drawn as density contours (`prior_density`) or as samples;
+    with `prior_labels` (label-conditioned training) each sample takes the colour of its part's class, so a class's
+    codes can be seen landing on their own part or not. Each code carries its index (customdata) for hovering."""
     traces = []
-    if prior_points is not None:
+    if prior_points is not None and prior_labels is not None:
+        for c in np.unique(prior_labels):
+            mask = prior_labels == c
+            traces.append(
+                {
+                    "type": "scattergl",
+                    "mode": "markers",
+                    "x": prior_points[mask, 0],
+                    "y": prior_points[mask, 1],
+                    "marker": {"size": 3, "color": PALETTE[int(c) % len(PALETTE)], "opacity": 0.22},
+                    "name": f"prior part {class_names[c] if class_names else c}",
+                    "legendgroup": str(c),
+                    "showlegend": False,
+                    "hoverinfo": "skip",
+                }
+            )
+    elif prior_points is not None:
         traces.append(
             {
                 "type": "scattergl",
@@ -122,6 +150,8 @@ def latent_scatter(
                     "y": points[mask, 1],
                     "marker": {"size": 4, "color": colour, "opacity": 0.85},
                     "name": name,
+                    "legendgroup": str(c),
+                    "customdata": np.flatnonzero(mask).astype(np.int32),  # plotly.js has no int64 arrays
                     "hovertemplate": f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
                 }
             )

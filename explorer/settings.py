@@ -9,7 +9,7 @@ check comes from the setting's row in `aae_core.settings`; every value reaches t
 from __future__ import annotations
 
 import math
-from dataclasses import field, fields, make_dataclass, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any
 
 from aae_core.config import AAEError, RunConfig, build_run_config
@@ -45,6 +45,42 @@ PRESETS = {
     ),
     "8-D Gaussian, σ = 5 (Appendix A)": Settings(latent_dim=8, prior_std=5.0),
     "Plain autoencoder beside them (no regularizer)": Settings(ae=True),
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A preset that breaks training on purpose: the health message it leads to (aae_core.health), and the fix."""
+
+    settings: Any
+    shows: str
+    fix: str
+
+
+# Each reproduces its message within a few hundred steps on mnist5k (digits for the VAE's collapse), and its fix
+# is the recipe, which stays healthy: the measurements are in aae_core/health.py; tests/test_app_health.py drives
+# each preset into its failure.
+FAILURES = {
+    "Adversary too fast": Failure(
+        Settings(lr_disc=2e-2, lr_gen=2e-2),
+        "the discriminator winning",
+        "set both adversarial learning rates back to the recipe's 2e-4",
+    ),
+    "Prior scale mismatch": Failure(
+        Settings(prior_std=0.1),
+        "codes drifting off the prior",
+        "set σ back to 5, near the scale an autoencoder's codes take by themselves",
+    ),
+    "BatchNorm in the discriminator": Failure(
+        Settings(disc_batchnorm=True),
+        "codes drifting off the prior",
+        "untick BatchNorm in the discriminator",
+    ),
+    "VAE posterior collapse (digits)": Failure(
+        Settings(dataset="digits", lr_recon=2e-2),
+        "the VAE's posterior collapse",
+        "set σ to 1 and the reconstruction rate back to 1e-3: on 8×8 images the KL term weighs more",
+    ),
 }
 
 
@@ -131,7 +167,9 @@ def run_configs(s: Any, data: Dataset) -> dict[str, RunConfig]:
     configs = {"AAE": build_run_config(model="aae", **shape, **core)}
     for kind in ("vae", "ae"):
         if getattr(s, kind):
-            configs[MODEL_NAMES[kind]] = build_run_config(model=kind, **shape, **(core | {"label_conditioned": False}))
+            configs[MODEL_NAMES[kind]] = build_run_config(
+                model=kind, **shape, **(core | {"label_conditioned": False, "disc_batchnorm": False})
+            )
     return configs
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aae_core import latent
+from aae_core import health, latent
 from aae_core.data import Dataset
 from aae_core.jobs import Job, JobState
 from aae_core.models import AutoEncoderBase
 from aae_core.untrusted import markdown_literal
 
-from .. import plots
+from .. import charts, plots
 from ..pad_plane import axis_name
 from ..session import Session
 
@@ -104,10 +104,14 @@ def scatter_of(
     if codes is None:
         codes = job.snapshot().codes
     prior_cfg = job.config.prior
-    prior_pts = plots.prior_samples(prior_cfg)
+    # Label-conditioned: each part of the prior in its class's colour (samples, not one-colour contours).
+    by_label = job.config.model.n_label_classes > 0
+    prior_pts, prior_labels = (
+        plots.labelled_prior_samples(prior_cfg) if by_label else (plots.prior_samples(prior_cfg), None)
+    )
     codes2d, prior2d, names = project(codes.astype(np.float64), prior_pts, axes)
     lim = plots.view_limit(prior2d, codes2d)
-    contours = overlay == OVERLAYS[0] and prior_cfg.dim == 2
+    contours = overlay == OVERLAYS[0] and prior_cfg.dim == 2 and not by_label
     fig = plots.latent_scatter(
         codes2d,
         job.eval_y,
@@ -118,6 +122,7 @@ def scatter_of(
         density=plots.prior_density(prior_cfg) if contours else None,
         class_names=class_names(job.data),
         uirevision=f"{key}{job.id}",
+        prior_labels=None if contours else prior_labels,
     )
     return fig
 
@@ -148,3 +153,36 @@ def status_badge(job: Job) -> None:
         st.error(markdown_literal(status.message))
     elif status.message:
         st.caption(markdown_literal(status.message))
+    for finding in health_findings(job):  # one line each, as the divergence above
+        st.warning(markdown_literal(finding.line()), icon=":material/monitor_heart:")
+
+
+def health_findings(job: Job) -> list[health.Finding]:
+    """What aae_core.health finds wrong with the job's training, worked out once per published set of codes (most
+    refreshes only look it up)."""
+    snap = job.snapshot()
+    held = st.session_state.setdefault("_health", {})
+    if job.id not in held or held[job.id][0] != (snap.step, snap.codes_step):
+        found = health.diagnose(job.kind, snap.history, snap.codes, job.prior, job.config.train.seed)
+        held[job.id] = ((snap.step, snap.codes_step), found)
+    return held[job.id][1]
+
+
+def hover_panel(job: Job, key: str) -> None:
+    """The held-out image whose code is hovered on the chart drawn under `key`, beside its reconstruction."""
+    index = charts.hovered(key)
+    if index is None or index >= len(job.eval_x):
+        st.caption("Hover a code on the scatter: its image and its reconstruction show here.")
+        return
+    step, model = job.frozen_model()
+    x = job.eval_x[index : index + 1]
+    shape = job.data.image_shape
+    z = codes_of(model, x)
+    pair = np.stack([x.cpu().numpy().reshape(1, *shape), latent.decode(model, z, shape)])
+    label = "" if job.eval_y is None else f", label {markdown_literal(str(job.eval_y[index]))}"
+    cols = st.columns([1, 3], vertical_alignment="center")
+    cols[0].image(png_uri(latent.tile(pair), scale=3))
+    cols[1].caption(
+        f"Held-out image #{index}{label}: original (top) and its reconstruction (bottom), through the code "
+        f"({', '.join(f'{v:.2f}' for v in z[0][:8])}) at step {step:,}."
+    )

@@ -12,7 +12,7 @@ from aae_core.metrics import METRIC_DIRECTIONS, METRIC_KEYS
 
 from .. import charts
 from ..session import Session
-from .common import LIVE_EVERY_S, catch_up, periodic, png_uri, scatter_of, view_options
+from .common import LIVE_EVERY_S, catch_up, hover_panel, periodic, png_uri, scatter_of, view_options
 from .decoded import sample_grid
 
 # How each metric is labelled here; which direction is better comes from aae_core.metrics.METRIC_DIRECTIONS.
@@ -102,7 +102,8 @@ def _body(sess: Session, was_periodic: bool, overlay: str, axes) -> None:
             job, snap.codes, overlay, axes, key="cmp", title=f"{job.name} codes (step {snap.codes_step:,})"
         )
         with col:
-            charts.plotly_chart(fig, key=f"cmp-scatter-{job.name}")
+            charts.plotly_chart(fig, key=f"cmp-scatter-{job.name}", hover=True)
+            hover_panel(job, f"cmp-scatter-{job.name}")
         step, model = job.frozen_model()
         col.image(
             png_uri(sample_grid(job, model)),

@@ -10,7 +10,17 @@ from aae_core.jobs import Job, JobState
 
 from .. import charts, plots
 from ..session import Session
-from .common import LIVE_EVERY_S, OVERLAYS, SLOW_EVERY_S, catch_up, periodic, scatter_of, status_badge, view_options
+from .common import (
+    LIVE_EVERY_S,
+    OVERLAYS,
+    SLOW_EVERY_S,
+    catch_up,
+    hover_panel,
+    periodic,
+    scatter_of,
+    status_badge,
+    view_options,
+)
 
 
 def show(sess: Session) -> None:
@@ -57,7 +67,8 @@ def _job_panel(job: Job, overlay: str, axes, smoothing: float) -> None:
     prior = job.config.prior
     title = f"{job.name}: held-out codes (step {snap.codes_step:,}) over the {prior.name} prior"
     fig = scatter_of(job, snap.codes, overlay, axes, title=title, key="live")
-    charts.plotly_chart(fig, key=f"live-scatter-{job.name}")
+    charts.plotly_chart(fig, key=f"live-scatter-{job.name}", hover=True)
+    hover_panel(job, f"live-scatter-{job.name}")
     if len(job.history()["step"]):
         charts.plotly_chart(_loss_figure(job, smoothing), key=f"live-loss-{job.name}")
     else:
