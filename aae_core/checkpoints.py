@@ -26,7 +26,7 @@ from safetensors.torch import save
 from .config import AAEError, RunConfig
 from .files import write_atomic
 from .models import AutoEncoderBase, build_model
-from .settings import MAX_HISTORY, MAX_PARTS
+from .settings import MAX_HISTORY, MAX_PARTS, default
 from .untrusted import shorten
 
 FORMAT_VERSION = 3
@@ -36,6 +36,8 @@ V1_DEFAULTS = {"train": {"epochs": 100.0, "cool_fraction": 0.0, "cool_factor": 1
 # Version 3 keeps each fact once, in the config: earlier versions also stored these copies of it (and the prior's
 # parts as n_components or n_segments). A copy present in a file must still agree with the config.
 COPIES = ("kind", "dataset", "seed", "prior")
+# Fields added to version 3 since it began, and what a file written before them meant: no drawn prior.
+ADDED = {"prior": {"points": "", "spread": default("spread")}}
 META_KEY = "aae_explorer"
 SUFFIX = ".safetensors"
 MAX_CHECKPOINT_BYTES = 1 << 30
@@ -178,6 +180,7 @@ def _metadata(path: Path, f) -> dict:
         meta = _upgrade_v1(meta)
     if version in (1, 2):
         meta = _upgrade_v2(meta)
+    meta = _fill_added(meta)
     try:
         config = RunConfig.from_dict(meta["config"])
     except KeyError:
@@ -234,6 +237,18 @@ def _upgrade_v2(meta: dict) -> dict:
         out["prior"] = parts(meta["prior"])
     out.pop("prior_meta", None)  # derived from the config: make_prior(config.prior).metadata()
     return out
+
+
+def _fill_added(meta: dict) -> dict:
+    """The fields of ADDED that a file lacks, with the value it meant by leaving them out."""
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        return meta
+    config = dict(config)
+    for section, added in ADDED.items():
+        if isinstance(config.get(section), dict):
+            config[section] = {**added, **config[section]}
+    return {**meta, "config": config}
 
 
 def _number(v: Any) -> bool:
