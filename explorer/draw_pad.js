@@ -33,7 +33,6 @@ class Pad {
     const bar = el("div", "dp-toolbar", root);
     this.undo = el("button", "dp-undo", bar, "Undo stroke");
     this.clear = el("button", "dp-clear", bar, "Clear");
-    this.hint = el("span", "dp-hint", bar);
     this.canvas = el("canvas", "dp-canvas", root);
     this.legend = el("div", "dp-legend", root);
     this.strokes = [];
@@ -55,7 +54,6 @@ class Pad {
       this.tags = data.tags.slice();
     }
     this.codes = Object.fromEntries(Object.entries(data.codes || {}).map(([k, v]) => [k, xyOf(v)]));
-    this.hint.textContent = data.hint || "";
     this.legend.replaceChildren(...Object.keys(this.codes).map((name) => {
       const item = el("span", "dp-legend-item");
       el("span", "dp-swatch", item).style.background = MODEL_COLOURS[name] || "#888";

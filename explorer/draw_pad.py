@@ -91,7 +91,7 @@ def shown_strokes(points: str) -> tuple[list, list]:
         return [], []
 
 
-def draw_pad(points: str, codes: Mapping[str, np.ndarray], tag: int | None, *, key: str, hint: str = "") -> None:
+def draw_pad(points: str, codes: Mapping[str, np.ndarray], tag: int | None, *, key: str) -> None:
     """Render the pad: the drawing `points` (or the last one sent), `codes` per model over it, new strokes tagged
     with class `tag` (None: untagged)."""
     strokes, tags = shown_strokes(points)
@@ -103,6 +103,5 @@ def draw_pad(points: str, codes: Mapping[str, np.ndarray], tag: int | None, *, k
         "tag": tag,
         "range": [-half, half],
         "codes": {name: _b64_xy(np.asarray(c, dtype=np.float64)) for name, c in codes.items()},
-        "hint": hint,
     }
     _component(key=key, data=data, on_drawing_change=lambda: commit(key))

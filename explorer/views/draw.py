@@ -29,26 +29,13 @@ def show(sess: Session) -> None:
         "*density* log p(z), which a drawing does not have: it gets a kernel density estimate of the drawing, an "
         "approximation that is wider than what you drew."
     )
-    cols = st.columns([1, 1, 2], vertical_alignment="bottom")
-    tag = cols[0].selectbox(
+    tag = st.selectbox(
         "Class of the next stroke",
         TAGS,
         key="draw_tag",
         format_func=lambda t: "none" if t is None else f"digit {t}",
         help="Tag every stroke with a class 0..K-1 to use label conditioning: each class then has its own strokes.",
     )
-    cols[1].button(
-        "Train on this drawing",
-        key="draw_train",
-        type="primary",
-        icon=":material/draw:",
-        on_click=guarded,
-        args=(_train_on_drawing, sess),
-        disabled=not st.session_state.get("points"),
-    )
-    problem = st.session_state.get(PROBLEM)
-    if problem:
-        cols[2].caption(markdown_literal(problem))
     periodic(_body, sess, LIVE_EVERY_S, tag)
 
 
@@ -60,15 +47,23 @@ def _train_on_drawing(sess: Session) -> list[str]:
 
 
 def _body(sess: Session, was_periodic: bool, tag: int | None) -> None:
+    # Inside the fragment: a release on the pad reruns only the fragment, so what depends on the drawing is here.
+    points = st.session_state.get("points") or ""
+    cols = st.columns([1, 3], vertical_alignment="center")
+    if cols[0].button(
+        "Train on this drawing", key="draw_train", type="primary", icon=":material/draw:", disabled=not points
+    ):
+        guarded(_train_on_drawing, sess)
+        st.rerun(scope="app")  # the sidebar shows the drawn prior, the other tabs the new jobs
+    problem = st.session_state.get(PROBLEM)
+    cols[1].caption(markdown_literal(problem) if problem else "Press and drag to draw a stroke; click for a point.")
     jobs = sess.jobs()
     codes = {
         name: job.snapshot().codes
         for name, job in jobs.items()
         if job.config.prior.dim == 2 and job.snapshot().codes is not None
     }
-    points = st.session_state.get("points") or ""
-    hint = "" if points else "Press and drag to draw a stroke; click for a point."
-    draw_pad(points, codes, tag, key="draw", hint=hint)
+    draw_pad(points, codes, tag, key="draw")
     drawn = {name: job for name, job in jobs.items() if isinstance(job.prior, DrawnPrior)}
     if drawn:
         _distances(drawn, codes)
