@@ -48,6 +48,7 @@ def settle(data, seed: int, every: int, max_steps: int, factor: float) -> dict:
         seconds += time.perf_counter() - start
         d = float(prior.distance(torch.as_tensor(trainer.encode(x))).mean())
         curve.append((trainer.step_count, round(d, 3)))
+        print(f"  seed {seed} step {trainer.step_count}: {d:.3f} (floor {floor:.3f})", flush=True)
         if d <= factor * floor:
             return {"seed": seed, "steps": trainer.step_count, "seconds": round(seconds, 2), "floor": floor,
                     "distance": d, "curve": curve}  # fmt: skip
@@ -64,7 +65,12 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(2)
     data = load_dataset("mnist5k")
-    runs = [settle(data, seed, args.every, args.max_steps, args.factor) for seed in range(args.seeds)]
+    runs = []
+    for seed in range(args.seeds):
+        r = settle(data, seed, args.every, args.max_steps, args.factor)
+        runs.append(r)
+        print(f"seed {r['seed']}: settled at step {r['steps']} after {r['seconds']} s of training "
+              f"(distance {r['distance']:.3f}, a prior sample's {r['floor']:.3f})", flush=True)  # fmt: skip
     done = [r for r in runs if r["steps"] is not None]
     summary = {
         key: (statistics.mean(r[key] for r in done), statistics.stdev(r[key] for r in done) if len(done) > 1 else 0.0)
@@ -72,9 +78,6 @@ def main() -> None:
     } if done else {}  # fmt: skip
     result = {"factor": args.factor, "every": args.every, "max_steps": args.max_steps, "settled": len(done),
               "of": len(runs), "mean_sd": summary, "runs": runs}  # fmt: skip
-    for r in runs:
-        print(f"seed {r['seed']}: settled at step {r['steps']} after {r['seconds']} s of training "
-              f"(distance {r['distance']:.3f}, a prior sample's {r['floor']:.3f})")  # fmt: skip
     for key, (mean, sd) in summary.items():
         print(f"{key}: {mean:.1f} ± {sd:.1f} over {len(done)} of {len(runs)} seeds")
     if args.out:
