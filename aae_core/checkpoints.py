@@ -26,7 +26,7 @@ from safetensors.torch import save
 from .config import AAEError, RunConfig
 from .files import write_atomic
 from .models import AutoEncoderBase, build_model
-from .settings import MAX_HISTORY, MAX_PARTS
+from .settings import MAX_HISTORY, MAX_PARTS, default
 from .untrusted import shorten
 
 FORMAT_VERSION = 4
@@ -36,6 +36,13 @@ V1_DEFAULTS = {"train": {"epochs": 100.0, "cool_fraction": 0.0, "cool_factor": 1
 # Version 3 keeps each fact once, in the config: earlier versions also stored these copies of it (and the prior's
 # parts as n_components or n_segments). A copy present in a file must still agree with the config.
 COPIES = ("kind", "dataset", "seed", "prior")
+# Fields added since version 3 began (version 4 marks the first, holdout), and what a file written before them
+# meant by leaving them out: no drawn prior, no BatchNorm in the discriminator, no training images held out.
+ADDED: dict[str, dict[str, Any]] = {
+    "prior": {"points": "", "spread": default("spread")},
+    "model": {"disc_batchnorm": False},
+    "train": {"holdout": 0},
+}
 META_KEY = "aae_explorer"
 SUFFIX = ".safetensors"
 MAX_CHECKPOINT_BYTES = 1 << 30
@@ -178,8 +185,7 @@ def _metadata(path: Path, f) -> dict:
         meta = _upgrade_v1(meta)
     if version in (1, 2):
         meta = _upgrade_v2(meta)
-    if version in (1, 2, 3):
-        meta = _upgrade_v3(meta)
+    meta = _fill_added(meta)
     try:
         config = RunConfig.from_dict(meta["config"])
     except KeyError:
@@ -238,13 +244,16 @@ def _upgrade_v2(meta: dict) -> dict:
     return out
 
 
-def _upgrade_v3(meta: dict) -> dict:
-    """A version-3 metadata dict in version 4's form: version 3 had no holdout, so it trained on its whole
-    training split (holdout 0)."""
+def _fill_added(meta: dict) -> dict:
+    """The fields of ADDED that a file lacks, with the value it meant by leaving them out."""
     config = meta.get("config")
-    if isinstance(config, dict) and isinstance(config.get("train"), dict):
-        config = {**config, "train": {"holdout": 0, **config["train"]}}
-    return {**meta, "config": config, "format_version": FORMAT_VERSION}
+    if not isinstance(config, dict):
+        return meta
+    config = dict(config)
+    for section, added in ADDED.items():
+        if isinstance(config.get(section), dict):
+            config[section] = {**added, **config[section]}
+    return {**meta, "config": config}
 
 
 def _number(v: Any) -> bool:

@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from . import drawn_prior
 from .errors import AAEError
 from .settings import (
     BY_NAME,
@@ -50,6 +51,8 @@ class PriorConfig:
     tangential_std: float = default("tangential_std")
     rest_std: float = default("rest_std")
     roll_radius: float = default("roll_radius")
+    points: str = default("points")  # a drawn prior's strokes (aae_core.drawn_prior's encoding)
+    spread: float = default("spread")
 
     def validate(self) -> PriorConfig:
         check_fields(self, "prior")
@@ -58,6 +61,9 @@ class PriorConfig:
             _check(self.dim >= 2, "latent_dim", self.dim, "the mixture's petals lie in 2-D: needs latent_dim >= 2")
         if self.name == "swissroll":
             _check(self.dim == 2, "latent_dim", self.dim, "the swiss roll prior exists only in 2-D")
+        if self.name == "points":
+            _check(self.dim == 2, "latent_dim", self.dim, "a drawn prior exists only in 2-D")
+            drawn_prior.decode(self.points)  # bounded and checked: AAEError naming what is wrong
         return self
 
     def params(self) -> dict:
@@ -223,8 +229,6 @@ class RunConfig:
             sections = {}
             for name, cls in _SECTION_CLASSES.items():
                 sections[name] = dict(d[name])
-                if name == "model":  # files written before the option had no BatchNorm
-                    sections[name].setdefault("disc_batchnorm", False)
                 missing = sorted({f.name for f in fields(cls)} - set(sections[name]))
                 _check(not missing, f"config.{name}", missing, "fields missing")
             model = sections["model"]
@@ -255,6 +259,16 @@ def build_run_config(
     BY_NAME["size"].check(flat["size"])
     BY_NAME["label_conditioned"].check(flat["label_conditioned"])
     conditioned = flat["label_conditioned"]
+    BY_NAME["prior_file"].check(flat["prior_file"])
+    if flat["prior_file"]:
+        _check(flat["prior"] == "points", "prior_file", flat["prior_file"], "needs --prior points")
+        flat["points"] = drawn_prior.read_points_file(flat["prior_file"])
+    if flat["prior"] != "points":
+        flat["points"] = BY_NAME["points"].default  # a drawing means nothing to another prior: no restart over it
+    _check(
+        flat["prior"] != "points" or bool(flat["points"]), "prior", "points",
+        "needs a drawing: --prior-file F (a .csv of x, y or an .npz with z), or draw one in the app",
+    )  # fmt: skip
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTION_CLASSES}
     for name in _SECTION_CLASSES:
         for fieldname, s in section(name).items():

@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from . import drawn_prior
 from .config import AAEError, PriorConfig
 
 LOG_2PI = math.log(2 * math.pi)
@@ -148,7 +149,55 @@ class SwissRollPrior(Prior):
         return torch.logsumexp(lp, 1) - math.log(self.N_ANCHORS)
 
 
+class DrawnPrior(Prior):
+    """A drawing (aae_core.drawn_prior): a stroke picked uniformly (by label, among the strokes tagged with it),
+    a place on it uniformly by length, plus N(0, spread^2 I). 2-D only."""
+
+    exact_density = False
+
+    def __init__(self, config: PriorConfig):
+        super().__init__(config)
+        drawing = drawn_prior.decode(config.points)
+        self.strokes = drawn_prior.Strokes(drawing)
+        self.n_parts = drawn_prior.tag_parts(drawing)
+        # Strokes sorted by tag, so a label's strokes are one run of `by_tag` from first[k], count[k] long.
+        tags = torch.tensor([-1 if t is None else t for t in drawing.tags])
+        self.by_tag = tags.argsort(stable=True)[(tags < 0).sum() :]
+        self.count = torch.bincount(tags[tags >= 0], minlength=self.n_parts)[: self.n_parts]
+        self.first = self.count.cumsum(0) - self.count
+        # The VAE's density: a Gaussian KDE on samples, the best a sample-only prior allows. Scott's bandwidth
+        # (n^(-1/6) x the samples' std, in 2-D) is wider than the drawing's spread, so it blurs thin strokes.
+        kde = self._sample(drawn_prior.KDE_SAMPLES, None, torch.Generator().manual_seed(0))
+        self.kde_points = kde
+        self.bandwidth = drawn_prior.KDE_SAMPLES ** (-1 / 6) * float(kde.var(0).mean().sqrt())
+        self.density_note = (
+            f"approximate: a kernel density estimate on {drawn_prior.KDE_SAMPLES:,} samples of the drawing, "
+            f"bandwidth {self.bandwidth:.2g} (Scott's rule) against the drawing's spread of {config.spread:g} "
+            "(a drawing has no density of its own)"
+        )
+
+    def _sample(self, n, labels, generator):
+        if labels is None:
+            stroke = torch.randint(self.strokes.n_strokes, (n,), generator=generator)
+        else:
+            pick = (torch.rand(n, generator=generator) * self.count[labels]).long()
+            stroke = self.by_tag[self.first[labels] + pick]
+        where = stroke.double() + torch.rand(n, generator=generator, dtype=torch.float64)
+        on = self.strokes.at(where).float()
+        return on + torch.randn(n, 2, generator=generator) * self.config.spread
+
+    def log_prob(self, z):
+        h = self.bandwidth
+        sq = torch.cdist(z, self.kde_points.to(z)).pow(2)
+        return torch.logsumexp(-0.5 * sq / h**2, 1) - 2 * math.log(h) - LOG_2PI - math.log(len(self.kde_points))
+
+    def distance(self, z: torch.Tensor) -> torch.Tensor:
+        """Each code's distance to the drawing (0 on a stroke)."""
+        return self.strokes.distance(z).float()
+
+
 def make_prior(config: PriorConfig) -> Prior:
     """Build the prior a config names (validating it first)."""
     config.validate()
-    return {"gaussian": GaussianPrior, "mixture": MixturePrior, "swissroll": SwissRollPrior}[config.name](config)
+    kinds = {"gaussian": GaussianPrior, "mixture": MixturePrior, "swissroll": SwissRollPrior, "points": DrawnPrior}
+    return kinds[config.name](config)

@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import AAEError
 
-PRIOR_NAMES = ("gaussian", "mixture", "swissroll")
+PRIOR_NAMES = ("gaussian", "mixture", "swissroll", "points")  # points: drawn by hand or read from a file
 MODEL_KINDS = ("aae", "vae", "ae")  # ae: a plain autoencoder, no regularizer (the baseline)
 SIZE_PRESETS = {"explorer": (256, 256), "paper": (1000, 1000)}
 # Upper bounds: a typo, a widget or a crafted checkpoint's metadata must not be able to exhaust memory.
@@ -158,9 +158,16 @@ SETTINGS: tuple[Setting, ...] = (
     _scale("rest_std", 5.0, "mixture in d > 2: std of the dimensions beyond the first two", None, ("mixture",), 0.1),
     _scale("roll_radius", 10.0, "swiss roll: radius of its outer end (two turns, so they lie half of it apart)",
            "roll", ("swissroll",), 0.5),
+    # A drawn prior (aae_core.drawn_prior): its strokes as one compact text, so links and checkpoints carry it.
+    Setting("points", str, "", "points: the drawing's strokes, as aae_core.drawn_prior encodes them",
+            target="prior.points", alias="draw", priors=("points",), cli=False),
+    Setting("prior_file", str, "", "points: a .csv of x, y (a header row optional) or an .npz with z of shape "
+            "(N, 2); every row is a point of the prior", priors=("points",)),
+    _scale("spread", 0.5, "points: std of the Gaussian spread around the drawing's strokes", "spread",
+           ("points",), 0.05),
     # ---- label conditioning (Fig. 4) ----
     Setting("label_conditioned", bool, False, "the discriminator also sees a one-hot label; each class gets its "
-            "own component or segment", alias="cond", priors=("mixture", "swissroll")),
+            "own component or segment", alias="cond", priors=("mixture", "swissroll", "points")),
     Setting("label_fraction", float, 1.0, "fraction of training labels the discriminator sees",
             target="train.label_fraction", alias="labels", low=0.0, high=1.0, step=0.05),
     # ---- training ----

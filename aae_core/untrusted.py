@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .config import AAEError
+from .errors import AAEError
 
 MAX_QUOTED = 80  # characters of an outside value quoted inside a message
 MAX_MESSAGE = 600  # characters of a whole message shown on the page

@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from aae_core.config import AAEError  # noqa: E402
 from aae_core.untrusted import MAX_QUOTED, markdown_literal, one_line  # noqa: E402
 from explorer import actions, controls, messages, session  # noqa: E402
-from explorer.views import checkpoints, compare, decoded, explain, live, pad, timeline  # noqa: E402
+from explorer.views import checkpoints, compare, decoded, draw, explain, live, pad, timeline  # noqa: E402
 
 TABS = {
     "Live training": live,
@@ -42,6 +42,7 @@ TABS = {
     "AAE vs VAE": compare,
     "Latent pad": pad,
     "Timeline": timeline,
+    "Draw a prior": draw,
     "Checkpoints & export": checkpoints,
 }
 
@@ -58,12 +59,11 @@ controls.apply_live(sess, settings)
 session.sync_url(settings)
 
 if not st.session_state.get("_started"):
-    # First visit: show a saved or shipped model matching the settings if there is one, else start training.
+    # First visit: train from initialisation at once, so codes flow onto the prior from step 0 (the shipped
+    # demos are one click away: "Trained demos", or a preset).
     st.session_state["_started"] = True
     if not sess.jobs():
-        messages.guarded(actions.start_jobs, sess, settings, prefer_checkpoints=True, level="note")
-        if session.settings_pending():
-            st.rerun()  # a checkpoint was loaded: its settings go into the widgets before they are drawn
+        messages.guarded(actions.start_jobs, sess, settings, level="note")
 
 st.markdown(
     "### :material/scatter_plot: AAE Explorer  \n"

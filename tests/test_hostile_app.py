@@ -67,7 +67,7 @@ def plain(text: str) -> str:
 
 
 def default_checkpoint(folder: Path, name: str, kind: str = "aae", step: int = 5, **train) -> Path:
-    """A checkpoint with the app's first-visit settings (so a first visit loads it), trained settings `train`."""
+    """A checkpoint with the app's first-visit settings (so "Trained demos" loads it), trained settings `train`."""
     cfg = build_run_config(model=kind, **train)
     torch.manual_seed(0)
     return save_checkpoint(folder / name, build_model(cfg.model), cfg, step=step)
@@ -147,6 +147,7 @@ def test_loaded_checkpoint_keeps_values_the_widgets_did_not_offer(folders):
     demos, _ = folders
     default_checkpoint(demos, "odd", lr_disc=3e-4, disc_noise=0.3, batch_size=50, seed=7)
     at = visit()
+    at.button(key="demos").click().run()
     assert at.select_slider(key="lr_disc").value == 3e-4 and at.select_slider(key="disc_noise").value == 0.3
     assert at.selectbox(key="batch_size").value == 50 and at.number_input(key="seed").value == 7
     assert not at.warning, "nothing was clamped, so nothing asks to restart"
@@ -164,6 +165,7 @@ def test_saves_go_to_the_user_folder_and_never_replace_a_demo_or_each_other(fold
     demos, user = folders
     default_checkpoint(demos, "demo-aae", step=5)
     at = visit()
+    at.button(key="demos").click().run()
     at.session_state["tab"] = "Checkpoints & export"
     at.run()
     at.button(key="step").click().run()
@@ -179,7 +181,7 @@ def test_saves_go_to_the_user_folder_and_never_replace_a_demo_or_each_other(fold
     at.checkbox(key="ckpt_replace").check().run()
     at.button(key="save").click().run()
     assert not at.error
-    # A new visitor (and a preset) starts from the shipped demo, not from a user save of the same settings with
+    # "Trained demos" (and a preset) starts from the shipped demo, not from a user save of the same settings with
     # more steps. (AppTest gives every instance one session, so this asks the function the first visit calls.)
     saved = session.registry().jobs(at.query_params["owner"])["AAE"]
     assert saved.step_count == 6 and actions.matching_checkpoint(saved.config) == demos / "demo-aae.safetensors"

@@ -47,7 +47,7 @@ def show(sess: Session) -> None:
 def _body(sess: Session, was_periodic: bool, overlay: str, axes, smoothing: float) -> None:
     jobs = sess.jobs()
     prior = next(iter(jobs.values())).prior
-    if prior.config.name == "swissroll" and overlay == OVERLAYS[0]:  # once for both panels
+    if not prior.exact_density and overlay == OVERLAYS[0]:  # once for both panels
         st.caption(f"Contours: {prior.density_note}.")
     for col, job in zip(st.columns(len(jobs)), jobs.values()):
         with col:

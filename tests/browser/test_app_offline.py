@@ -1,6 +1,7 @@
 """The explorer makes no request to any host but its own, on every tab, and no chart offers a one-click upload to
-Plotly Cloud (issue 14, items 1 and 2). It opens on the shipped demo models, so the comparison's metrics must
-arrive while nothing trains (item 6); the screenshots of the comparison and the pad are saved under artifacts/."""
+Plotly Cloud (issue 14, items 1 and 2). It loads the shipped demo models ("Trained demos"), so the comparison's
+metrics must arrive while nothing trains (item 6); the screenshots of the comparison and the pad are saved under
+artifacts/."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
-TABS = ("Live training", "Decoded", "AAE vs VAE", "Latent pad", "Timeline", "Checkpoints & export")
+TABS = ("Live training", "Decoded", "AAE vs VAE", "Latent pad", "Timeline", "Checkpoints & export", "Draw a prior")
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 
 pytestmark = pytest.mark.browser
@@ -35,7 +36,7 @@ def screenshot(page, name: str) -> None:
 
 
 def test_every_tab_stays_on_the_apps_own_host(streamlit_app, browser):
-    url = streamlit_app("explorer/app.py")  # the shipped demo models: it opens on them, paused
+    url = streamlit_app("explorer/app.py")  # the shipped demo models, loaded paused by "Trained demos"
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
@@ -44,6 +45,8 @@ def test_every_tab_stays_on_the_apps_own_host(streamlit_app, browser):
         page.on("websocket", lambda ws: requests.append(ws.url))
         ARTIFACTS.mkdir(exist_ok=True)
         page.goto(url)
+        page.get_by_role("button", name="Trained demos").click()  # a fresh visit trains; the demos are a click away
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=90_000)  # loaded, paused
         page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
         for tab in TABS:
             page.get_by_role("tab", name=tab).click()
