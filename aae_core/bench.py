@@ -83,7 +83,7 @@ def parse_widths(name: str, text: str) -> tuple[int, ...]:
 def architectures(args: argparse.Namespace) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
     """The sizes to time, as (encoder/decoder widths, discriminator widths): the two presets, or the flags' one."""
     if args.hidden is None and args.disc_hidden is None:
-        return {name: (w, w) for name, w in SIZE_PRESETS.items() if name in ("paper", "explorer")}
+        return {name: (SIZE_PRESETS[name],) * 2 for name in ("paper", "explorer")}  # the order of earlier results
     hidden = parse_widths("hidden", args.hidden) if args.hidden else SIZE_PRESETS["explorer"]
     return {"custom": (hidden, parse_widths("disc_hidden", args.disc_hidden) if args.disc_hidden else hidden)}
 
