@@ -62,10 +62,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--latent-dim", type=int, default=2, help="code size for the throughput figures (paper: 2 or 8)")
     p.add_argument("--batch-size", type=int, default=100, help="minibatch of the throughput figures (default 100)")
-    p.add_argument(
-        "--hidden",
-        help="encoder and decoder hidden widths, e.g. 512,512: time this architecture instead of the presets",
-    )
+    p.add_argument("--hidden", help="encoder and decoder hidden widths, e.g. 512,512 (instead of the presets)")
     p.add_argument("--disc-hidden", help="discriminator hidden widths, e.g. 512,256 (default: --hidden's)")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice, one per core)")
     p.add_argument("--out", help="also write the JSON to this file")
