@@ -5,7 +5,8 @@ Every figure comes from the same run on the same device:
                    reading before each throughput figure, so one taken under a transient load cannot set it;
                    each with the 1-minute load average beside it);
   train            samples/s of the real `Trainer.step` (all phases) for AAE and VAE at the paper and
-                   explorer sizes; GFLOP per step counted by FlopCounterMode on a real step; mfu = GFLOP/s / peak
+                   explorer sizes (or at the widths of --hidden/--disc-hidden, the "custom" size; every row at
+                   --batch-size); GFLOP per step counted by FlopCounterMode on a real step; mfu = GFLOP/s / peak
                    (never above 1: see `peak_and_mfu`);
                    on CPU also the `*_plain` rows: the same step by the straightforward loop (aae_core/reference.py),
                    the "before" of every optimisation, measured in the same run;
@@ -19,6 +20,7 @@ Times are the best of several timed windows (the least disturbed by other work o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -31,8 +33,8 @@ from pathlib import Path
 
 import torch
 
-from .config import AAEError, build_run_config
-from .data import load_dataset
+from .config import AAEError, RunConfig, build_run_config
+from .data import Dataset, load_dataset
 from .metrics import knn_accuracy, prior_match
 from .models import build_model
 from .reference import ReferenceLoop
@@ -59,17 +61,47 @@ def parser() -> argparse.ArgumentParser:
         "--scale", action="store_true", help="also measure epoch time and memory from digits to fashion (70K)"
     )
     p.add_argument("--latent-dim", type=int, default=2, help="code size for the throughput figures (paper: 2 or 8)")
+    p.add_argument("--batch-size", type=int, default=100, help="minibatch of the throughput figures (default 100)")
+    p.add_argument("--hidden", help="encoder and decoder hidden widths, e.g. 512,512 (instead of the presets)")
+    p.add_argument("--disc-hidden", help="discriminator hidden widths, e.g. 512,256 (default: --hidden's)")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice, one per core)")
     p.add_argument("--out", help="also write the JSON to this file")
     return p
 
 
+def parse_widths(name: str, text: str) -> tuple[int, ...]:
+    """'512,256' as (512, 256); the widths themselves are checked with the rest of the model (ModelConfig)."""
+    try:
+        return tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise AAEError(f"{name}={text!r}: must be comma-separated integers, e.g. 512,512") from None
+
+
+def architectures(args: argparse.Namespace) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The sizes to time, as (encoder/decoder widths, discriminator widths): the two presets, or the flags' one."""
+    if args.hidden is None and args.disc_hidden is None:
+        return {name: (SIZE_PRESETS[name],) * 2 for name in ("paper", "explorer")}  # the order of earlier results
+    hidden = parse_widths("hidden", args.hidden) if args.hidden else SIZE_PRESETS["explorer"]
+    return {"custom": (hidden, parse_widths("disc_hidden", args.disc_hidden) if args.disc_hidden else hidden)}
+
+
+def bench_config(
+    model: str, widths: tuple[tuple[int, ...], tuple[int, ...]], latent_dim: int, batch: int, data: Dataset
+) -> RunConfig:
+    """A validated config of `model` at these widths, code size and batch, on `data`."""
+    config = build_run_config(
+        model=model, prior="gaussian", latent_dim=latent_dim, batch_size=batch, input_dim=data.input_dim
+    )
+    arch = dataclasses.replace(config.model, hidden=widths[0], disc_hidden=widths[1])
+    return dataclasses.replace(config, model=arch).validate(data.x_train.shape[0])
+
+
 def training_figures(
     model: str,
     size: str,
-    data,
+    config: RunConfig,
+    data: Dataset,
     device: torch.device,
-    latent_dim: int,
     window_s: float,
     windows: int,
     plain: bool = False,
@@ -77,18 +109,18 @@ def training_figures(
     """Throughput of the full training step (all phases) with publishing off, as a headless run trains; with
     `plain`, of the reference loop on the same model and data (the same math, so the same FLOPs). Its mfu is set
     by `peak_and_mfu` once every peak reading is in."""
-    config = build_run_config(model=model, prior="gaussian", latent_dim=latent_dim, size=size, input_dim=data.input_dim)
     trainer = Trainer(config, data, device=str(device.type), publish_every_s=math.inf)
     flops = step_flops(trainer)
     step = ReferenceLoop(config, data, trainer.model).step if plain else trainer.step
     seconds = best_seconds_per_call(step, device, window_s, windows)
     batch = config.train.batch_size
-    widths = [data.input_dim, *SIZE_PRESETS[size], latent_dim]
+    widths = [data.input_dim, *config.model.hidden, config.model.latent_dim]
     return {
         "model": model,
         "size": size,
         "loop": "plain" if plain else "trainer",
         "layers": "-".join(map(str, widths)),
+        "disc_layers": "-".join(map(str, [config.model.latent_dim, *config.model.disc_hidden, 1])),
         "batch_size": batch,
         "samples_per_s": round(batch / seconds, 1),
         "step_ms": round(seconds * 1e3, 3),
@@ -210,7 +242,14 @@ def _scale_in_subprocess(name: str, device: str) -> dict:
 def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
     """All figures, as one dict (the JSON output)."""
     device = resolve_device(args.device)
-    build_run_config(latent_dim=args.latent_dim)  # refuse a bad flag before minutes of measuring, not after
+    data = load_dataset("mnist5k")
+    # Refuse a bad flag before minutes of measuring, not after.
+    sizes = architectures(args)
+    configs = {
+        (model, size): bench_config(model, widths, args.latent_dim, args.batch_size, data)
+        for model in ("aae", "vae")
+        for size, widths in sizes.items()
+    }
     if args.threads is not None:
         if args.threads < 1:
             raise AAEError(f"threads={args.threads}: must be an integer >= 1")
@@ -230,6 +269,7 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
         "settings": {
             "quick": quick,
             "latent_dim": args.latent_dim,
+            "batch_size": args.batch_size,
             "timing": f"best of {windows} windows of ~{window_s} s",
         },
     }
@@ -243,19 +283,15 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
 
     log(f"sgemm {n}^2 ...")
     read_peak()
-    data = load_dataset("mnist5k")
     result["train"] = {}
     # The reference loop draws its noise from CPU generators, so it runs on CPU only.
     loops = (False, True) if device.type == "cpu" else (False,)
-    for model in ("aae", "vae"):
-        for size in ("paper", "explorer"):
-            for plain in loops:
-                name = f"{model}_{size}{'_plain' if plain else ''}"
-                log(f"training throughput {name} ...")
-                read_peak()
-                result["train"][name] = training_figures(
-                    model, size, data, device, args.latent_dim, window_s, windows, plain
-                )
+    for (model, size), config in configs.items():
+        for plain in loops:
+            name = f"{model}_{size}{'_plain' if plain else ''}"
+            log(f"training throughput {name} ...")
+            read_peak()
+            result["train"][name] = training_figures(model, size, config, data, device, window_s, windows, plain)
     peak = peak_and_mfu(result["train"], readings)
     result["sgemm_gflops"] = round(peak, 1)
     result["sgemm"] = {

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .adam import FusedAdamUpdate
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
 from .losses import kl_gaussian, kl_monte_carlo, recon_loss
@@ -103,6 +104,9 @@ class Trainer:
         self.samples_seen = start_step * config.train.batch_size
         self._perm = torch.randperm(n, generator=self.gen, device=self.device)
         self._pos = 0
+        # The adversarial targets, made once: every minibatch has batch_size rows (_next_batch).
+        ones = torch.ones(config.train.batch_size, 1, device=self.device)
+        self._ones, self._real_then_fake = ones, torch.cat([ones, torch.zeros_like(ones)])
         self._history = LossHistory(config.train.history_len)
         self._pending: dict = {}
         self._pending_lock = threading.Lock()
@@ -124,14 +128,17 @@ class Trainer:
         # fused=True: one kernel updates each parameter in a single pass over its memory, where the default
         # CPU Adam makes ~10 elementwise passes per tensor. Same Adam math, to float rounding
         # (tests/test_training_equivalence.py); the optimizer was ~30 % of the paper-size AAE step before.
+        # Each update calls that kernel directly (aae_core.adam): the optimizers hold the state and the rates.
         f = self.lr_factor
         self.opt_recon = torch.optim.Adam(ae_params, lr=t.lr_recon * f, fused=True)
+        self._recon = FusedAdamUpdate(self.opt_recon)
         if isinstance(m, AAE):  # = self.is_aae; isinstance narrows the model for mypy
             # beta1 = 0.5 is the usual choice for adversarial updates: less momentum, less oscillation.
             self.opt_disc = torch.optim.Adam(
                 m.discriminator.parameters(), lr=t.lr_disc * f, betas=(0.5, 0.999), fused=True
             )
             self.opt_gen = torch.optim.Adam(m.encoder.parameters(), lr=t.lr_gen * f, betas=(0.5, 0.999), fused=True)
+            self._disc, self._gen = FusedAdamUpdate(self.opt_disc), FusedAdamUpdate(self.opt_gen)
 
     def _set_learning_rates(self) -> None:
         """Each optimizer's rate: the config's base rate times the schedule's factor at this step."""
@@ -205,45 +212,35 @@ class Trainer:
         d_acc: torch.Tensor | float = math.nan
         if phase in ("full", "recon"):
             loss = recon_loss(x, m.decoder(m.encoder(x)))
-            self.opt_recon.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_recon.step()
+            self._recon.update(loss)
             recon = loss.detach()
         if phase in ("full", "disc", "gen"):
             onehot, prior_labels = self._conditioning(idx)
             # One encoder forward serves both regularization updates: the discriminator update leaves the
             # encoder's weights unchanged, so the codes (and their graph) are still exact for the generator.
             z_fake = m.encoder(x)
-            ones = torch.ones(x.shape[0], 1, device=x.device)
             if phase in ("full", "disc"):
                 labels = None if prior_labels is None else prior_labels.cpu()
                 z_real = self.prior.sample(x.shape[0], labels, self.prior_gen).to(x.device)
                 logits = m.discriminator(
                     torch.cat([self._disc_input(z_real, onehot), self._disc_input(z_fake.detach(), onehot)])
                 )
-                target = torch.cat([ones, torch.zeros_like(ones)])
+                target = self._real_then_fake
                 loss = F.binary_cross_entropy_with_logits(logits, target)
-                self.opt_disc.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt_disc.step()
+                self._disc.update(loss)
                 d_loss = loss.detach()
                 d_acc = ((logits > 0).float() == target).float().mean()
             if phase in ("full", "gen"):
-                # The discriminator is only a fixed critic here: freezing it skips its weight gradients.
-                m.discriminator.requires_grad_(False)
-                loss = F.binary_cross_entropy_with_logits(m.discriminator(self._disc_input(z_fake, onehot)), ones)
-                self.opt_gen.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt_gen.step()
-                m.discriminator.requires_grad_(True)
+                # The discriminator is only a fixed critic here: the update asks for the encoder's gradients alone,
+                # so autograd skips the discriminator's weight gradients.
+                loss = F.binary_cross_entropy_with_logits(m.discriminator(self._disc_input(z_fake, onehot)), self._ones)
+                self._gen.update(loss)
                 g_loss = loss.detach()
         return [recon, d_loss, g_loss, d_acc, math.nan]
 
     def _ae_step(self, x: torch.Tensor) -> list[torch.Tensor | float]:
         loss = recon_loss(x, self.model.decoder(self.model.encoder(x)))
-        self.opt_recon.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_recon.step()
+        self._recon.update(loss)
         return [loss.detach(), math.nan, math.nan, math.nan, math.nan]
 
     def _vae_step(self, m: VAE, x: torch.Tensor) -> list[torch.Tensor | float]:
@@ -252,10 +249,7 @@ class Trainer:
         z = mu + std * torch.randn(mu.shape, generator=self.gen, device=mu.device)
         recon = recon_loss(x, m.decoder(z))
         kl = self.kl(mu, logvar, z)
-        loss = recon + kl
-        self.opt_recon.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_recon.step()
+        self._recon.update(recon + kl)
         return [recon.detach(), math.nan, math.nan, math.nan, kl.detach()]
 
     def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -273,7 +267,8 @@ class Trainer:
             allowed = AAE_PHASES if self.is_aae else ("full",)
             raise AAEError(f"phase={phase!r}: must be one of {', '.join(allowed)}")
         self._apply_pending()
-        self.model.train()
+        if not self.model.training:  # encode() leaves it in eval mode; train() walks every module
+            self.model.train()
         x, idx = self._next_batch()
         m = self.model
         if isinstance(m, AAE):  # = self.is_aae; isinstance narrows the model for mypy

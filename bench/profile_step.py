@@ -1,7 +1,7 @@
 """Where a training step's time goes: torch.profiler over real `Trainer.step` calls, grouped into
 matmul / optimizer / elementwise+other, so the gap between achieved GFLOP/s and the matmul peak has names.
 
-    flock /tmp/aae-cpu.lock python -m bench.profile_step --model aae --size paper
+    flock /tmp/aae-cpu.lock python -m bench.profile_step --model aae --size paper [--threads 1]
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import math
 import time
 
+import torch
 from torch.profiler import ProfilerActivity, profile
 
 from aae_core.config import build_run_config
@@ -25,7 +26,10 @@ def main() -> None:
     p.add_argument("--size", choices=("paper", "explorer"), default="paper")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--rows", type=int, default=15, help="top operators to list")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice; the app's jobs use 1)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     data = load_dataset("mnist5k")
     trainer = Trainer(build_run_config(model=args.model, size=args.size), data, publish_every_s=math.inf)
     for _ in range(10):

@@ -95,3 +95,35 @@ def test_the_peak_is_the_best_reading_so_no_mfu_exceeds_one():
     train = {"aae_paper": {"gflops": 131.0}, "vae_paper": {"gflops": 120.0}}
     assert peak_and_mfu(train, [110.0, 101.0]) == 131.0
     assert train["aae_paper"]["mfu"] == 1.0 and train["vae_paper"]["mfu"] == pytest.approx(120 / 131, abs=1e-3)
+
+
+def test_architecture_flags_time_the_widths_they_name(mnist5k):
+    """`--hidden 512,512 --disc-hidden 512,256 --latent-dim 10 --batch-size 64`: PyTorch-GAN's AAE, as one command."""
+    from aae_core.bench import architectures, bench_config, parser, training_figures
+
+    args = parser().parse_args(["--hidden", "512,512", "--disc-hidden", "512,256"])
+    sizes = architectures(args)
+    assert sizes == {"custom": ((512, 512), (512, 256))}
+    config = bench_config("aae", sizes["custom"], 10, 64, mnist5k)
+    row = training_figures("aae", "custom", config, mnist5k, torch.device("cpu"), window_s=0.05, windows=1)
+    assert row["layers"] == "784-512-512-10" and row["disc_layers"] == "10-512-256-1" and row["batch_size"] == 64
+    # The PyTorch-GAN comparison's figure (bench/pytorch_gan.py): 0.806 GFLOP per step at these widths.
+    assert row["gflop_per_step"] == pytest.approx(0.806, abs=0.001)
+    assert architectures(parser().parse_args([])) == {"paper": ((1000, 1000),) * 2, "explorer": ((256, 256),) * 2}
+    assert architectures(parser().parse_args(["--hidden", "64"])) == {"custom": ((64,), (64,))}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--hidden", "512,x"], "hidden='512,x'"),
+        (["--disc-hidden", "0,8"], "disc_hidden=0"),
+        (["--batch-size", "5000"], "batch_size=5000"),
+    ],
+)
+def test_bad_architecture_flags_give_one_line_before_any_measuring(argv, message):
+    done = subprocess.run(
+        [sys.executable, "-m", "aae_core", "bench", *argv], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr

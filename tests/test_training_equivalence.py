@@ -78,3 +78,32 @@ def test_the_tolerance_catches_a_stale_encoder_forward(digits):
     ref.aae_step("full")
     with pytest.raises(AssertionError, match="differs from the reference"):
         assert_same_parameters(trainer, ref)
+
+
+def test_the_direct_fused_update_is_torch_adams_own_step_bit_for_bit():
+    """aae_core.adam calls the kernel Adam(fused=True).step runs: the same bits, live rate changes included; and
+    it refuses the Adam variants it does not repeat."""
+    import torch
+
+    from aae_core.adam import FusedAdamUpdate
+    from aae_core.models import mlp
+
+    torch.manual_seed(0)
+    nets = [mlp([6, 5, 1]) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    opts = [torch.optim.Adam(n.parameters(), lr=1e-2, betas=(0.5, 0.999), fused=True) for n in nets]
+    direct = FusedAdamUpdate(opts[1])
+    x = torch.randn(8, 6)
+    for step in range(4):
+        if step == 2:
+            for opt in opts:
+                opt.param_groups[0]["lr"] = 3e-3
+        opts[0].zero_grad()
+        nets[0](x).square().mean().backward()
+        opts[0].step()
+        direct.update(nets[1](x).square().mean())
+        for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+            assert torch.equal(a, b)
+    assert all(p.grad is None for p in nets[1].parameters())
+    with pytest.raises(ValueError, match="amsgrad"):
+        FusedAdamUpdate(torch.optim.Adam(nets[1].parameters(), fused=True, amsgrad=True))
