@@ -245,7 +245,8 @@ def _upgrade_v2(meta: dict) -> dict:
 
 
 def _fill_added(meta: dict) -> dict:
-    """The fields of ADDED that a file lacks, with the value it meant by leaving them out."""
+    """The fields of ADDED that a file lacks, with the value it meant by leaving them out: the metadata of the
+    current version."""
     config = meta.get("config")
     if not isinstance(config, dict):
         return meta
@@ -253,7 +254,7 @@ def _fill_added(meta: dict) -> dict:
     for section, added in ADDED.items():
         if isinstance(config.get(section), dict):
             config[section] = {**added, **config[section]}
-    return {**meta, "config": config}
+    return {**meta, "config": config, "format_version": FORMAT_VERSION}
 
 
 def _number(v: Any) -> bool:

@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 from aae_core.checkpoints import (
+    ADDED,
     FORMAT_VERSION,
     list_checkpoints,
     load_checkpoint,
@@ -149,15 +150,18 @@ def test_version_1_files_load_with_the_constant_rates_they_were_trained_with(sav
     assert torch.equal(ck.model.encode(x), model.eval().encode(x))
 
 
-def test_version_3_files_load_as_trained_on_their_whole_training_split(saved, tmp_path):
+def test_files_without_the_fields_added_since_version_3_load_as_what_they_meant(saved, tmp_path):
     path, model, _ = saved
     meta = read_metadata(path)
     meta.pop("run_config")
     meta["format_version"] = 3
-    del meta["config"]["train"]["holdout"]
+    for section, added in ADDED.items():
+        for key in added:
+            del meta["config"][section][key]
     old = tmp_path / "v3.safetensors"
     save_file(
         {k: v.contiguous() for k, v in model.state_dict().items()}, old, metadata={"aae_explorer": json.dumps(meta)}
     )
     ck = load_checkpoint(old)
     assert ck.config.train.holdout == 0 and ck.meta["format_version"] == FORMAT_VERSION
+    assert ck.config.model.disc_batchnorm is False and ck.config.prior.points == ""

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aae_core import health
-from aae_core.config import AAEError, PriorConfig, RunConfig, build_run_config
+from aae_core.config import AAEError, PriorConfig, build_run_config
 from aae_core.models import build_model
 from aae_core.priors import make_prior
 
@@ -96,9 +96,3 @@ def test_disc_batchnorm_builds_a_batchnorm_discriminator_for_an_aae_only():
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in bn.encoder.modules()), "only the discriminator"
     with pytest.raises(AAEError, match="disc_batchnorm=True: needs a discriminator"):
         build_run_config(model="vae", disc_batchnorm=True)
-
-
-def test_a_config_written_before_the_batchnorm_option_loads_without_it():
-    stored = build_run_config(model="aae").to_dict()
-    del stored["model"]["disc_batchnorm"]
-    assert RunConfig.from_dict(stored).model.disc_batchnorm is False
