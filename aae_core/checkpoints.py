@@ -29,13 +29,16 @@ from .models import AutoEncoderBase, build_model
 from .settings import MAX_HISTORY, MAX_PARTS
 from .untrusted import shorten
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # What version 2 added to the config, and what a version-1 file truthfully meant by leaving it out: constant
 # learning rates (no cool-down) over a budget it did not record, and the swiss roll's outer radius of 3.
 V1_DEFAULTS = {"train": {"epochs": 100.0, "cool_fraction": 0.0, "cool_factor": 1.0}, "prior": {"roll_radius": 3.0}}
 # Version 3 keeps each fact once, in the config: earlier versions also stored these copies of it (and the prior's
 # parts as n_components or n_segments). A copy present in a file must still agree with the config.
 COPIES = ("kind", "dataset", "seed", "prior")
+# What version 4 added to the config (the categorical models of aae_core.categorical_training), and what every
+# earlier file truthfully meant by leaving it out: a model without categories, trained without a labelled subset.
+V3_DEFAULTS: dict[str, dict[str, Any]] = {"model": {"n_categories": 0}, "train": {"n_labels": None}}
 META_KEY = "aae_explorer"
 SUFFIX = ".safetensors"
 MAX_CHECKPOINT_BYTES = 1 << 30
@@ -170,7 +173,7 @@ def _metadata(path: Path, f) -> dict:
     except RecursionError:  # a crafted, absurdly nested document
         raise AAEError(f"{path}: metadata is nested too deeply") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
-    if version not in (1, 2, FORMAT_VERSION) or isinstance(version, bool):
+    if version not in (1, 2, 3, FORMAT_VERSION) or isinstance(version, bool):
         raise AAEError(
             f"{path}: format_version {version!r} is not supported (this AAE Explorer reads 1 to {FORMAT_VERSION})"
         )
@@ -178,6 +181,8 @@ def _metadata(path: Path, f) -> dict:
         meta = _upgrade_v1(meta)
     if version in (1, 2):
         meta = _upgrade_v2(meta)
+    if version in (1, 2, 3):
+        meta = _upgrade_v3(meta)
     try:
         config = RunConfig.from_dict(meta["config"])
     except KeyError:
@@ -229,11 +234,22 @@ def _upgrade_v2(meta: dict) -> dict:
     config = meta.get("config")
     if isinstance(config, dict):
         config = {**config, "prior": parts(config.get("prior"))} if "prior" in config else config
-    out = {**meta, "config": config, "format_version": FORMAT_VERSION}
+    out = {**meta, "config": config, "format_version": 3}
     if "prior" in meta:
         out["prior"] = parts(meta["prior"])
     out.pop("prior_meta", None)  # derived from the config: make_prior(config.prior).metadata()
     return out
+
+
+def _upgrade_v3(meta: dict) -> dict:
+    """A version-3 metadata dict in version 4's form: the fields version 4 added get the values v3 implied."""
+    config = meta.get("config")
+    if isinstance(config, dict):
+        config = dict(config)
+        for section, added in V3_DEFAULTS.items():
+            if isinstance(config.get(section), dict):
+                config[section] = {**added, **config[section]}
+    return {**meta, "config": config, "format_version": FORMAT_VERSION}
 
 
 def _number(v: Any) -> bool:

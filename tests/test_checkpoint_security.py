@@ -170,7 +170,7 @@ def test_metadata_that_is_not_a_metadata_object(tmp_path, meta):
         (lambda m: m["config"]["model"].update(disc_hidden=[256]), "tensors do not match"),
         (lambda m: m["config"]["prior"].update(name="laplace"), "prior='laplace'"),
         (lambda m: m["config"]["prior"].update(n_parts=0), "n_parts=0"),
-        (lambda m: m.update(format_version=4), "format_version 4 is not supported"),
+        (lambda m: m.update(format_version=5), "format_version 5 is not supported"),
         (lambda m: m.update(format_version="1"), "format_version '1' is not supported"),
         (lambda m: m.pop("format_version"), "format_version None"),
         (lambda m: m.pop("config"), "no 'config'"),
