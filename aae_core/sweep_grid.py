@@ -1,4 +1,5 @@
-"""Grid files of `aae-sweep`: a `[fixed]` table of settings and a `[sweep]` table of axes, read into runs.
+"""Grid files of `aae-sweep`: a `[fixed]` table of settings and a `[sweep]` table of axes, read into runs;
+optionally `[[cells]]`, tables of settings that go together (a model and its own flags), each crossed with the axes.
 
 Every key is an `aae-train` flag with underscores (`lr_disc` for `--lr-disc`), read off the train parser, so a
 flag added there is a grid setting at once; `parse_run` turns one run's settings into parsed `aae-train` flags
@@ -37,16 +38,22 @@ class Run:
 
 @dataclass(frozen=True)
 class Grid:
-    """A parsed grid file: fixed settings, the axes in file order, and their product as runs."""
+    """A parsed grid file: fixed settings, the cells, the axes in file order, and their product as runs."""
 
     path: Path
     fixed: dict[str, Any]
     axes: dict[str, list]
     runs: list[Run]
+    cells: tuple[dict[str, Any], ...] = ({},)
+
+    @property
+    def varied(self) -> list[str]:
+        """The settings that differ between runs: the cells' (in file order), then the axes."""
+        return [*dict.fromkeys(k for cell in self.cells for k in cell), *self.axes]
 
     def describe(self, run: Run) -> str:
         """The run by its swept settings, for messages."""
-        return ", ".join(f"{k}={run.settings[k]!r}" for k in self.axes) or "the only run"
+        return ", ".join(f"{k}={run.settings[k]!r}" for k in self.varied) or "the only run"
 
 
 def run_id(settings: dict[str, Any]) -> str:
@@ -114,15 +121,19 @@ def load_grid(path: str | Path) -> Grid:
         raise AAEError(f"{path}: cannot read the grid file ({e.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise AAEError(f"{path}: not a valid TOML file ({e})") from None
-    unknown = sorted(set(doc) - {"fixed", "sweep"})
+    unknown = sorted(set(doc) - {"fixed", "sweep", "cells"})
     if unknown:
-        raise AAEError(f"{path}: unknown table {unknown[0]!r}: a grid has only [fixed] and [sweep]")
-    fixed, axes = doc.get("fixed", {}), doc.get("sweep", {})
+        raise AAEError(f"{path}: unknown table {unknown[0]!r}: a grid has only [fixed], [sweep] and [[cells]]")
+    fixed, axes, cells = doc.get("fixed", {}), doc.get("sweep", {}), doc.get("cells", [{}])
     for table, content in (("fixed", fixed), ("sweep", axes)):
         if not isinstance(content, dict):
             raise AAEError(f"{path}: {table} must be a table ([{table}])")
+    if not (isinstance(cells, list) and cells and all(isinstance(c, dict) for c in cells)):
+        raise AAEError(f"{path}: cells must be an array of tables ([[cells]])")
+    if any(set(c) != set(cells[0]) for c in cells):  # one set of columns, so results group cell by cell
+        raise AAEError(f"{path}: cells: every [[cells]] table must name the same settings ({', '.join(cells[0])})")
     known = grid_settings(train_parser())
-    for table, content in (("fixed", fixed), ("sweep", axes)):
+    for table, content in (("fixed", fixed), ("sweep", axes), ("cells", cells[0])):
         for name in content:
             if name in SET_BY_SWEEP:
                 raise AAEError(f"{path}: {table}.{name}: set by aae-sweep itself (each run saves under --out)")
@@ -132,6 +143,8 @@ def load_grid(path: str | Path) -> Grid:
         values = axes[name]
         if name in fixed:
             raise AAEError(f"{path}: {name}: set in both [fixed] and [sweep]")
+        if name in cells[0]:
+            raise AAEError(f"{path}: {name}: set in both [[cells]] and [sweep]")
         if not isinstance(values, list):
             raise AAEError(f"{path}: sweep.{name}: must be a list of values, e.g. {name} = [{values!r}]")
         if not values:
@@ -139,8 +152,11 @@ def load_grid(path: str | Path) -> Grid:
         repeated = [v for i, v in enumerate(values) if v in values[:i]]
         if repeated:
             raise AAEError(f"{path}: sweep.{name}: lists {repeated[0]!r} twice")
+    if set(cells[0]) & set(fixed):
+        raise AAEError(f"{path}: {sorted(set(cells[0]) & set(fixed))[0]}: set in both [fixed] and [[cells]]")
     runs = []
-    for point in itertools.product(*axes.values()):
-        settings = {**fixed, **dict(zip(axes, point))}
-        runs.append(Run(run_id(settings), settings))
-    return Grid(path, fixed, axes, runs)
+    for cell in cells:
+        for point in itertools.product(*axes.values()):
+            settings = {**fixed, **cell, **dict(zip(axes, point))}
+            runs.append(Run(run_id(settings), settings))
+    return Grid(path, fixed, axes, runs, tuple(cells))

@@ -107,7 +107,7 @@ def write_results(out: Path, grid: Grid) -> SweepResults:
     metrics = [k for k in fields if k not in CHECKPOINT_FIELDS and k not in settings and k != ERROR_FIELD]
     cells = summarize(rows, settings, metrics)
     results = SweepResults(
-        axes=list(grid.axes), metrics=metrics, runs=rows, cells=cells, missing=len(grid.runs) - len(rows)
+        axes=grid.varied, metrics=metrics, runs=rows, cells=cells, missing=len(grid.runs) - len(rows)
     )
     write_json(
         out / "results.json",
