@@ -140,7 +140,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dataset", str, "mnist5k", "mnist5k, digits, fashion, a folder of IDX files, or an .npz",
             target="dataset", alias="data"),
     Setting("model", str, "aae", "aae, vae, ae (a plain autoencoder: no regularizer), or the paper's supervised, "
-            "semisupervised, cluster and dimred (sections 4-7)", target="model.kind", choices=MODEL_KINDS),
+            "semisupervised, cluster and dimred (sections 4-7)", target="model.kind", alias="model",
+            choices=MODEL_KINDS),
     Setting("size", str, "explorer", "hidden widths of encoder, decoder and discriminator (explorer 256-256, "
             "paper 1000-1000)", alias="size", choices=tuple(SIZE_PRESETS)),
     Setting("latent_dim", int, 2, "dimension of the codes z (and of the prior)", target="model.latent_dim",

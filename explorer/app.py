@@ -33,11 +33,12 @@ import torch  # noqa: E402
 from aae_core.config import AAEError  # noqa: E402
 from aae_core.untrusted import MAX_QUOTED, markdown_literal, one_line  # noqa: E402
 from explorer import actions, controls, messages, session  # noqa: E402
-from explorer.views import checkpoints, compare, decoded, live, pad, timeline  # noqa: E402
+from explorer.views import categorical, checkpoints, compare, decoded, live, pad, timeline  # noqa: E402
 
 TABS = {
     "Live training": live,
     "Decoded": decoded,
+    "Classes & clusters": categorical,
     "AAE vs VAE": compare,
     "Latent pad": pad,
     "Timeline": timeline,

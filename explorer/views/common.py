@@ -13,6 +13,7 @@ from aae_core import latent
 from aae_core.data import Dataset
 from aae_core.jobs import Job, JobState
 from aae_core.models import AutoEncoderBase
+from aae_core.settings import CATEGORICAL_KINDS
 from aae_core.untrusted import markdown_literal
 
 from .. import plots
@@ -148,3 +149,13 @@ def status_badge(job: Job) -> None:
         st.error(markdown_literal(status.message))
     elif status.message:
         st.caption(markdown_literal(status.message))
+
+
+def decodable(sess: Session) -> dict[str, Job]:
+    """The jobs whose decoder takes a code alone (the AAE, the VAE, the AE), by name. A categorical model's needs a
+    class or cluster beside it: the page says where its figures are instead."""
+    jobs = sess.jobs()
+    others = [job.name for job in jobs.values() if job.kind in CATEGORICAL_KINDS]
+    if others:
+        st.caption(f"{', '.join(others)}: its decoder needs a class or cluster beside z (see Classes & clusters).")
+    return {name: job for name, job in jobs.items() if job.kind not in CATEGORICAL_KINDS}
