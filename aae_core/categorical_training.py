@@ -20,6 +20,7 @@ from .config import TrainConfig
 from .errors import AAEError
 from .losses import recon_loss
 from .models import CategoricalAAE
+from .settings import CLUSTERING_KINDS
 
 MAX_ERROR_POINTS = 500  # live test-error points kept; older ones are thinned, so memory stays bounded
 
@@ -54,7 +55,7 @@ class CategoricalPhases:
         self.trainer, self.model = trainer, model
         kind, data, seed = model.config.kind, trainer.data, trainer.config.train.seed
         self.y_train = data.y_train
-        if model.config.kind != "cluster" and model.config.kind != "dimred":
+        if kind not in CLUSTERING_KINDS:  # the label is the decoder's input, or the supervised phase's target
             if data.y_train is None or data.n_classes != model.config.n_categories:
                 raise AAEError(
                     f"model={kind!r}: needs a labelled dataset with {model.config.n_categories} classes "
