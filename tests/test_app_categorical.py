@@ -53,7 +53,9 @@ def test_supervised_has_its_grid_and_the_decoder_views_say_where_it_is(app, tab)
     app.session_state["tab"] = "Classes & clusters"
     app.run()
     assert not app.exception and not app.error
-    assert "Style × digit" in texts(app, "markdown") and len(app.get("image")) == 1
+    assert "Style × digit" in texts(app, "markdown") and len(app.get("image")) == 2
+    app.slider(key="cat-style-z1").set_value(4.0).run()
+    assert "Every digit in the style z = (4.00, 0.00)" in texts(app, "markdown")
     assert {m.label for m in app.metric} >= {"requested-label accuracy", "5-NN accuracy of the style z"}
     app.session_state["tab"] = tab
     app.run()

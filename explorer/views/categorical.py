@@ -13,6 +13,7 @@ from aae_core.categorical_metrics import (
     cluster_grid,
     cluster_table,
     confusion,
+    decode_grid,
     probabilities,
     style_grid,
 )
@@ -71,6 +72,12 @@ def _supervised(job: Job, model: CategoricalAAE) -> None:
     grid = style_grid(model, job.eval_x[:N_STYLES], job.data.image_shape)
     st.markdown("**Style × digit** (Fig. 7): each row the style code of one held-out image, each column a label")
     st.image(png_uri(latent.tile(grid), scale=2), width="stretch")
+    if model.config.latent_dim == 2:
+        spread = 3 * job.config.prior.std
+        z = [st.slider(f"style z{i + 1}", -spread, spread, 0.0, key=f"cat-style-z{i + 1}") for i in range(2)]
+        row = decode_grid(model, np.array([z], dtype=np.float32)).reshape(1, -1, *job.data.image_shape)
+        st.markdown(f"**Every digit in the style z = ({z[0]:.2f}, {z[1]:.2f})**: move the sliders to change it")
+        st.image(png_uri(latent.tile(row), scale=3), width="stretch")
 
 
 def _semisupervised(job: Job, model: CategoricalAAE) -> None:
