@@ -37,11 +37,12 @@ V1_DEFAULTS = {"train": {"epochs": 100.0, "cool_fraction": 0.0, "cool_factor": 1
 # parts as n_components or n_segments). A copy present in a file must still agree with the config.
 COPIES = ("kind", "dataset", "seed", "prior")
 # Fields added since version 3 began (version 4 marks the first, holdout), and what a file written before them
-# meant by leaving them out: no drawn prior, no BatchNorm in the discriminator, no training images held out.
+# meant by leaving them out: no drawn prior, no BatchNorm in the discriminator, a model without categories
+# (aae_core.categorical_training) trained without a labelled subset, no training images held out.
 ADDED: dict[str, dict[str, Any]] = {
     "prior": {"points": "", "spread": default("spread")},
-    "model": {"disc_batchnorm": False},
-    "train": {"holdout": 0},
+    "model": {"disc_batchnorm": False, "n_categories": 0},
+    "train": {"holdout": 0, "n_labels": None},
 }
 META_KEY = "aae_explorer"
 SUFFIX = ".safetensors"

@@ -16,6 +16,8 @@ from . import drawn_prior
 from .errors import AAEError
 from .settings import (
     BY_NAME,
+    CATEGORICAL_KINDS,
+    CLUSTERING_KINDS,
     MAX_PARTS,
     SETTINGS,
     SIZE_PRESETS,
@@ -83,6 +85,7 @@ class ModelConfig:
     disc_hidden: tuple[int, ...] = SIZE_PRESETS[default("size")]
     n_label_classes: int = 0  # > 0: the discriminator also sees a one-hot of n_label_classes + 1 ("unlabeled")
     disc_batchnorm: bool = default("disc_batchnorm")
+    n_categories: int = 0  # K of a categorical model's y (CATEGORICAL_KINDS): its classes or clusters; else 0
 
     def validate(self) -> ModelConfig:
         check_fields(self, "model")
@@ -98,8 +101,17 @@ class ModelConfig:
             isinstance(self.n_label_classes, int) and 0 <= self.n_label_classes <= MAX_PARTS,
             "n_label_classes", self.n_label_classes, f"must be an integer between 0 and {MAX_PARTS}",
         )  # fmt: skip
-        autoencoder = _dense_weights([self.input_dim, *self.hidden, 2 * self.latent_dim]) + _dense_weights(
-            [self.latent_dim, *reversed(self.hidden), self.input_dim]
+        categorical = self.kind in CATEGORICAL_KINDS
+        _check(
+            isinstance(self.n_categories, int) and (2 <= self.n_categories <= MAX_PARTS if categorical
+                                                    else self.n_categories == 0),
+            "n_categories", self.n_categories,
+            f"must be an integer between 2 and {MAX_PARTS} for --model {self.kind}" if categorical
+            else f"must be 0 for --model {self.kind} (only {', '.join(CATEGORICAL_KINDS)} have categories)",
+        )  # fmt: skip
+        k = self.n_categories
+        autoencoder = _dense_weights([self.input_dim, *self.hidden, 2 * self.latent_dim + k]) + _dense_weights(
+            [self.latent_dim + k, *reversed(self.hidden), self.input_dim]
         )
         discriminator = _dense_weights([self.latent_dim + self.n_label_classes + 1, *self.disc_hidden, 1])
         for name, widths, n in (("hidden", self.hidden, autoencoder), ("disc_hidden", self.disc_hidden, discriminator)):
@@ -134,6 +146,7 @@ class TrainConfig:
     cool_fraction: float = default("cool_fraction")
     cool_factor: float = default("cool_factor")
     label_fraction: float | None = None  # None: unconditioned; else the fraction of train labels the discriminator sees
+    n_labels: int | None = None  # semisupervised: the labelled training images; None for every other model
     seed: int = default("seed")
     history_len: int = default("history_len")
     n_eval_codes: int = default("n_eval_codes")
@@ -143,17 +156,19 @@ class TrainConfig:
         return self if n_train is None else self.fits(n_train)
 
     def fits(self, n_train: int) -> TrainConfig:
-        """Refuse a holdout that leaves no training images, or a batch larger than what is left (what a config can
-        only be checked against with its data)."""
+        """Refuse a holdout that leaves no training images, or a batch or a labelled set larger than what is left
+        (what a config can only be checked against with its data)."""
         _check(
             self.holdout < n_train, "holdout", self.holdout,
             f"leaves nothing to train on (the training set has {n_train} examples)",
         )  # fmt: skip
-        _check(
-            self.batch_size <= n_train - self.holdout, "batch_size", self.batch_size,
-            f"is larger than the training set ({n_train - self.holdout} examples"
-            + (f" after holding out {self.holdout})" if self.holdout else ")"),
-        )  # fmt: skip
+        left = n_train - self.holdout
+        for name, value in (("batch_size", self.batch_size), ("labels", self.n_labels)):
+            _check(
+                value is None or value <= left, name, value,
+                f"is larger than the training set ({left} examples"
+                + (f" after holding out {self.holdout})" if self.holdout else ")"),
+            )  # fmt: skip
         return self
 
     def lr_factor(self, step: int, steps_per_epoch: float) -> float:
@@ -203,6 +218,16 @@ class RunConfig:
                 self.model.n_label_classes > 0 and self.train.label_fraction is not None, "label_conditioned", True,
                 "needs both n_label_classes > 0 and a label_fraction",
             )  # fmt: skip
+        kind = self.model.kind
+        if kind in CATEGORICAL_KINDS:
+            _check(
+                self.prior.name == "gaussian", "prior", self.prior.name,
+                f"--model {kind} regularizes its style code to a Gaussian: use --prior gaussian",
+            )  # fmt: skip
+        _check(
+            (self.train.n_labels is not None) == (kind == "semisupervised"), "labels", self.train.n_labels,
+            "only --model semisupervised takes a number of labels (and it needs one)",
+        )  # fmt: skip
         return self
 
     def to_dict(self) -> dict:
@@ -219,6 +244,7 @@ class RunConfig:
                 flat[s.name] = s.default if value is None else value
         flat["size"] = next((n for n, w in SIZE_PRESETS.items() if w == self.model.hidden), None)
         flat["label_conditioned"] = self.model.n_label_classes > 0
+        flat["clusters"] = self.model.n_categories if self.model.kind in CLUSTERING_KINDS else default("clusters")
         return flat
 
     @staticmethod
@@ -252,12 +278,14 @@ def build_run_config(
     """A validated RunConfig from flat settings (names from aae_core.settings; the rest take their defaults).
     `input_dim` and `n_classes` describe the data; `n_train`, the training set's size when known, lets the batch
     size be checked against it. This is the one place a setting fans out: `size` to both widths, `latent_dim`
-    to the model and the prior, `label_conditioned` to the discriminator's labels and the label fraction."""
+    to the model and the prior, `label_conditioned` to the discriminator's labels and the label fraction,
+    `clusters` (or the data's classes) to a categorical model's K."""
     for k in settings:
         _check(k in BY_NAME, "setting", k, "is not a setting (see aae_core.settings.SETTINGS)")
     flat = {s.name: s.default for s in SETTINGS} | settings
     BY_NAME["size"].check(flat["size"])
     BY_NAME["label_conditioned"].check(flat["label_conditioned"])
+    BY_NAME["clusters"].check(flat["clusters"])
     conditioned = flat["label_conditioned"]
     BY_NAME["prior_file"].check(flat["prior_file"])
     if flat["prior_file"]:
@@ -279,6 +307,14 @@ def build_run_config(
                           "n_label_classes": n_classes if conditioned else 0}  # fmt: skip
     if not conditioned:
         sections["train"]["label_fraction"] = None
+    kind = flat["model"]
+    if kind in CATEGORICAL_KINDS and kind not in CLUSTERING_KINDS and n_classes < 2:
+        what = f"labels={flat['labels']!r}" if kind == "semisupervised" else f"model={kind!r}"
+        raise AAEError(f"{what}: --model {kind} needs a labelled dataset (with at least 2 classes); this one has none")
+    if kind in CATEGORICAL_KINDS:
+        sections["model"]["n_categories"] = flat["clusters"] if kind in CLUSTERING_KINDS else n_classes
+    if kind != "semisupervised":
+        sections["train"]["n_labels"] = None
     return RunConfig(
         model=ModelConfig(**sections["model"]),
         prior=PriorConfig(**sections["prior"]),

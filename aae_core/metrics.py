@@ -229,9 +229,12 @@ def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0)
     model.eval()
     device = next(model.parameters()).device
     test_codes = encode_all(model, data.x_test)
+    y_test = None if data.y_test is None else data.y_test.to(device)
     recon = torch.cat(
         [
-            model.decode(model.encode(data.x_test[i : i + 2000].to(device))).cpu()
+            model.reconstruct(
+                data.x_test[i : i + 2000].to(device), None if y_test is None else y_test[i : i + 2000]
+            ).cpu()
             for i in range(0, len(data.x_test), 2000)
         ]
     )
@@ -246,7 +249,7 @@ def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0)
         return {**out, **dict.fromkeys(PRIOR_MEASURES, float("nan"))}
     out.update(prior_match(test_codes, prior, seed))
     out.update(shape_diagnostics(test_codes, prior))
-    if labelled:
+    if labelled and model.decodes_codes:  # a categorical model's decoder needs y too: see categorical_metrics
         shares = decoded_class_shares(model, prior, data, seed)
         out["decoded_class_shares"] = [round(float(s), 4) for s in shares]
         out["decoded_class_min_share"] = float(shares.min())

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .categorical_metrics import categorical_metrics
 from .checkpoints import load_checkpoint, resolve, save_checkpoint, validate_name
 from .config import AAEError, RunConfig, build_run_config
 from .data import Dataset, load_dataset
@@ -47,7 +48,7 @@ def train_parser() -> argparse.ArgumentParser:
     """Every `aae-train` flag: the CLI parses with it, and `aae-sweep` derives a grid's settings from it."""
     p = argparse.ArgumentParser(
         prog="aae-train",
-        description="Train an AAE, a VAE or a plain autoencoder (ae) "
+        description="Train an AAE, a VAE, a plain autoencoder (ae) or one of the paper's categorical AAEs "
         "and save a checkpoint. The defaults are the project's one recipe.",
     )
     add_arguments(p, TRAIN_SETTINGS)
@@ -98,6 +99,7 @@ class TrainingRun:
         """Evaluate the trained model and save it with its metrics; returns the checkpoint's path and the metrics."""
         t = self.trainer
         metrics = evaluate(t.model, t.prior, t.data, seed=self.args.seed)
+        metrics |= categorical_metrics(t.model, t.prior, t.data, seed=self.args.seed)
         path = save_checkpoint(
             self.out,
             t.model,
@@ -122,7 +124,9 @@ def evaluate_checkpoint(path: str | Path, dataset: str | None = None, device: st
         raise AAEError(
             f"dataset {data.name!r}: {data.input_dim} pixels per image, the model expects {cfg.model.input_dim}"
         )
-    metrics = evaluate(ckpt.model, make_prior(cfg.prior), data, seed=cfg.train.seed)
+    prior = make_prior(cfg.prior)
+    metrics = evaluate(ckpt.model, prior, data, seed=cfg.train.seed)
+    metrics |= categorical_metrics(ckpt.model, prior, data, seed=cfg.train.seed)
     return {
         **metrics,
         "checkpoint": str(ckpt.path),

@@ -22,7 +22,12 @@ from typing import Any
 from .errors import AAEError
 
 PRIOR_NAMES = ("gaussian", "mixture", "swissroll", "points")  # points: drawn by hand or read from a file
-MODEL_KINDS = ("aae", "vae", "ae")  # ae: a plain autoencoder, no regularizer (the baseline)
+# ae: a plain autoencoder, no regularizer (the baseline). The paper's sections 4-7 (aae_core.categorical_training):
+# supervised (the label goes to the decoder), semisupervised and cluster (a softmax head q(y|x) regularized to
+# Cat(K)), dimred (cluster heads plus style summed into a 2-D code).
+CATEGORICAL_KINDS = ("supervised", "semisupervised", "cluster", "dimred")
+CLUSTERING_KINDS = ("cluster", "dimred")  # K is --clusters; the others have one category per class
+MODEL_KINDS = ("aae", "vae", "ae", *CATEGORICAL_KINDS)
 SIZE_PRESETS = {"explorer": (256, 256), "paper": (1000, 1000)}
 # Upper bounds: a typo, a widget or a crafted checkpoint's metadata must not be able to exhaust memory.
 MAX_LATENT_DIM = 1024
@@ -32,6 +37,7 @@ MAX_SEED = 2**32 - 1
 MAX_EPOCHS = 100_000
 MAX_BATCH = 100_000
 MAX_HOLDOUT = 10_000_000
+MAX_LABELS = 10_000_000
 MAX_SCALE = 1000.0  # prior scales: far beyond any code an MLP of these sizes produces
 
 
@@ -134,7 +140,8 @@ SETTINGS: tuple[Setting, ...] = (
     # ---- the run: data and model ----
     Setting("dataset", str, "mnist5k", "mnist5k, digits, fashion, a folder of IDX files, or an .npz",
             target="dataset", alias="data"),
-    Setting("model", str, "aae", "aae, vae, or ae (a plain autoencoder: no regularizer)", target="model.kind",
+    Setting("model", str, "aae", "aae, vae, ae (a plain autoencoder: no regularizer), or the paper's supervised, "
+            "semisupervised, cluster and dimred (sections 4-7)", target="model.kind", alias="model",
             choices=MODEL_KINDS),
     Setting("size", str, "explorer", "hidden widths of encoder, decoder and discriminator (explorer 256-256, "
             "paper 1000-1000)", alias="size", choices=tuple(SIZE_PRESETS)),
@@ -170,6 +177,11 @@ SETTINGS: tuple[Setting, ...] = (
             "own component or segment", alias="cond", priors=("mixture", "swissroll", "points")),
     Setting("label_fraction", float, 1.0, "fraction of training labels the discriminator sees",
             target="train.label_fraction", alias="labels", low=0.0, high=1.0, step=0.05),
+    # ---- the categorical models (sections 5-7) ----
+    Setting("labels", int, 100, "semisupervised: labelled training images, chosen class-balanced with the seed",
+            target="train.n_labels", alias="nlab", low=1, high=MAX_LABELS),
+    Setting("clusters", int, 16, "cluster, dimred: K, the number of clusters", alias="clusters", low=2,
+            high=MAX_PARTS, app_high=50),
     # ---- training ----
     Setting("batch_size", int, 100, "examples per minibatch", target="train.batch_size", alias="batch", low=1,
             high=MAX_BATCH, options=(16, 32, 64, 100, 128, 256, 512)),

@@ -27,6 +27,10 @@ class Snapshot:
     codes_step: int = 0
     timeline: tuple[tuple[int, np.ndarray], ...] = ()  # (step, codes) at intervals, bounded
     error: str | None = None
+    # Categorical models (aae_core.categorical_training): each held-out code's predicted class or cluster, and
+    # the semi-supervised held-out error as (step, error) points over the run.
+    predicted: np.ndarray | None = None
+    error_curve: tuple[tuple[int, float], ...] = ()
 
 
 class LossHistory:

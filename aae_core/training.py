@@ -24,10 +24,11 @@ import torch
 import torch.nn.functional as F
 
 from .adam import FusedAdamUpdate
+from .categorical_training import CategoricalPhases
 from .config import AAEError, RunConfig, TrainConfig
 from .data import Dataset
 from .losses import kl_gaussian, kl_monte_carlo, recon_loss
-from .models import AAE, VAE, AutoEncoderBase, build_model
+from .models import AAE, VAE, AutoEncoderBase, CategoricalAAE, build_model
 from .priors import GaussianPrior, make_prior
 from .snapshot import HISTORY_KEYS, CodeTimeline, LossHistory, Snapshot
 
@@ -96,6 +97,7 @@ class Trainer:
         self.steps_per_epoch = n / config.train.batch_size
         self.step_count = start_step
         self._build_optimizers(config.train)
+        self.categorical = CategoricalPhases(self, model) if isinstance(model, CategoricalAAE) else None
         # Which training labels the conditioned discriminator may see: a fixed, seeded subset.
         keep = torch.rand(n, generator=torch.Generator().manual_seed(seed + 1)) < (config.train.label_fraction or 0.0)
         self.labelled = keep.to(self.device)
@@ -151,6 +153,8 @@ class Trainer:
             if opt is not None:
                 for g in opt.param_groups:
                     g["lr"] = lr * f
+        if self.categorical:
+            self.categorical.set_rates(t, f)
 
     def update_settings(self, **changes) -> TrainConfig:
         """Change learning rates or discriminator noise without a restart; applied before the next step.
@@ -273,6 +277,8 @@ class Trainer:
         m = self.model
         if isinstance(m, AAE):  # = self.is_aae; isinstance narrows the model for mypy
             raw = self._aae_step(m, x, idx, phase)
+        elif self.categorical:
+            raw = self.categorical.step(x, idx)
         else:
             raw = self._vae_step(m, x) if isinstance(m, VAE) else self._ae_step(x)
         used = [isinstance(v, torch.Tensor) for v in raw]  # phases that did not run report NaN
@@ -373,6 +379,7 @@ class Trainer:
             codes_step=codes_step,
             timeline=tuple(self._timeline.frames),
             error=self.error,
+            **(self.categorical.published(codes_step) if self.categorical else {}),
         )
         return self._snapshot
 

@@ -33,12 +33,23 @@ import torch  # noqa: E402
 from aae_core.config import AAEError  # noqa: E402
 from aae_core.untrusted import MAX_QUOTED, markdown_literal, one_line  # noqa: E402
 from explorer import actions, controls, messages, session  # noqa: E402
-from explorer.views import checkpoints, compare, decoded, draw, explain, live, pad, timeline  # noqa: E402
+from explorer.views import (  # noqa: E402
+    categorical,
+    checkpoints,
+    compare,
+    decoded,
+    draw,
+    explain,
+    live,
+    pad,
+    timeline,
+)
 
 TABS = {
     "Live training": live,
     "Explained, slow motion": explain,
     "Decoded": decoded,
+    "Classes & clusters": categorical,
     "AAE vs VAE": compare,
     "Latent pad": pad,
     "Timeline": timeline,

@@ -11,7 +11,7 @@ import streamlit as st
 
 from aae_core.config import AAEError, TrainConfig
 from aae_core.jobs import JobState
-from aae_core.settings import LIVE, SIZE_PRESETS
+from aae_core.settings import CLUSTERING_KINDS, LIVE, SIZE_PRESETS
 from aae_core.untrusted import markdown_literal
 from aae_core.uploads import MAX_UPLOAD_MB
 
@@ -19,6 +19,7 @@ from . import actions, preset_buttons, session
 from .messages import flash, guarded
 from .session import Session, held_number
 from .settings import (
+    MODEL_NAMES,
     ROWS,
     UPLOAD,
     Settings,
@@ -63,6 +64,9 @@ LABELS = {
     "label_conditioned": "Label conditioning (Fig. 4)",
     "label_fraction": "Labels kept (fraction)",
     "size": "Model size",
+    "model": "Model",
+    "labels": "Labelled images",
+    "clusters": "Clusters K",
     "vae": "Train a VAE alongside",
     "ae": "Train a plain autoencoder alongside",
     "batch_size": "Batch size",
@@ -238,6 +242,15 @@ def sidebar(sess: Session) -> Settings:
             )  # fmt: skip
 
         st.subheader("Model")
+        model = st.selectbox(
+            LABELS["model"], options("model"), key="model", format_func=MODEL_NAMES.get,
+            help="The AAE of sections 2-3, or the paper's categorical AAEs (sections 4-7): they need the Gaussian "
+            "prior, and their figures are in the 'Classes & clusters' tab.",
+        )  # fmt: skip
+        if model == "semisupervised":
+            _number(LABELS["labels"], "labels", help=ROWS["labels"].help.capitalize() + ".")
+        if model in CLUSTERING_KINDS:
+            _number(LABELS["clusters"], "clusters")
         st.radio(
             LABELS["size"],
             options("size"),

@@ -17,6 +17,7 @@ from plotly.colors import qualitative
 
 from aae_core.config import PriorConfig
 from aae_core.priors import make_prior
+from aae_core.settings import CATEGORICAL_KINDS
 
 PALETTE = qualitative.D3 + qualitative.Alphabet  # D3 category10: the latent pad's colours too
 PRIOR_COLOUR = "rgba(90, 90, 90, 0.35)"
@@ -217,6 +218,8 @@ CURVES = {
     "vae": [("recon", [("recon", "reconstruction (nats/image)")]), ("KL", [("kl", "KL(q(z|x) ‖ p(z))")])],
     "ae": [("recon", [("recon", "reconstruction (nats/image)")])],
 }
+# The categorical AAEs record the same three (their D loss and accuracy: both discriminators, summed and averaged).
+CURVES |= dict.fromkeys(CATEGORICAL_KINDS, CURVES["aae"])
 
 
 def loss_curves(

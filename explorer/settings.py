@@ -15,10 +15,15 @@ from typing import Any
 from aae_core import drawn_prior
 from aae_core.config import AAEError, RunConfig, build_run_config
 from aae_core.data import BUILTINS, Dataset
-from aae_core.settings import CONDITIONED, NO_RESTART, SETTINGS, Setting
+from aae_core.settings import CATEGORICAL_KINDS, CONDITIONED, NO_RESTART, SETTINGS, Setting
 
 UPLOAD = "upload"
-MODEL_NAMES = {"aae": "AAE", "vae": "VAE", "ae": "AE"}
+MODEL_NAMES = {
+    "aae": "AAE", "vae": "VAE", "ae": "AE", "supervised": "Supervised AAE", "semisupervised": "Semi-supervised AAE",
+    "cluster": "Clustering AAE", "dimred": "2-D clusters AAE",
+}  # fmt: skip
+# The main model the app trains (the VAE and the plain autoencoder come alongside it, by their checkboxes).
+APP_MODELS = ("aae", *CATEGORICAL_KINDS)
 ALONGSIDE = (
     Setting("vae", bool, True, "train a VAE alongside, with the same prior and architecture", alias="vae"),
     Setting("ae", bool, False, "train a plain autoencoder alongside (no regularizer: the baseline)", alias="ae"),
@@ -98,7 +103,8 @@ def allows(name: str, value: Any) -> bool:
     for the dataset one the app offers."""
     row = ROWS[name]
     below = row.app_high is None or value <= row.app_high
-    return row.allows(value) and below and (name != "dataset" or value in DATASETS) and _drawing_ok(name, value)
+    offered = {"dataset": DATASETS, "model": APP_MODELS}.get(name)
+    return row.allows(value) and below and (offered is None or value in offered) and _drawing_ok(name, value)
 
 
 def _drawing_ok(name: str, value: Any) -> bool:
@@ -116,7 +122,7 @@ def options(name: str, held: Any = None) -> tuple:
     """A choice widget's options, plus the value it holds when that is none of them (a loaded checkpoint's 3e-4):
     the widget shows the true value instead of snapping it to an option and pushing that to the job."""
     row = ROWS[name]
-    base = DATASETS if name == "dataset" else row.choices or row.options
+    base = {"dataset": DATASETS, "model": APP_MODELS}.get(name) or row.choices or row.options
     return base if held is None or held in base else tuple(sorted((*base, held)))
 
 
@@ -173,16 +179,16 @@ def settings_from_query(params: dict[str, str]) -> tuple[dict, list[str]]:
 
 
 def run_configs(s: Any, data: Dataset) -> dict[str, RunConfig]:
-    """The AAE's config (and the VAE's and the AE's, when trained alongside): same data, prior and architecture.
-    Only the AAE is label-conditioned: conditioning needs a discriminator."""
+    """The main model's config (an AAE or a categorical AAE), and the VAE's and the AE's when trained alongside:
+    same data, prior and architecture. Only the AAE is label-conditioned: conditioning needs a discriminator."""
     core = {name: getattr(s, name) for name in ROWS if name not in ("vae", "ae")} | {"dataset": data.name}
     # No n_train: a batch larger than an upload is refused when its job starts, not while the sidebar is read.
     shape = {"input_dim": data.input_dim, "n_classes": data.n_classes}
-    configs = {"AAE": build_run_config(model="aae", **shape, **core)}
+    configs = {MODEL_NAMES[s.model]: build_run_config(**shape, **core)}
     for kind in ("vae", "ae"):
         if getattr(s, kind):
             configs[MODEL_NAMES[kind]] = build_run_config(
-                model=kind, **shape, **(core | {"label_conditioned": False, "disc_batchnorm": False})
+                **shape, **(core | {"model": kind, "label_conditioned": False, "disc_batchnorm": False})
             )
     return configs
 
@@ -211,6 +217,8 @@ def settings_of(config: RunConfig, current: Any) -> Any:
     budget, the models alongside, and a label fraction or size the config does not pin."""
     flat = config.settings()
     keep = {"epochs", "vae", "ae"} | ({"label_fraction"} if not flat["label_conditioned"] else set())
+    if flat["model"] not in APP_MODELS:  # a VAE or AE checkpoint comes alongside the main model the view has
+        keep.add("model")
     if flat["size"] is None:
         keep.add("size")
     if flat["dataset"] not in BUILTINS:

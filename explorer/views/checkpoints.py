@@ -16,6 +16,7 @@ from aae_core.untrusted import check_output_dir, markdown_literal, one_line
 from .. import actions, session
 from ..messages import flash, guarded
 from ..session import Session
+from .common import decodable
 from .decoded import manifold, sample_grid
 
 FOLDERS = {"user": "yours", "demo": "shipped demo"}
@@ -175,7 +176,7 @@ def _exports(sess: Session) -> None:
         key="dl_codes",
         on_click="ignore",
     )
-    for job in jobs.values():
+    for job in decodable(sess).values():
         for what, draw in (("samples", sample_grid), ("manifold", manifold)):
             st.download_button(
                 f"{job.name} {what} grid (PNG)",

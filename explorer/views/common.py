@@ -13,6 +13,7 @@ from aae_core import health, latent
 from aae_core.data import Dataset
 from aae_core.jobs import Job, JobState
 from aae_core.models import AutoEncoderBase
+from aae_core.settings import CATEGORICAL_KINDS
 from aae_core.untrusted import markdown_literal
 
 from .. import charts, plots
@@ -186,3 +187,13 @@ def hover_panel(job: Job, key: str) -> None:
         f"Held-out image #{index}{label}: original (top) and its reconstruction (bottom), through the code "
         f"({', '.join(f'{v:.2f}' for v in z[0][:8])}) at step {step:,}."
     )
+
+
+def decodable(sess: Session) -> dict[str, Job]:
+    """The jobs whose decoder takes a code alone (the AAE, the VAE, the AE), by name. A categorical model's needs a
+    class or cluster beside it: the page says where its figures are instead."""
+    jobs = sess.jobs()
+    others = [job.name for job in jobs.values() if job.kind in CATEGORICAL_KINDS]
+    if others:
+        st.caption(f"{', '.join(others)}: its decoder needs a class or cluster beside z (see Classes & clusters).")
+    return {name: job for name, job in jobs.items() if job.kind not in CATEGORICAL_KINDS}

@@ -10,7 +10,7 @@ from aae_core import latent
 from aae_core.jobs import Job
 
 from ..session import Session
-from .common import SLOW_EVERY_S, catch_up, codes_of, periodic, png_uri, status_badge
+from .common import SLOW_EVERY_S, catch_up, codes_of, decodable, periodic, png_uri, status_badge
 
 GRID = 10  # prior samples shown as GRID x GRID
 N_RECON = 10
@@ -52,7 +52,9 @@ def show(sess: Session) -> None:
 
 
 def _body(sess: Session, was_periodic: bool) -> None:
-    jobs = sess.jobs()
+    jobs = decodable(sess)
+    if not jobs:
+        return
     # Row by row (one set of columns per row), so each row lines up across models whatever the rows above hold
     # (a status message under one model's badge and not the other's).
     frozen = {name: job.frozen_model() for name, job in jobs.items()}

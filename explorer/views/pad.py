@@ -7,7 +7,7 @@ import streamlit as st
 from .. import plots
 from ..latent_pad import latent_pad
 from ..session import Session
-from .common import class_names, codes_of
+from .common import class_names, codes_of, decodable
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -17,9 +17,11 @@ def _train_codes(version: str, _model, _x) -> object:
 
 
 def show(sess: Session) -> None:
-    jobs = {name: job for name, job in sess.jobs().items()}
-    if not jobs:
+    if not sess.jobs():
         st.info("No model yet.")
+        return
+    jobs = decodable(sess)
+    if not jobs:
         return
     frozen = {name: job.frozen_model() for name, job in jobs.items()}
     dims = {m.config.latent_dim for _, m in frozen.values()}
