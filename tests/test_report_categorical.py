@@ -1,10 +1,7 @@
-"""The categorical report sections from a tiny aae-sweep grid, and the grid of the real runs: [[cells]] tables."""
+"""The categorical report sections from a tiny aae-sweep grid, and the grid of the real runs: [[group]] tables."""
 
 from pathlib import Path
 
-import pytest
-
-from aae_core.config import AAEError
 from aae_core.report_categorical import section
 from aae_core.sweep import check_runs, train_and_evaluate
 from aae_core.sweep_grid import load_grid
@@ -17,7 +14,7 @@ epochs = 0.25
 [sweep]
 seed = [0]
 """ + "".join(
-    f'[[cells]]\nmodel = "{m}"\nlabels = {n}\nclusters = {k}\n'
+    f'[[group]]\n[group.fixed]\nmodel = "{m}"\nlabels = {n}\nclusters = {k}\n'
     for m, n, k in [("supervised", 100, 16), ("semisupervised", 100, 16), ("cluster", 100, 16), ("dimred", 100, 8),
                     ("aae", 100, 16), ("vae", 100, 16)]
 )  # fmt: skip
@@ -54,20 +51,3 @@ def test_the_report_grid_is_eight_cells_of_three_seeds_and_every_run_is_valid(tm
     cells = {(r.settings["model"], r.settings["labels"], r.settings["clusters"]) for r in grid.runs}
     assert ("semisupervised", 1000, 16) in cells and ("cluster", 100, 30) in cells and len(cells) == 8
     check_runs(grid, tmp_path)
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ('[[cells]]\nmodel = "aae"\n[[cells]]\nseed = 1\n', "every [[cells]] table must name the same settings"),
-        ('[sweep]\nmodel = ["aae"]\n[[cells]]\nmodel = "vae"\n', "model: set in both [[cells]] and [sweep]"),
-        ('[fixed]\nmodel = "aae"\n[[cells]]\nmodel = "vae"\n', "model: set in both [fixed] and [[cells]]"),
-        ("[[cells]]\nfrobs = 1\n", "cells.frobs: not an aae-train setting"),
-        ("cells = 3\n", "cells must be an array of tables"),
-    ],
-)
-def test_bad_cells_are_named(tmp_path, text, message):
-    path = tmp_path / "g.toml"
-    path.write_text(text)
-    with pytest.raises(AAEError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        load_grid(path)

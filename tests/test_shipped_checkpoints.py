@@ -10,10 +10,16 @@ from safetensors import safe_open
 from aae_core.checkpoints import DEFAULT_DIR, load_checkpoint, path_for, read_metadata
 from aae_core.config import PriorConfig, TrainConfig
 from aae_core.metrics import METRIC_KEYS
-from aae_core.report import DEMO_RUNS, LABEL_FRACTION, SHIPPED
+from aae_core.report import grid_path
+from aae_core.report_measures import DEMO_RUNS, SHIPPED
 from aae_core.runs import evaluate_checkpoint
 from aae_core.settings import CONDITIONED
+from aae_core.sweep_grid import load_grid
 
+# The label fraction of the report grid's label-conditioned runs (Fig. 4a's 10K of 50K labelled images).
+LABEL_FRACTION = next(
+    r.settings["label_fraction"] for r in load_grid(grid_path(False)).runs if r.settings.get("label_conditioned")
+)
 MAX_TOTAL_BYTES = 15 * 10**6
 
 
