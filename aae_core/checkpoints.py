@@ -212,11 +212,7 @@ def _upgrade_v1(meta: dict) -> dict:
     config = meta.get("config")
     if not isinstance(config, dict):
         return meta
-    config = dict(config)
-    for section, added in V1_DEFAULTS.items():
-        if isinstance(config.get(section), dict):
-            config[section] = {**added, **config[section]}
-    out = {**meta, "config": config, "format_version": 2}
+    out = {**meta, "config": _with_defaults(config, V1_DEFAULTS), "format_version": 2}
     prior = meta.get("prior")
     if isinstance(prior, dict) and prior.get("name") == "swissroll":
         out["prior"] = {**prior, "roll_radius": V1_DEFAULTS["prior"]["roll_radius"]}
@@ -251,11 +247,12 @@ def _fill_added(meta: dict) -> dict:
     config = meta.get("config")
     if not isinstance(config, dict):
         return meta
-    config = dict(config)
-    for section, added in ADDED.items():
-        if isinstance(config.get(section), dict):
-            config[section] = {**added, **config[section]}
-    return {**meta, "config": config, "format_version": FORMAT_VERSION}
+    return {**meta, "config": _with_defaults(config, ADDED), "format_version": FORMAT_VERSION}
+
+
+def _with_defaults(config: dict, defaults: dict[str, dict[str, Any]]) -> dict:
+    """The config with each section's missing fields set from `defaults` (a value the file has is kept)."""
+    return {k: {**defaults[k], **v} if k in defaults and isinstance(v, dict) else v for k, v in config.items()}
 
 
 def _number(v: Any) -> bool:

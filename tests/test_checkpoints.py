@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 from aae_core.checkpoints import (
     ADDED,
     FORMAT_VERSION,
+    Checkpoint,
     list_checkpoints,
     load_checkpoint,
     path_for,
@@ -131,19 +132,27 @@ def test_good_name_stays_inside_its_folder(tmp_path):
     assert path_for("aae-mixture_v1.2", tmp_path) == tmp_path / "aae-mixture_v1.2.safetensors"
 
 
-def test_version_1_files_load_with_the_constant_rates_they_were_trained_with(saved, tmp_path):
-    path, model, config = saved
+def _older_file(saved, tmp_path, version: int, removed: dict) -> Checkpoint:
+    """The saved checkpoint rewritten as a file of `version`, without the config fields in `removed`, loaded."""
+    path, model, _ = saved
     meta = read_metadata(path)
     meta.pop("run_config")
-    meta["format_version"] = 1
-    for section, added in (("train", ("epochs", "cool_fraction", "cool_factor")), ("prior", ("roll_radius",))):
-        for key in added:
+    meta["format_version"] = version
+    for section, keys in removed.items():
+        for key in keys:
             del meta["config"][section][key]
-    old = tmp_path / "old.safetensors"
+    old = tmp_path / f"v{version}.safetensors"
     save_file(
         {k: v.contiguous() for k, v in model.state_dict().items()}, old, metadata={"aae_explorer": json.dumps(meta)}
     )
-    ck = load_checkpoint(old)
+    return load_checkpoint(old)
+
+
+def test_version_1_files_load_with_the_constant_rates_they_were_trained_with(saved, tmp_path):
+    _, model, config = saved
+    ck = _older_file(
+        saved, tmp_path, 1, {"train": ("epochs", "cool_fraction", "cool_factor"), "prior": ("roll_radius",)}
+    )
     assert ck.config.train.cool_fraction == 0.0 and ck.config.train.lr_recon == config.train.lr_recon
     assert ck.config.prior.roll_radius == 3.0 and ck.meta["format_version"] == FORMAT_VERSION
     x = torch.rand(4, 784)
@@ -151,17 +160,6 @@ def test_version_1_files_load_with_the_constant_rates_they_were_trained_with(sav
 
 
 def test_files_without_the_fields_added_since_version_3_load_as_what_they_meant(saved, tmp_path):
-    path, model, _ = saved
-    meta = read_metadata(path)
-    meta.pop("run_config")
-    meta["format_version"] = 3
-    for section, added in ADDED.items():
-        for key in added:
-            del meta["config"][section][key]
-    old = tmp_path / "v3.safetensors"
-    save_file(
-        {k: v.contiguous() for k, v in model.state_dict().items()}, old, metadata={"aae_explorer": json.dumps(meta)}
-    )
-    ck = load_checkpoint(old)
+    ck = _older_file(saved, tmp_path, 3, ADDED)
     assert ck.config.train.holdout == 0 and ck.meta["format_version"] == FORMAT_VERSION
     assert ck.config.model.disc_batchnorm is False and ck.config.prior.points == ""
