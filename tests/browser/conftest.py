@@ -4,7 +4,7 @@ Use them from any test under tests/browser/:
 
     @pytest.mark.browser
     def test_app(streamlit_app, page):
-        page.goto(streamlit_app("explorer/app.py"))      # started once per session, killed at the end
+        page.goto(streamlit_app("explorer/app.py"))      # started for this test, killed at its end
         page.get_by_text("Train").wait_for()
 
 Without /usr/bin/chromium, every test using `browser` or `page` is skipped.
@@ -21,10 +21,12 @@ import pytest
 from tests.browser.harness import CHROMIUM, ROOT, VIEWPORT, launch_chromium, serve_streamlit
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def streamlit_app() -> Iterator[Callable[[str | Path], str]]:
     """Factory: streamlit_app("path/relative/to/repo.py", env=...) -> URL of a server for it (one per script and
-    environment per session)."""
+    environment per test). Killed at the test's end: a fresh visit starts two models training, and a server kept
+    for the session would go on training them beside the later tests (a closed page's jobs run on for the
+    registry's grace period), starving them of the machine's cores."""
     with ExitStack() as stack:
         urls: dict[tuple, str] = {}
 

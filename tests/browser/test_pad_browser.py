@@ -30,6 +30,15 @@ def server_z(page) -> dict[str, list[float]]:
     return {name: [float(v) for v in z.split(",")] for name, z in re.findall(r"(\w+) at z = \(([^)]*)\)", text)}
 
 
+def wait_for_server_z(page) -> None:
+    """Wait until the server shows the released point of both models: Streamlit paints its elements one at a
+    time, so the AAE's line can be on the page a moment before the VAE's."""
+    page.wait_for_function(
+        f"(document.querySelector('{SERVER}')?.innerText.match(/\\w+ at z = \\(/g) || []).length >= 2",
+        timeout=10_000,
+    )
+
+
 def data_area(page, name: str) -> dict[str, float]:
     """The pad's data area (inside the margins that hold its tick labels), in page coordinates."""
     box = page.locator(f"{PANEL.format(name)} canvas.lp-overlay").bounding_box()
@@ -68,7 +77,7 @@ def test_drag_decodes_in_the_browser_and_release_reaches_python(streamlit_app, p
     x0, x1, y0, y1 = page.evaluate("window.__padStats.range")
     want = [x0 + (x - box["x"]) / box["width"] * (x1 - x0), y1 - (y - box["y"]) / box["height"] * (y1 - y0)]
     resolution = (x1 - x0) / box["width"]  # data units per CSS pixel
-    page.locator(SERVER_Z).first.wait_for(timeout=10_000)
+    wait_for_server_z(page)
     got = server_z(page)
     for name in ("AAE", "VAE"):
         assert got[name] == pytest.approx(want, abs=resolution), name
@@ -169,7 +178,9 @@ def test_the_pad_is_finished_before_and_after_the_first_click(streamlit_app, pag
 
     box = data_area(page, "AAE")
     page.mouse.click(box["x"] + 0.4 * box["width"], box["y"] + 0.4 * box["height"])
-    assert aae.locator("canvas.lp-image").is_visible() and aae.locator(".lp-placeholder").is_hidden()
-    page.locator(SERVER_Z).first.wait_for(timeout=10_000)
+    # The pad repaints on the next animation frame, not inside the click: wait for it.
+    aae.locator("canvas.lp-image").wait_for(state="visible", timeout=5_000)
+    aae.locator(".lp-placeholder").wait_for(state="hidden", timeout=5_000)
+    wait_for_server_z(page)
     assert page.locator(f'{SERVER} [data-testid="stCode"]').count() == 0, "no raw JSON dump"
     assert set(server_z(page)) == {"AAE", "VAE"}
