@@ -224,8 +224,8 @@ def encode_all(model: AutoEncoderBase, x: torch.Tensor, batch: int = 2000) -> np
 @torch.no_grad()
 def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0) -> dict:
     """Every metric on the test split: reconstruction, class structure (None for unlabelled data), the
-    prior-match measures with their floors, prior-specific diagnostics, and which digits the prior's samples
-    decode to."""
+    prior-match measures with their floors, prior-specific diagnostics, for a label-conditioned AAE the share of
+    codes in their own label's part, and which digits the prior's samples decode to."""
     model.eval()
     device = next(model.parameters()).device
     test_codes = encode_all(model, data.x_test)
@@ -249,6 +249,8 @@ def evaluate(model: AutoEncoderBase, prior: Prior, data: Dataset, seed: int = 0)
         return {**out, **dict.fromkeys(PRIOR_MEASURES, float("nan"))}
     out.update(prior_match(test_codes, prior, seed))
     out.update(shape_diagnostics(test_codes, prior))
+    if model.config.n_label_classes and data.y_test is not None:  # Fig. 4: does each label keep to its own part?
+        out["own_part"] = float((part_of(test_codes, prior) == data.y_test.cpu().numpy()).mean())
     if labelled and model.decodes_codes:  # a categorical model's decoder needs y too: see categorical_metrics
         shares = decoded_class_shares(model, prior, data, seed)
         out["decoded_class_shares"] = [round(float(s), 4) for s in shares]

@@ -25,7 +25,6 @@ from .metrics import (
     evaluate,
     knn_accuracy,
     mode_mass,
-    part_of,
     parzen_log_likelihood,
     select_parzen_sigma,
 )
@@ -127,7 +126,6 @@ def demo_record(name: str, model: AutoEncoderBase, cfg: Any, data: Dataset, meta
     extra = {
         "mode_mass": mode_mass(codes, prior),
         "prior_mode_mass": mode_mass(ref, prior),
-        "own_part": float((part_of(codes, prior) == labels).mean()) if conditioned else None,
         "code_std": float(codes.std(0).mean()),
     }
     return {

@@ -133,7 +133,8 @@ def _scale(name: str, default: float, help: str, alias: str | None, priors: tupl
 
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2)
 
-# The defaults are the project's one recipe: bench/results/recipe-sweep.json holds the sweep behind them.
+# The defaults are the project's one recipe, chosen by the sweep bench/grids/recipe.toml (aae-sweep, 3 seeds per
+# cell; its results are in bench/results/recipe-sweep/).
 # Scales: a plain autoencoder's 2-D codes on mnist5k have a natural std of 6-7 per dimension, and a prior near
 # that scale lets reconstruction and regularization agree (the paper's likelihood model used std 5).
 SETTINGS: tuple[Setting, ...] = (
@@ -214,8 +215,8 @@ BY_NAME = {s.name: s for s in SETTINGS}
 # The label-conditioned recipe (Fig. 4): the settings that differ from the defaults when the discriminator sees
 # labels. Its per-class parts then give the codes their structure, and the large scale that helps an
 # unconditioned run only makes those parts harder to reach: at the paper's unit scale with a 5x faster adversary,
-# 0.77 of held-out codes lie in their own label's mixture part (0.10 with the defaults) and 0.66 on their own roll
-# segment (0.08); chance is 0.10 (bench/results/recipe-sweep.json, 3 seeds).
+# 0.77 of held-out codes lie in their own label's mixture part (0.07 with the defaults) and 0.70 on their own roll
+# segment (0.10); chance is 0.10 (bench/results/recipe-sweep/, 3 seeds).
 CONDITIONED: dict[str, dict[str, Any]] = {
     "mixture": {"radius": 1.4, "radial_std": 0.5, "tangential_std": 0.1, "lr_disc": 1e-3, "lr_gen": 1e-3},
     "swissroll": {"roll_radius": 3.0, "lr_disc": 1e-3, "lr_gen": 1e-3},

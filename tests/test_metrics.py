@@ -7,16 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from aae_core.config import PriorConfig
+from aae_core.config import ModelConfig, PriorConfig
+from aae_core.data import Dataset
 from aae_core.metrics import (
     component_shares,
     coverage_density,
+    evaluate,
     mode_mass,
     prior_floor,
     prior_match,
     roll_distance,
     shape_diagnostics,
 )
+from aae_core.models import build_model
 from aae_core.priors import make_prior
 
 
@@ -101,3 +104,22 @@ def test_mode_mass_of_prior_samples_and_of_mode_centres():
     # Each petal holds 1 - e^-1/2 of its own mass within one std; the petals overlap only a little.
     assert 0.39 < mode_mass(mixture.sample(50_000, generator=g).numpy(), mixture) < 0.42
     assert mode_mass(np.zeros((3, 2)), make_prior(PriorConfig("swissroll"))) is None
+
+
+@pytest.mark.parametrize("n_label_classes", [10, 0])
+def test_own_part_is_the_share_of_codes_on_their_labels_petal_for_a_conditioned_aae(n_label_classes):
+    # An encoder that puts each one-hot image of digit d exactly on petal d's centre: every code is on its own
+    # label's petal, so own_part is the share of test labels that were not moved to the next digit (70 %).
+    prior = make_prior(PriorConfig(name="mixture", dim=2))
+    model = build_model(ModelConfig(kind="aae", input_dim=10, hidden=(8,), n_label_classes=n_label_classes))
+    model.encoder = torch.nn.Linear(10, 2, bias=False)
+    model.encoder.weight.data = prior.means.T.clone()
+    y_train, y_test = torch.arange(200) % 10, torch.arange(100) % 10
+    wrong = torch.arange(100) < 30
+    x = torch.nn.functional.one_hot(torch.cat([y_train, y_test]), 10).float()
+    data = Dataset("onehot", x[:200], y_train, x[200:], torch.where(wrong, (y_test + 1) % 10, y_test), (2, 5), 10)
+    metrics = evaluate(model, prior, data)
+    if n_label_classes:
+        assert metrics["own_part"] == pytest.approx(0.7)
+    else:  # not label-conditioned: no labels' parts to keep to
+        assert "own_part" not in metrics

@@ -289,7 +289,8 @@ def test_the_app_and_the_other_commands_do_not_need_ray():
 
 def test_the_committed_recipe_grid_checks(tmp_path):
     grid = sweep_grid.load_grid(Path(__file__).resolve().parent.parent / "bench" / "grids" / "recipe.toml")
-    assert len(grid.runs) == 24 and list(grid.axes) == ["lr_disc", "lr_gen", "prior_std", "seed"]
+    cells = {frozenset(r.settings.items()) - {("seed", r.settings["seed"])} for r in grid.runs}
+    assert len(grid.runs) == 72 and len(cells) == 24  # 24 cells × seeds 0, 1, 2
     sweep.check_runs(grid, tmp_path)
 
 
