@@ -30,6 +30,17 @@ def test_hovering_a_code_shows_its_image_and_reconstruction(app):
     assert not app.exception and "Hover a code on the scatter" in texts(app, "caption"), "an index out of range"
 
 
+def test_hovering_a_code_on_a_timeline_frame_shows_that_image(app):
+    app.session_state["tab"] = "Timeline"
+    app.run()
+    assert code_traces(chart_elements(app)["tl-scatter-VAE"][1]), "a frame's codes carry their indices"
+    app.session_state["tl-scatter-VAE"] = {"hover": 3}
+    app.run()
+    assert not app.exception
+    label = jobs(app)["VAE"].eval_y[3]
+    assert f"Held-out image #3, label {label}: original (top) and its reconstruction (bottom)" in texts(app, "caption")
+
+
 def test_each_code_carries_its_held_out_index(app):
     figure = chart_elements(app)["live-scatter-AAE"][1]
     job = jobs(app)["AAE"]

@@ -7,7 +7,7 @@ import streamlit as st
 
 from .. import charts
 from ..session import Session
-from .common import scatter_of, view_options
+from .common import hover_panel, scatter_of, view_options
 
 
 def show(sess: Session) -> None:
@@ -50,4 +50,5 @@ def _body(sess: Session, overlay: str, axes) -> None:
                 key="tl",
                 title=f"{job.name} codes at step {step:,} (frame {i + 1} of {len(frames)})",
             )
-            charts.plotly_chart(fig, key=f"tl-scatter-{job.name}")
+            charts.plotly_chart(fig, key=f"tl-scatter-{job.name}", hover=True)
+            hover_panel(job, f"tl-scatter-{job.name}")  # a frame holds the same held-out images' codes, in order
