@@ -24,9 +24,11 @@ from pathlib import Path
 
 import torch
 
+from . import report_categorical as categorical
 from . import report_figures
 from .config import AAEError
 from .data import FASHION_DIR, load_dataset
+from .files import write_atomic
 from .models import AutoEncoderBase, build_model
 from .report_doc import Inputs, demo_title, summary, write
 from .report_measures import DEMO_RUNS, FULL, PARZEN_DIM, PARZEN_STD, QUICK, SHIPPED, is_parzen, measure, pca_knn
@@ -151,11 +153,12 @@ def run(args: argparse.Namespace) -> int:
             r, row = failed[0]
             raise AAEError(f"{len(failed)} runs ended with an error, e.g. {grid.describe(r)}: {row[ERROR_FIELD]}")
         seeds = sorted({r.settings["seed"] for r in grid.runs})
-        jobs = [(r.id, r.settings, runs_dir / "runs", budget, seeds[0]) for r in grid.runs]
+        measured = [r for r in grid.runs if not categorical.in_section(r.settings)]  # those aae-eval's rows serve
+        jobs = [(r.id, r.settings, runs_dir / "runs", budget, seeds[0]) for r in measured]
         records = list(pool.map(_measure, jobs))
     demos: dict[str, list[dict]] = {name: [] for name in DEMO_RUNS}  # the tables' order
     parzen: list[dict] = []
-    for r, rec in zip(grid.runs, records):
+    for r, rec in zip(measured, records):
         if is_parzen(r.settings):
             parzen.append(rec)
             print(f"parzen {rec['dataset']} {rec['model']} seed {rec['seed']}: {rec['mean']:.0f} ± {rec['se']:.0f}")
@@ -215,5 +218,9 @@ def run(args: argparse.Namespace) -> int:
     )
     t = time.perf_counter()
     report_figures.draw(out, doc)
+    sections = [row for r, row in zip(grid.runs, rows) if row is not None and categorical.in_section(r.settings)]
+    if sections:
+        text = categorical.section(sections, out, command_line(args)) + "\n"
+        write_atomic(out / "report-categorical.md", text.encode())
     write(out, replace(doc, timings={**doc.timings, "figures": time.perf_counter() - t}), start)
     return 0

@@ -1,6 +1,6 @@
-"""The report's sections on the paper's categorical AAEs (sections 4-7), from the rows of an aae-sweep of
-bench/grids/categorical.toml: tables of mean ± sd over seeds beside the measured baselines and the paper's numbers,
-and one figure per section drawn from the first seed's checkpoint.
+"""The report's sections on the paper's categorical AAEs (sections 4-7), from the rows of the report grid's
+categorical runs (`aae-report` writes them to report-categorical.md): tables of mean ± sd over seeds beside the
+measured baselines and the paper's numbers, and one figure per section drawn from the first seed's checkpoint.
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ from .models import CategoricalAAE
 from .priors import make_prior
 from .settings import default
 
-COMMAND = (
-    "flock /tmp/aae-cpu.lock python -m aae_core sweep bench/grids/categorical.toml --out /work/sweeps/categorical "
-    "--num-cpus 2"
-)
 # Measured on mnist5k's seed-0 split with the same class-balanced label counts (REFERENCE.md section 7).
 SEMI_BASELINES = {100: (24.3, 26.7), 1000: (15.1, 10.1)}  # labels: (logistic regression, 1-NN on pixels), % error
 KMEANS = {10: 47.5, 16: 33.8, 30: 26.1}  # clusters: % error of k-means on pixels
@@ -35,6 +31,12 @@ DATA_NOTE = (
     "tested on 10,000), so every unlabelled-data effect here works with 15x less data, at the explorer size "
     "(256-256) rather than the paper's 1000-1000."
 )
+
+
+def in_section(settings: dict) -> bool:
+    """Whether a run of the report's grid is one of these sections': each of them names its cluster count (the
+    plain AAE and VAE trained beside dimred too), and no other run of the grid does."""
+    return "clusters" in settings
 
 
 def _runs(rows: list[dict], **match) -> list[dict]:
@@ -275,8 +277,9 @@ def _dimred(rows: list[dict], out: Path) -> str:
     return "\n".join(lines)
 
 
-def section(rows: list[dict], out: Path) -> str:
-    """The markdown of the four sections (figures written into `out`) from aae-sweep rows of categorical.toml."""
+def section(rows: list[dict], out: Path, command: str) -> str:
+    """The markdown of the four sections (figures written into `out`) from the rows of the report grid's
+    categorical runs, made by `command`."""
     out.mkdir(parents=True, exist_ok=True)
     parts = [_supervised(rows, out), _semisupervised(rows, out), _cluster(rows, out), _dimred(rows, out)]
     failed = _failed(rows)
@@ -285,13 +288,19 @@ def section(rows: list[dict], out: Path) -> str:
     notes = [
         "## The paper's other adversarial autoencoders (sections 4-7)",
         "",
-        f"All runs: `{COMMAND}` (3 seeds per cell; a seed sets the train/test split, the labelled images and the "
-        "weights, so the baselines, measured on the seed-0 split, are approximate for seeds 1 and 2); every number "
-        "is what `python -m aae_core eval CHECKPOINT --json` prints for the run's checkpoint. Training: "
+        f"All runs: `{command}` (the grid's categorical groups, {len({r.get('seed') for r in rows})} seeds per cell; "
+        "a seed sets the train/test split, the labelled images and the weights, so the baselines, measured on the "
+        "seed-0 split, are approximate for other seeds); every number is what `python -m aae_core eval CHECKPOINT "
+        "--json` prints for the run's checkpoint. Training: "
         f"{used['epochs']} epochs of the project's one recipe (Adam, batch 100, the adversarial phases at 2e-4, "
         f"the last 20 % of the steps at a tenth of every rate), a {used['latent_dim']}-D style code z with a Gaussian "
         f"prior of std {used['prior_std']}. " + DATA_NOTE,
+        "",
+        "Where the semi-supervised and clustering targets are missed, `bench/grids/categorical-ablation.toml` "
+        "changes one setting at a time (the style's scale and size, the adversarial rates, the discriminators' "
+        "input noise, 4x the epochs, the paper's widths) over 3 seeds; its results are in "
+        "`bench/results/categorical-ablation/summary.csv`, summed up in the README.",
     ]
     if failed:
-        notes.append(f"\n{failed} run(s) of the sweep ended with an error and are left out of the tables.")
+        notes.append(f"\n{failed} run(s) ended with an error and are left out of the tables.")
     return "\n\n".join(["\n".join(notes), *parts])

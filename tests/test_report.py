@@ -19,6 +19,7 @@ from aae_core.metrics import PARZEN_SIGMAS, part_of, parzen_log_likelihood, sele
 from aae_core.priors import make_prior
 from aae_core.report import grid_path, report_grid
 from aae_core.report import parser as report_parser
+from aae_core.report_categorical import in_section
 from aae_core.report_measures import DEMO_RUNS, PARZEN_DIM, PARZEN_STD, SHIPPED, demo_name
 from aae_core.runs import evaluate_checkpoint
 from aae_core.settings import CONDITIONED
@@ -123,6 +124,19 @@ def test_quick_report_writes_every_section(quick):
     assert all(len(re.findall(pm, line)) == 6 for line in parzen)  # score, se and the code diagnostics
     assert "over 2 seeds" in md and "Theis" in md and "no VAE row" in md
     assert "Full MNIST skipped" in md and "aae-report --out" in md and "| total |" in md
+    assert "[report-categorical.md](report-categorical.md)" in md
+
+
+def test_quick_report_writes_the_categorical_sections_from_its_own_runs(quick):
+    _, out = quick
+    md = (out / "report-categorical.md").read_text()
+    for title in ("Supervised AAE", "Semi-supervised classification", "Unsupervised clustering", "Dimensionality"):
+        assert f"### {title}" in md
+    assert "All runs: `aae-report --out" in md and "2 seeds per cell" in md and "No finished" not in md
+    pm = rf"{NUMBER} ± {NUMBER} \(n=2: {NUMBER}, {NUMBER}\)"
+    for labels in (100, 1000):  # every cell's mean ± sd over the quick grid's 2 seeds
+        assert re.search(rf"\| {labels} \| {pm} \| ", md), labels
+    assert all((out / f"categorical-{png}.png").stat().st_size > 1000 for png in ("clusters", "dimred"))
 
 
 def test_quick_report_figures_are_valid_images(quick):
@@ -200,8 +214,12 @@ def test_the_report_grid_uses_the_recipe_it_describes(quick):
         assert s.items() >= CONDITIONED[s["prior"]].items() and s["label_fraction"] == 0.2
     parzen = [r.settings for r in runs if r.settings.get("latent_dim") == PARZEN_DIM]
     assert len(parzen) == 4 * len(seeds) and all(s["prior_std"] == PARZEN_STD and s["holdout"] > 0 for s in parzen)
-    two_d = [r.settings for r in runs if r.settings.get("latent_dim") != PARZEN_DIM]
+    two_d = [r.settings for r in runs if r.settings.get("latent_dim") != PARZEN_DIM and not in_section(r.settings)]
     assert sorted({demo_name(s) for s in two_d}) == sorted(DEMO_RUNS) and len(two_d) == len(DEMO_RUNS) * len(seeds)
     unconditioned = [s for s in two_d if not s.get("label_conditioned")]
     recipe = {"lr_recon", "lr_disc", "lr_gen", "prior_std", "radius", "roll_radius", "batch_size", "size"}
     assert not any(recipe & s.keys() for s in unconditioned)  # the defaults are the recipe
+    categorical = [r.settings for r in runs if in_section(r.settings)]  # sections 4-7: 8 cells of every seed
+    assert len(categorical) == 8 * len(seeds) and not any(
+        {"lr_disc", "lr_gen", "prior_std"} & s.keys() for s in categorical
+    )

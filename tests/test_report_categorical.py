@@ -1,12 +1,12 @@
-"""The categorical report sections from a tiny aae-sweep grid, and the grid of the real runs: [[group]] tables."""
+"""The categorical report sections from a tiny aae-sweep grid, and the report grid's categorical runs."""
 
-from pathlib import Path
+from dataclasses import replace
 
-from aae_core.report_categorical import section
+from aae_core.report import grid_path
+from aae_core.report_categorical import in_section, section
 from aae_core.sweep import check_runs, train_and_evaluate
 from aae_core.sweep_grid import load_grid
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = """
 [fixed]
 dataset = "mnist5k"
@@ -26,7 +26,7 @@ def test_the_four_sections_from_a_tiny_grid(tmp_path):
     grid = load_grid(path)
     rows = [train_and_evaluate(run.settings, tmp_path / "runs" / run.id) for run in grid.runs]
     rows.append({"model": "cluster", "labels": 100, "clusters": 30, "seed": 0, "error": "training diverged"})
-    md = section(rows, tmp_path / "out")
+    md = section(rows, tmp_path / "out", "aae-report --quick")
     for title in ("Supervised AAE", "Semi-supervised classification", "Unsupervised clustering", "Dimensionality"):
         assert f"### {title}" in md
     for png in ("supervised-style", "semisupervised", "clusters", "dimred"):
@@ -35,19 +35,21 @@ def test_the_four_sections_from_a_tiny_grid(tmp_path):
     error = next(r for r in rows if r["model"] == "semisupervised")["classification_error"]
     assert f"| 100 | {100 * error:.2f} (n=1: {100 * error:.2f}) | 24.3 % | 26.7 % | 1.90 ± 0.10 % |" in md
     assert "missed by" in md or "**met**" in md
-    assert "1 run(s) of the sweep ended with an error" in md
+    assert "1 run(s) ended with an error" in md and "All runs: `aae-report --quick` (" in md
     assert "| 30 |" not in md  # the failed K = 30 run has no row
     assert "0.415" in md and "k-means" in md
 
 
 def test_a_section_without_its_runs_says_so(tmp_path):
-    md = section([], tmp_path)
+    md = section([], tmp_path, "aae-report")
     assert md.count("No finished") == 4
 
 
-def test_the_report_grid_is_eight_cells_of_three_seeds_and_every_run_is_valid(tmp_path):
-    grid = load_grid(ROOT / "bench" / "grids" / "categorical.toml")
-    assert len(grid.runs) == 24 and grid.axes == ["seed", "model", "labels", "clusters"]
-    cells = {(r.settings["model"], r.settings["labels"], r.settings["clusters"]) for r in grid.runs}
+def test_the_report_grid_has_eight_categorical_cells_of_three_seeds_and_every_run_is_valid(tmp_path):
+    grid = load_grid(grid_path(quick=False))
+    runs = [r for r in grid.runs if in_section(r.settings)]
+    assert len(runs) == 24 and {r.settings["seed"] for r in runs} == {0, 1, 2}
+    cells = {(r.settings["model"], r.settings["labels"], r.settings["clusters"]) for r in runs}
     assert ("semisupervised", 1000, 16) in cells and ("cluster", 100, 30) in cells and len(cells) == 8
-    check_runs(grid, tmp_path)
+    assert all(r.settings["epochs"] == 50 and r.settings["latent_dim"] == 2 for r in runs)
+    check_runs(replace(grid, runs=runs), tmp_path)
