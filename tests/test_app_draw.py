@@ -13,6 +13,7 @@ from aae_core.checkpoints import save_checkpoint
 from aae_core.config import build_run_config
 from aae_core.drawn_prior import Drawing, decode, encode
 from aae_core.models import build_model
+from aae_core.settings import DRAWN
 from tests.apptest import APP, jobs, texts
 
 RING = np.c_[8 * np.cos(np.linspace(0, 2 * np.pi, 40)), 8 * np.sin(np.linspace(0, 2 * np.pi, 40))].tolist()
@@ -52,6 +53,9 @@ def test_drawing_a_prior_and_training_on_it(app):
     assert set(found) == {"AAE", "VAE"} and all(p.name == "points" and p.points == points for p in found.values())
     app.button(key="pause").click().run()
     assert app.selectbox(key="prior").value == "points" and app.number_input(key="spread").value == 0.5
+    # The recipe's adversarial rates became the drawn-prior recipe's, in the sidebar and in the jobs alike.
+    assert all(app.select_slider(key=k).value == v for k, v in DRAWN.items())
+    assert all(j.config.train.lr_disc == DRAWN["lr_disc"] for j in jobs(app).values())
     assert app.query_params["prior"] == "points" and app.query_params["draw"] == points
     metrics = {m.label: float(m.value) for m in app.metric if "distance to the drawing" in m.label}
     assert set(metrics) == {"AAE: codes' mean distance to the drawing", "VAE: codes' mean distance to the drawing"}
@@ -61,6 +65,15 @@ def test_drawing_a_prior_and_training_on_it(app):
     assert "A prior sample's: 0.50 (" in captions, captions
     assert "The VAE's density is approximate: a kernel density estimate" in captions
     assert not app.warning, "the settings match the jobs: nothing asks to restart"
+
+
+def test_adversarial_rates_the_user_chose_are_kept_when_training_on_a_drawing(app):
+    app.select_slider(key="lr_disc").set_value(5e-4).run()
+    draw(app, [RING])
+    app.button(key="draw_train").click().run()
+    app.button(key="pause").click().run()
+    assert {(j.config.train.lr_disc, j.config.train.lr_gen) for j in jobs(app).values()} == {(5e-4, 2e-4)}
+    assert not app.exception
 
 
 def test_a_drawing_that_is_no_prior_yet_says_why_and_cannot_train(app):

@@ -10,6 +10,7 @@ import streamlit as st
 import torch
 
 from aae_core.priors import DrawnPrior
+from aae_core.settings import DRAWN, default
 from aae_core.untrusted import markdown_literal
 
 from .. import actions, session
@@ -40,8 +41,11 @@ def show(sess: Session) -> None:
 
 
 def _train_on_drawing(sess: Session) -> list[str]:
-    """Start the AAE (and the models alongside) on the drawing, with the sidebar's other settings."""
-    s = replace(session.current(), prior="points", latent_dim=2)
+    """Start the AAE (and the models alongside) on the drawing, with the sidebar's other settings; adversarial
+    rates still at the recipe's become the drawn-prior recipe's (aae_core.settings.DRAWN)."""
+    s = session.current()
+    recipe = all(getattr(s, name) == default(name) for name in DRAWN)
+    s = replace(s, prior="points", latent_dim=2, **(DRAWN if recipe else {}))
     session.set_pending_settings(s)
     return actions.start_jobs(sess, s)
 
@@ -57,6 +61,11 @@ def _body(sess: Session, was_periodic: bool, tag: int | None) -> None:
         st.rerun(scope="app")  # the sidebar shows the drawn prior, the other tabs the new jobs
     problem = st.session_state.get(PROBLEM)
     cols[1].caption(markdown_literal(problem) if problem else "Press and drag to draw a stroke; click for a point.")
+    st.caption(
+        f"Training sets the adversarial rates to {DRAWN['lr_disc']:g} (10× the recipe's) where they are still the "
+        "recipe's: a thin shape needs a sharper discriminator to hold the codes on it, and the codes keep less "
+        "class structure for it. Change them in the sidebar to see the difference."
+    )
     jobs = sess.jobs()
     codes = {
         name: job.snapshot().codes
