@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from aae_core.config import build_run_config
 from aae_core.data import load_dataset
 from aae_core.drawn_prior import Drawing, encode
 from aae_core.metrics import coverage_density, knn_accuracy
+from aae_core.report_doc import summary
 from aae_core.settings import DRAWN
 from aae_core.training import Trainer
 
@@ -39,8 +39,8 @@ def heart(n: int = 80, scale: float = 0.6) -> list[list[float]]:
 
 
 def settle(data, seed: int, every: int, max_steps: int, factor: float, rates: dict) -> dict:
-    """Steps and training seconds until the codes lie within `factor` x a prior sample's distance to the drawing,
-    and the codes' 5-NN accuracy once training stops."""
+    """Steps and training seconds until the codes first lie within `factor` x a prior sample's distance to the
+    drawing, and after `max_steps` the distance, the codes' coverage and their 5-NN accuracy."""
     config = build_run_config(model="aae", prior="points", points=encode(Drawing.of([heart()])), seed=seed, **rates)
     trainer = Trainer(config, data, publish_every_s=math.inf)
     prior = trainer.prior
@@ -52,24 +52,17 @@ def settle(data, seed: int, every: int, max_steps: int, factor: float, rates: di
         for _ in range(every):
             trainer.step()
         seconds += time.perf_counter() - start
-        d = float(prior.distance(torch.as_tensor(trainer.encode(x))).mean())
+        codes = trainer.encode(x)
+        d = float(prior.distance(torch.as_tensor(codes)).mean())
         curve.append((trainer.step_count, round(d, 3)))
         if d <= factor * floor and settled is None:
             settled = (trainer.step_count, round(seconds, 2))
     # Closeness alone is met by codes piled on one part of the drawing: coverage says whether they fill it.
-    codes = trainer.encode(x)
     coverage, _ = coverage_density(prior.sample(len(x), generator=torch.Generator().manual_seed(1)).numpy(), codes)
     knn = knn_accuracy(trainer.encode(data.x_train), data.y_train.numpy(), codes, trainer.eval_y)
     steps, secs = settled or (None, None)
     return {"seed": seed, "steps": steps, "seconds": secs, "floor": floor, "distance": curve[-1][1],
             "coverage": coverage, "knn_accuracy": knn, "curve": curve}  # fmt: skip
-
-
-def mean_sd(values: list[float]) -> list[float] | None:
-    """[mean, sd] of the values (sd 0 for one), None for none."""
-    if not values:
-        return None
-    return [statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0]
 
 
 def main() -> None:
@@ -87,8 +80,8 @@ def main() -> None:
         runs = [settle(data, seed, args.every, args.max_steps, args.factor, rates) for seed in range(args.seeds)]
         done = [r for r in runs if r["steps"] is not None]
         row = {"settings": rates, "settled": len(done), "of": len(runs), "runs": runs}
-        row.update({key: mean_sd([r[key] for r in done]) for key in ("steps", "seconds")})
-        row.update({key: mean_sd([r[key] for r in runs]) for key in ("distance", "coverage", "knn_accuracy")})
+        row.update({key: summary([r[key] for r in done]) for key in ("steps", "seconds")})
+        row.update({key: summary([r[key] for r in runs]) for key in ("distance", "coverage", "knn_accuracy")})
         result["rates"][name] = row
         print(f"{name} {rates}: settled in {len(done)} of {len(runs)} seeds", flush=True)
         for r in runs:

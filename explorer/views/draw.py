@@ -62,7 +62,8 @@ def _body(sess: Session, was_periodic: bool, tag: int | None) -> None:
     problem = st.session_state.get(PROBLEM)
     cols[1].caption(markdown_literal(problem) if problem else "Press and drag to draw a stroke; click for a point.")
     st.caption(
-        f"Training sets the adversarial rates to {DRAWN['lr_disc']:g} (10× the recipe's) where they are still the "
+        f"Training sets the adversarial rates to {DRAWN['lr_disc']:g} ({DRAWN['lr_disc'] / default('lr_disc'):g}× "
+        "the recipe's) where they are still the "
         "recipe's: a thin shape needs a sharper discriminator to hold the codes on it, and the codes keep less "
         "class structure for it. Change them in the sidebar to see the difference."
     )
