@@ -127,3 +127,23 @@ def test_bad_architecture_flags_give_one_line_before_any_measuring(argv, message
     )
     assert done.returncode == 2 and done.stdout == "", done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+
+
+def test_the_roofline_records_every_product_and_update_of_a_step(digits):
+    """bench.step_roofline replays what it records: its products must add up to the FLOPs torch counts for the
+    same step, with the layouts autograd used, and it must see the AAE step's three Adam updates."""
+    from bench.step_roofline import RecordStep, describe, product_flops
+
+    t = Trainer(build_run_config(input_dim=digits.input_dim), digits, publish_every_s=float("inf"))
+    t.step()
+    recorder = RecordStep()
+    with recorder:
+        t.step()
+    assert sum(product_flops(layout) * n for layout, n in recorder.seen.items()) == step_flops(t)
+    assert [len(shapes) for shapes, _ in recorder.adams] == [12, 6, 6]  # encoder + decoder, discriminator, encoder
+    c = t.config.train
+    rates = [lr * t.lr_factor for lr in (c.lr_recon, c.lr_disc, c.lr_gen)]
+    assert [r["lr"] for _, r in recorder.adams] == rates
+    names = {describe(layout) for layout in recorder.seen}
+    assert f"addmm 100x{digits.input_dim} @ {digits.input_dim}x256 (B transposed)" in names  # the first layer
+    assert f"mm 256x100 @ 100x{digits.input_dim} (A transposed)" in names  # its weight gradient
