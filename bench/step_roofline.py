@@ -112,9 +112,9 @@ def main() -> None:
         seconds = replay_seconds(layout, device, args.windows)
         flops = product_flops(layout)
         rows.append({"product": describe(layout), "per_step": count, "us": round(seconds * 1e6, 1),
-                     "efficiency": round(flops / seconds / peak, 3), "flops": flops})  # fmt: skip
+                     "efficiency": round(flops / seconds / peak, 3), "flops": flops, "seconds": seconds})  # fmt: skip
     step_flops = sum(r["flops"] * r["per_step"] for r in rows)
-    floor_s = sum(r["us"] * r["per_step"] for r in rows) / 1e6
+    floor_s = sum(r["seconds"] * r["per_step"] for r in rows)
     rows.sort(key=lambda r: r["efficiency"])
     adam_s = [adam_seconds(shapes, rates, device, args.windows) for shapes, rates in recorder.adams]
     result = {
@@ -123,7 +123,7 @@ def main() -> None:
             "threads": args.threads,
             "torch": torch.__version__,
             "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
-        },  # fmt: skip
+        },
         "model": args.model,
         "size": args.size,
         "batch_size": args.batch_size,
@@ -135,7 +135,7 @@ def main() -> None:
         "mfu_ceiling": round(step_flops / floor_s / peak, 3),
         "adam_ms": [round(s * 1e3, 3) for s in adam_s],
         "rest_ms": round((step_s - floor_s - sum(adam_s)) * 1e3, 3),
-        "products": [{k: v for k, v in r.items() if k != "flops"} for r in rows],
+        "products": [{k: v for k, v in r.items() if k not in ("flops", "seconds")} for r in rows],
     }
     print(f"{args.model} {args.size}, batch {args.batch_size}, {args.threads} thread(s): step {result['step_ms']} ms "
           f"(MFU {result['mfu']}); its {sum(r['per_step'] for r in rows)} matmuls alone {result['matmul_floor_ms']} "
